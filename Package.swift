@@ -1,0 +1,56 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Dependencies come only from the machine's offline package set (see README "Building").
+let package = Package(
+    name: "borgpull",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "borgpull-client", targets: ["borgpull-client"]),
+        .executable(name: "borgpull-server", targets: ["borgpull-server"]),
+        .executable(name: "borgpull-check", targets: ["borgpull-check"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+    ],
+    targets: [
+        // Pure decisions: no OS calls, no Foundation file I/O. Unit-tested on fakes.
+        .target(name: "BorgPullCore"),
+        // The only target that touches the OS.
+        .target(
+            name: "BorgPullSystem",
+            dependencies: [
+                "BorgPullCore",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "borgpull-client",
+            dependencies: [
+                "BorgPullCore", "BorgPullSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "borgpull-server",
+            dependencies: [
+                "BorgPullCore", "BorgPullSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "borgpull-check",
+            dependencies: [
+                "BorgPullCore", "BorgPullSystem",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "BorgPullCoreTests", dependencies: ["BorgPullCore"]),
+        .testTarget(name: "SystemTests", dependencies: ["BorgPullCore", "BorgPullSystem"]),
+    ]
+)

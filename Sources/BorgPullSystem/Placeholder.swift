@@ -1,0 +1,2 @@
+import BorgPullCore
+public enum BorgPullSystem {}
