@@ -1,0 +1,125 @@
+/// Rules for the installed systemd units and the forwarded socket.
+public enum UnitRules {
+    /// The client units borgpull ships in units/ and installs to /etc/systemd/system.
+    public static let clientUnits = ["run-borg-backup.service", "borg-backup-create-directory.service"]
+
+    /// Highest `systemd-analyze security --offline=true` exposure accepted for
+    /// run-borg-backup.service. The shipped unit measures 1.4 on systemd 252; 2.0 leaves room
+    /// for a site drop-in, anything above means hardening was removed.
+    public static let exposureThreshold = 2.0
+
+    /// The unit's meaningful lines: comments, blank lines and surrounding blanks removed.
+    public static func normalized(_ text: String) -> [String] {
+        text.split(separator: "\n").map { String($0).trimmingBlanks() }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") && !$0.hasPrefix(";") }
+    }
+
+    /// Compares an installed unit with the shipped one (comments and blank lines ignored).
+    public static func compare(unit: String, installedPath: String, installed: String?, shippedPath: String,
+                               shipped: String?) -> Finding {
+        guard let installed else {
+            return Finding(.fail, check: "units.installed", what: "\(unit) is not installed", location: installedPath,
+                           expected: "the unit from \(shippedPath)", actual: "missing",
+                           fix: "install -o root -g root -m 0644 \(shippedPath) \(installedPath) && systemctl daemon-reload")
+        }
+        guard let shipped else {
+            return Finding(.warn, check: "units.same", what: "cannot compare \(unit) with borgpull's copy", location: installedPath,
+                           expected: "the shipped unit at \(shippedPath)", actual: "shipped copy not found",
+                           fix: "install borgpull's units/ to \(shippedPath.split(separator: "/").dropLast().joined(separator: "/").prefixedSlash)")
+        }
+        let a = normalized(installed), b = normalized(shipped)
+        if a == b {
+            return Finding(.ok, check: "units.same", what: "\(unit) is the shipped unit", location: installedPath,
+                           expected: "same as \(shippedPath)", actual: "same")
+        }
+        let firstDiff = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+        let got = firstDiff < a.count ? a[firstDiff] : "(end of file)"
+        let want = firstDiff < b.count ? b[firstDiff] : "(end of file)"
+        return Finding(.warn, check: "units.same", what: "\(unit) differs from the shipped unit", location: installedPath,
+                       expected: want, actual: got,
+                       fix: "diff \(shippedPath) \(installedPath); keep local changes in a drop-in (systemctl edit \(unit))")
+    }
+
+    /// Reads "Overall exposure level for UNIT: 1.4 OK" from `systemd-analyze security` output.
+    public static func exposure(in output: String) -> Double? {
+        for line in output.split(separator: "\n") where line.contains("Overall exposure level") {
+            guard let colon = line.lastIndex(of: ":") else { continue }
+            let rest = line[line.index(after: colon)...].split(separator: " ")
+            if let first = rest.first, let v = Double(first) { return v }
+        }
+        return nil
+    }
+
+    /// Judges the exposure of `unit` measured at `path`.
+    public static func checkExposure(_ value: Double?, unit: String, path: String, output: String,
+                                     threshold: Double = exposureThreshold) -> Finding {
+        let loc = "systemd-analyze security --offline=true \(path)"
+        guard let value else {
+            return Finding(.warn, check: "units.exposure", what: "cannot read the exposure level of \(unit)", location: loc,
+                           expected: "<= \(threshold)", actual: String(output.split(separator: "\n").last ?? "(no output)"),
+                           fix: "run `systemd-analyze security --offline=true \(path)` and fix what it reports")
+        }
+        if value <= threshold {
+            return Finding(.ok, check: "units.exposure", what: "\(unit) is hardened", location: loc,
+                           expected: "<= \(threshold)", actual: "\(value)")
+        }
+        return Finding(.fail, check: "units.exposure", what: "\(unit) lost hardening (exposure above what borgpull ships)",
+                       location: loc, expected: "<= \(threshold)", actual: "\(value)",
+                       fix: "reinstall the shipped unit and review drop-ins: systemctl cat \(unit)")
+    }
+}
+
+/// Rules for the directory sshd binds the forwarded socket in, and the socket itself.
+///
+/// sshd creates the socket as the ssh user with mode `0777 & ~StreamLocalBindMask` (0660 for
+/// 0117); the runner reaches it through the ssh user's primary group. The directory is owned by
+/// the ssh user (sshd binds as that user), group its primary group, mode 0710: the group may
+/// traverse, nobody else may enter.
+public enum SocketRules {
+    public static let directoryMode: UInt32 = 0o710
+
+    public static func checkDirectory(_ f: FileFacts?, path: String, user: String, uid: UInt32, group: String,
+                                      gid: UInt32, configDir: String) -> [Finding] {
+        let fix = "install -d -o \(user) -g \(group) -m 0710 \(path)   (borgpull-client -c \(configDir) SETUP does this at boot)"
+        guard let f else {
+            return [Finding(.fail, check: "socket.dir", what: "the socket directory does not exist; sshd cannot bind the borg socket",
+                            location: path, expected: "directory \(user):\(group) 0710", actual: "missing", fix: fix)]
+        }
+        var problems: [String] = []
+        if f.kind != .directory { problems.append("not a directory (\(f.kind.rawValue))") }
+        if f.uid != uid { problems.append("owner uid \(f.uid)") }
+        if f.gid != gid { problems.append("group gid \(f.gid)") }
+        if f.mode != directoryMode { problems.append("mode \(FileRules.octal(f.mode))") }
+        if problems.isEmpty {
+            return [Finding(.ok, check: "socket.dir", what: "the socket directory has the owner and mode sshd needs",
+                            location: path, expected: "\(user):\(group) 0710", actual: "\(user):\(group) 0710")]
+        }
+        // Writable by group/other lets someone else plant the socket: FAIL. A stricter or
+        // differently owned directory breaks the bind or the runner: FAIL too.
+        return [Finding(.fail, check: "socket.dir", what: "the socket directory's owner or mode is wrong", location: path,
+                        expected: "directory \(user):\(group) 0710", actual: problems.joined(separator: ", "), fix: fix)]
+    }
+
+    /// The live socket (lstat facts), if present: a socket, not a symlink, owned by the ssh user,
+    /// no permission beyond `0777 & ~mask`.
+    public static func checkSocket(_ f: FileFacts, user: String, uid: UInt32, mask: UInt32) -> [Finding] {
+        let allowed = 0o777 & ~mask
+        var problems: [String] = []
+        if f.kind != .socket { problems.append("not a socket (\(f.kind.rawValue))") }
+        if f.uid != uid { problems.append("owner uid \(f.uid)") }
+        if f.mode & ~allowed != 0 { problems.append("mode \(FileRules.octal(f.mode))") }
+        if problems.isEmpty {
+            return [Finding(.ok, check: "socket.file", what: "the forwarded socket has the expected owner and mode",
+                            location: f.path, expected: "socket of \(user), mode within \(FileRules.octal(allowed))",
+                            actual: "socket, uid \(f.uid), \(FileRules.octal(f.mode))")]
+        }
+        return [Finding(.fail, check: "socket.file", what: "the file at BACKUP_SOCKET is not sshd's forwarded socket",
+                        location: f.path, expected: "socket of \(user), mode within \(FileRules.octal(allowed))",
+                        actual: problems.joined(separator: ", "),
+                        fix: "rm -f \(f.path)   (sshd recreates it on the next backup; check who made it)")]
+    }
+}
+
+extension String {
+    var prefixedSlash: String { hasPrefix("/") ? self : "/" + self }
+}
