@@ -53,11 +53,13 @@ public enum SshdRules {
     ///   - user: the ssh user (`BORG_BACKUP_USER`), for messages and fixes.
     ///   - bindMask: the StreamLocalBindMask the runner needs (`STREAM_LOCAL_BIND_MASK`, 0117).
     ///   - source: where the config came from, e.g. `sshd -T -f /etc/ssh/sshd_config`.
+    ///   - configFile: the sshd_config file named in fixes.
     ///   - forceCommand: the expected ForceCommand.
     public static func check(_ config: SshdEffectiveConfig, user: String, bindMask: UInt32 = 0o117,
-                             source: String, forceCommand: String = expectedForceCommand) -> [Finding] {
+                             source: String, configFile: String = "/etc/ssh/sshd_config",
+                             forceCommand: String = expectedForceCommand) -> [Finding] {
         var out: [Finding] = []
-        let matchBlock = "the `Match User \(user)` block of \(source)"
+        let matchBlock = "the `Match User \(user)` block of \(configFile)"
         func add(_ sev: Finding.Severity, _ id: String, _ what: String, key: String, expected: String,
                  actual: String?, fix: String) {
             out.append(Finding(sev, check: "sshd.\(id)", what: what, location: "\(source): \(key)",

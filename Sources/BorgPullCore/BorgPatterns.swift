@@ -118,6 +118,15 @@ public enum BorgVersion {
         return (major, minor, String(v))
     }
 
+    /// The version pinned by a setuptools entry script (`# EASY-INSTALL-ENTRY-SCRIPT:
+    /// 'borgbackup==1.2.4','console_scripts','borg'`), as Debian's /usr/bin/borg has; nil if
+    /// the text is not such a script.
+    public static func pinnedVersion(entryScript text: String) -> String? {
+        guard text.hasPrefix("#!"), let r = text.firstRange(of: "EASY-INSTALL-ENTRY-SCRIPT: 'borgbackup==") else { return nil }
+        let v = text[r.upperBound...].prefix { $0 != "'" && $0 != "\n" }
+        return v.isEmpty || v.count > 40 ? nil : String(v)
+    }
+
     /// One finding for `borg --version` output from `binary`.
     public static func check(_ output: String, binary: String) -> Finding {
         let location = "\(binary) --version"
