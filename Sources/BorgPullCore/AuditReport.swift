@@ -94,7 +94,3 @@ public struct AuditReport: Sendable, Equatable, Codable {
         return out
     }
 }
-
-extension String {
-    func padding(_ n: Int) -> String { count >= n ? self : self + String(repeating: " ", count: n - count) }
-}
