@@ -43,8 +43,11 @@ public struct ClientAuditOptions: Sendable {
     /// What `borgpull-client BACKUP` runs before anything else: files, owners, modes, secrets,
     /// the configuration, users and the socket directory. No subprocess, no socket probe, no
     /// trigger or unit review (the unit is already running). A few milliseconds.
-    public static var backup: ClientAuditOptions {
-        var o = ClientAuditOptions()
+    public static var backup: ClientAuditOptions { ClientAuditOptions().forBackup() }
+
+    /// These options (paths kept) with the checks BACKUP skips turned off.
+    public func forBackup() -> ClientAuditOptions {
+        var o = self
         o.checkSshd = false
         o.checkTrigger = false
         o.checkUnits = false

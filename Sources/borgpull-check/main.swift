@@ -23,9 +23,14 @@ struct BorgpullCheck: ParsableCommand {
         RUN_DIR, ssh identity, known_hosts entry for the client, APPEND_ONLY. Given alone, only \
         the server is checked; with -c as well, both.
 
-        Exit status: 0 every finding OK; 1 worst finding WARN; 2 at least one FAIL; 64 usage \
-        error (no audit ran). --json prints one document (schema "borgpull-check", version 1, \
-        see README-check.md) and exits with the same status.
+        EXIT STATUS
+          0   every finding is OK
+          1   the worst finding is a WARN
+          2   at least one FAIL
+          64  usage error (no audit ran)
+
+        --json prints one document (schema "borgpull-check", version 1, see README-check.md) \
+        and exits with the same status.
         """)
 
     @Option(name: [.customShort("c"), .long], help: ArgumentHelp("The client configuration directory.", valueName: "DIR"))
