@@ -113,7 +113,7 @@ public final class BackupRunner {
     /// Runs borg with the prepared environment and the passphrase on descriptor 3.
     /// This is the one place borg is started (the sandbox wraps it here).
     public func runBorg(_ p: Prepared, argv: [String], stdout: SpawnSpec.Output, stderr: SpawnSpec.Output,
-                        timeout: Double? = nil) throws(SystemError) -> ProcessResult {
+                        workingDirectory: String = "/") throws(SystemError) -> ProcessResult {
         var descriptors: [(child: Int32, parent: Int32)] = []
         var readEnd: Int32 = -1
         if let pass = p.passphrase {
@@ -131,8 +131,9 @@ public final class BackupRunner {
         }
         defer { if readEnd >= 0 { close(readEnd) } }
         let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
-        let spec = SpawnSpec(argv: argv, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors)
-        return try supervisor.run(spec, timeout: timeout) { line in self.log.info("\(line)") }
+        let spec = SpawnSpec(argv: argv, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
+                             workingDirectory: workingDirectory)
+        return try supervisor.run(spec) { line in self.log.info("\(line)") }
     }
 
     /// Runs a hook as root: stdin /dev/null, a minimal environment, output to the log, a timeout.
