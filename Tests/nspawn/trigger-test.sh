@@ -2,8 +2,8 @@
 # The setuid-free trigger under a real systemd (systemd-nspawn container).
 #
 # Installs units/*.service, policy/polkit/50-borgpull.rules and a stand-in
-# /usr/local/bin/borgpull-client (Tests/nspawn/borgpull-client-standin.sh, or the
-# binary in $BORGPULL_CLIENT_BIN) into a fresh copy of the cached rootfs, boots it,
+# /usr/local/bin/borgpull-client (Tests/nspawn/borgpull-client-standin.sh: the
+# checks read what it records) into a fresh copy of the cached rootfs, boots it,
 # and checks:
 #   - user borgpull (real shell, password '*', no sudo in the container) can
 #     `systemctl start run-borg-backup.service`, and nothing else: not stop,
@@ -25,7 +25,7 @@ REPO=$(cd "$HERE/../.." && pwd)
 C="$HERE/container.sh"
 NAME=bp-trigger-$$
 WORK=$(mktemp -d /var/tmp/borgpull-trigger.XXXXXX)
-CLIENT_BIN=${BORGPULL_CLIENT_BIN:-$HERE/borgpull-client-standin.sh}
+CLIENT_BIN=$HERE/borgpull-client-standin.sh
 PASS=0 FAIL=0
 
 cleanup() {
