@@ -44,6 +44,11 @@ on_term() {
 trap on_term TERM
 
 rec args "$*"
+# A typical pre hook: stop a service as root through PID 1's Unix socket.
+if [[ -n ${HOOK_STOP_UNIT:-} ]]; then
+  systemctl stop "$HOOK_STOP_UNIT" >/dev/null 2>&1
+  rec hook_stop_rc $?
+fi
 rec uid "$(id -u)"
 rec capbnd "$(awk '/^CapBnd/{print $2}' /proc/self/status)"
 rec nnp "$(awk '/^NoNewPrivs/{print $2}' /proc/self/status)"

@@ -113,12 +113,15 @@ expect_ok "borg init of the test repository (outside the unit)" \
   as borgpull env BORG_BASE_DIR=/home/borgpull borg init -e none /srv/bp-repo
 
 # --- The trigger: borgpull starts the unit, no sudo, no setuid.
-set_standin SLEEP=1 BORG_REPO=ssh://borgpull@standin/srv/bp-repo
+inside systemd-run --quiet --unit=bp-hook-target sleep infinity
+set_standin SLEEP=1 BORG_REPO=ssh://borgpull@standin/srv/bp-repo HOOK_STOP_UNIT=bp-hook-target.service
 expect_ok "borgpull: systemctl start run-borg-backup.service (polkit, no sudo)" \
   as borgpull systemctl --no-ask-password start run-borg-backup.service
 expect_eq "helper got its arguments" "-c /etc/borgpull BACKUP" "$(result args)"
 expect_eq "helper ran as root" 0 "$(result uid)"
 expect_eq "NoNewPrivileges set" 1 "$(result nnp)"
+expect_eq "root hook inside the unit can systemctl stop a service" 0 "$(result hook_stop_rc)"
+expect_eq "... and it is stopped" inactive "$(inside systemctl is-active bp-hook-target.service || true)"
 expect_eq "seccomp filter active (mode 2)" 2 "$(result seccomp)"
 expect_eq "PrivateNetwork: only lo" "lo " "$(result netdevs)"
 NETNS_PID1=$(inside readlink /proc/1/ns/net)
