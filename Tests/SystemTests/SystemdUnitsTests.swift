@@ -93,7 +93,7 @@ final class SystemdUnitsTests: XCTestCase {
               try prerequisite(Self.findExecutable("debootstrap") != nil, "debootstrap (apt-get install debootstrap)"),
               try prerequisite(Self.findExecutable("nsenter") != nil, "nsenter (util-linux)")
         else { return }
-        // First run builds the cached rootfs (~80 s here); later runs take ~10 s.
+        // First run builds the cached rootfs (80-175 s here); later runs take ~10 s.
         let result = try Self.run(script: "Tests/nspawn/trigger-test.sh", timeout: 1200)
         XCTAssertFalse(result.timedOut, "trigger-test.sh timed out:\n\(result.output)")
         XCTAssertEqual(result.status, 0, "trigger-test.sh failed:\n\(result.output)")

@@ -94,7 +94,8 @@ build_cache() {
     return 0
   fi
   command -v debootstrap >/dev/null || die "debootstrap missing (apt-get install debootstrap)"
-  rm -rf "$dir"
+  # Leftovers of interrupted builds (we hold the lock, so none is in progress).
+  rm -rf "$dir" "$CACHE_ROOT"/.build-*
   tmp="$CACHE_ROOT/.build-$key.$$"
   rm -rf "$tmp"
   mkdir -p "$tmp"
