@@ -85,7 +85,7 @@ public final class BackupRunner {
         if let problem = SocketRules.problem(facts, path: config.socketPath, sshUser: ssh.name, sshUID: ssh.uid, bindMask: config.bindMask) {
             throw EarlyExit(status: .socketProblem, message: problem)
         }
-        switch UnixSocket.isListening(config.socketPath) {
+        switch UnixSocket.isListening(config.socketPath, as: (ssh.uid, ssh.gid)) {
         case .success(let peer) where peer.uid != ssh.uid:
             throw EarlyExit(status: .socketProblem, message: "the listener behind \(config.socketPath) runs as uid \(peer.uid), not the ssh user \(ssh.name) (uid \(ssh.uid)); refusing to send the backup there")
         case .success:
@@ -97,16 +97,9 @@ public final class BackupRunner {
         }
     }
 
-    /// Makes the state directory (root, 0750, group of the ssh user: it may read the record) and borg's base dir.
     func prepareState(_ p: Prepared) throws(EarlyExit) {
-        do {
-            try Files.makeParents(p.config.stateDirectory)
-            if try Files.makeDirectory(p.config.stateDirectory, mode: 0o750) {
-                _ = chown(p.config.stateDirectory, 0, p.sshGID)
-            }
-            try Files.makeDirectory(p.commands.baseDirectory, mode: 0o700)
-        } catch {
-            throw EarlyExit(status: .internalError, message: "cannot prepare the state directory: \(error)")
+        do { try StateLayout.prepare(p.config, sshGID: p.sshGID, log: log) } catch {
+            throw EarlyExit(status: .internalError, message: "cannot prepare the state directory: \(error) (run SETUP as root)")
         }
     }
 
@@ -263,7 +256,7 @@ public final class BackupRunner {
             status: .init(code: status.rawValue, name: status.name, message: message), archive: archive,
             repository: config.repository, steps: steps, stats: stats, warnings: warnings)
         do {
-            try Files.writeAtomically(config.resultFile, contents: record.json(), mode: 0o640, uid: 0, gid: p.sshGID)
+            try Files.writeAtomically(config.resultFile, contents: record.json(), mode: 0o640, gid: p.sshGID)
         } catch {
             log.error("cannot write the result record \(config.resultFile): \(error)")
         }

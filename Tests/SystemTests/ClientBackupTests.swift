@@ -46,7 +46,7 @@ final class ClientBackupTests: XCTestCase {
             XCTAssertEqual(restored.stdout, original, "\(file) restores byte-identical")
         }
         // No secret in the record.
-        let text = try String(contentsOfFile: "\(f.state)/last-backup.json", encoding: .utf8)
+        let text = try String(contentsOfFile: "\(f.state)/results/last-backup.json", encoding: .utf8)
         XCTAssertFalse(text.contains("a b$c"))
     }
 

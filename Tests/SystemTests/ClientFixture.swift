@@ -124,7 +124,7 @@ final class ClientFixture {
     }
 
     func record() -> [String: Any]? {
-        guard let d = FileManager.default.contents(atPath: "\(state)/last-backup.json") else { return nil }
+        guard let d = FileManager.default.contents(atPath: "\(state)/results/last-backup.json") else { return nil }
         return try? JSONSerialization.jsonObject(with: d) as? [String: Any]
     }
 
