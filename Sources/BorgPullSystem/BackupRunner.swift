@@ -85,7 +85,7 @@ public final class BackupRunner {
         if let problem = SocketRules.problem(facts, path: config.socketPath, sshUser: ssh.name, sshUID: ssh.uid, bindMask: config.bindMask) {
             throw EarlyExit(status: .socketProblem, message: problem)
         }
-        switch UnixSocket.isListening(config.socketPath) {
+        switch UnixSocket.isListening(config.socketPath, as: (ssh.uid, ssh.gid)) {
         case .success(let peer) where peer.uid != ssh.uid:
             throw EarlyExit(status: .socketProblem, message: "the listener behind \(config.socketPath) runs as uid \(peer.uid), not the ssh user \(ssh.name) (uid \(ssh.uid)); refusing to send the backup there")
         case .success:
@@ -97,23 +97,16 @@ public final class BackupRunner {
         }
     }
 
-    /// Makes the state directory (root, 0750, group of the ssh user: it may read the record) and borg's base dir.
     func prepareState(_ p: Prepared) throws(EarlyExit) {
-        do {
-            try Files.makeParents(p.config.stateDirectory)
-            if try Files.makeDirectory(p.config.stateDirectory, mode: 0o750) {
-                _ = chown(p.config.stateDirectory, 0, p.sshGID)
-            }
-            try Files.makeDirectory(p.commands.baseDirectory, mode: 0o700)
-        } catch {
-            throw EarlyExit(status: .internalError, message: "cannot prepare the state directory: \(error)")
+        do { try StateLayout.prepare(p.config, sshGID: p.sshGID, log: log) } catch {
+            throw EarlyExit(status: .internalError, message: "cannot prepare the state directory: \(error) (run SETUP as root)")
         }
     }
 
     /// Runs borg with the prepared environment and the passphrase on descriptor 3.
     /// This is the one place borg is started (the sandbox wraps it here).
     public func runBorg(_ p: Prepared, argv: [String], stdout: SpawnSpec.Output, stderr: SpawnSpec.Output,
-                        timeout: Double? = nil) throws(SystemError) -> ProcessResult {
+                        workingDirectory: String = "/") throws(SystemError) -> ProcessResult {
         var descriptors: [(child: Int32, parent: Int32)] = []
         var readEnd: Int32 = -1
         if let pass = p.passphrase {
@@ -131,8 +124,9 @@ public final class BackupRunner {
         }
         defer { if readEnd >= 0 { close(readEnd) } }
         let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
-        let spec = SpawnSpec(argv: argv, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors)
-        return try supervisor.run(spec, timeout: timeout) { line in self.log.info("\(line)") }
+        let spec = SpawnSpec(argv: argv, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
+                             workingDirectory: workingDirectory)
+        return try supervisor.run(spec) { line in self.log.info("\(line)") }
     }
 
     /// Runs a hook as root: stdin /dev/null, a minimal environment, output to the log, a timeout.
@@ -262,7 +256,7 @@ public final class BackupRunner {
             status: .init(code: status.rawValue, name: status.name, message: message), archive: archive,
             repository: config.repository, steps: steps, stats: stats, warnings: warnings)
         do {
-            try Files.writeAtomically(config.resultFile, contents: record.json(), mode: 0o640, uid: 0, gid: p.sshGID)
+            try Files.writeAtomically(config.resultFile, contents: record.json(), mode: 0o640, gid: p.sshGID)
         } catch {
             log.error("cannot write the result record \(config.resultFile): \(error)")
         }

@@ -50,11 +50,7 @@ public enum SetupRunner {
                 }
                 log.info("socket directory \(dir) is ready")
             }
-            try Files.makeParents(config.stateDirectory)
-            if try Files.makeDirectory(config.stateDirectory, mode: 0o750) {
-                guard chown(config.stateDirectory, 0, gid) == 0 else { throw SystemError("chown", path: config.stateDirectory) }
-            }
-            try Files.makeDirectory("\(config.stateDirectory)/borg", mode: 0o700)
+            try StateLayout.prepare(config, sshGID: gid, log: log)
         } catch {
             log.error("SETUP failed: \(error)")
             return .internalError
