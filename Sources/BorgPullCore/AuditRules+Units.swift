@@ -42,9 +42,12 @@ public enum UnitRules {
 
     /// Reads "Overall exposure level for UNIT: 1.4 OK" from `systemd-analyze security` output.
     public static func exposure(in output: String) -> Double? {
-        for line in output.split(separator: "\n") where line.contains("Overall exposure level") {
-            guard let colon = line.lastIndex(of: ":") else { continue }
-            let rest = line[line.index(after: colon)...].split(separator: " ")
+        // "→ ... 1.4 OK 🙂" in UTF-8 locales, "-> ... 1.4 OK :-)" with LC_ALL=C: take the
+        // first ": " after the marker.
+        for line in output.split(separator: "\n") {
+            guard let m = line.firstRange(of: "Overall exposure level for"),
+                  let colon = line[m.upperBound...].firstRange(of: ": ") else { continue }
+            let rest = line[colon.upperBound...].split(separator: " ")
             if let first = rest.first, let v = Double(first) { return v }
         }
         return nil

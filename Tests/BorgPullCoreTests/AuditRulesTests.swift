@@ -299,6 +299,8 @@ final class AuditReportTests: XCTestCase {
         XCTAssertEqual(UnitRules.compare(unit: "u", installedPath: "/i", installed: "[Service]\nExecStart=/y\n", shippedPath: "/s", shipped: unit).severity, .warn)
         XCTAssertEqual(UnitRules.compare(unit: "u", installedPath: "/i", installed: nil, shippedPath: "/s", shipped: unit).severity, .fail)
         XCTAssertEqual(UnitRules.exposure(in: "x\n→ Overall exposure level for run-borg-backup.service: 1.4 OK 🙂\n"), 1.4)
+        XCTAssertEqual(UnitRules.exposure(in: "-> Overall exposure level for run-borg-backup.service: 9.6 UNSAFE :-{\n"), 9.6)
+        XCTAssertEqual(UnitRules.exposure(in: "-> Overall exposure level for run-borg-backup.service: 1.4 OK :-)\n"), 1.4)
         XCTAssertEqual(UnitRules.checkExposure(9.6, unit: "u", path: "/p", output: "").severity, .fail)
         XCTAssertEqual(UnitRules.checkExposure(1.4, unit: "u", path: "/p", output: "").severity, .ok)
     }

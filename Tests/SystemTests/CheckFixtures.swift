@@ -158,7 +158,9 @@ struct CheckFixture {
         fi
         install -m 0644 share/units/*.service systemd/
         """)
-        try Self.polkitRule.write(toFile: "\(r)/etc/polkit-1/rules.d/50-borgpull.rules", atomically: false, encoding: .utf8)
+        let shippedRule = "\(Self.packageRoot)/policy/polkit/50-borgpull.rules"
+        let rule = (try? String(contentsOfFile: shippedRule, encoding: .utf8)) ?? Self.polkitRule
+        try rule.write(toFile: "\(r)/etc/polkit-1/rules.d/50-borgpull.rules", atomically: false, encoding: .utf8)
         try writeSshd(Self.matchBlock(keys: keysFile))
 
         var o = ClientAuditOptions.full

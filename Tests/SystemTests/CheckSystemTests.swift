@@ -130,6 +130,22 @@ final class CheckSystemTests: XCTestCase {
         expectFail(fx.audit().findings, check: "paths.exist", location: "\(fx.configDir)/borg_paths:1", fixContains: "does-not-exist")
     }
 
+    /// The repo's shipped trigger files pass the trigger rules (skipped until they exist).
+    func testShippedTriggerPoliciesAreOK() throws {
+        let root = CheckFixture.packageRoot
+        let user = SudoUser(name: "borgpull", uid: 998, groups: ["borgpull"], gids: [998])
+        if let t = try? String(contentsOfFile: "\(root)/policy/sudoers/borgpull", encoding: .utf8) {
+            let r = SudoersRules.check([SudoersSource(file: "policy/sudoers/borgpull", text: t)], user: user)
+            XCTAssertTrue(r.grantsTrigger)
+            XCTAssertEqual(r.findings.map(\.severity).max(), .ok, describe(r.findings))
+        }
+        if let t = try? String(contentsOfFile: "\(root)/policy/polkit/50-borgpull.rules", encoding: .utf8) {
+            let r = try XCTUnwrap(PolkitRules.check(file: "policy/polkit/50-borgpull.rules", text: t, user: "borgpull"))
+            XCTAssertTrue(r.grantsTrigger)
+            XCTAssertEqual(r.findings.map(\.severity).max(), .ok, describe(r.findings))
+        }
+    }
+
     // MARK: --json and the command
 
     static func checkBinary() -> String? {
