@@ -19,3 +19,16 @@ test:
 
 clean:
 	$(SWIFT) package clean
+
+# Install (as root): binaries to $(PREFIX)/bin, units, policy files, users, and a config
+# skeleton that never overwrites an existing file. ROLE=client|server|all.
+ROLE ?= all
+.PHONY: install install-client install-server uninstall
+install: release
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install $(ROLE)
+install-client: release
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install client
+install-server: release
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install server
+uninstall:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh uninstall $(ROLE)
