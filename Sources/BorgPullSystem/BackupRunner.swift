@@ -138,7 +138,8 @@ public final class BackupRunner {
         log.info("running \(name) \(path) (timeout \(config.hookTimeout) s)")
         let spec = SpawnSpec(argv: [path], environment: env, stdout: .lines(prefix: "[\(name)] "), stderr: .lines(prefix: "[\(name)] "))
         let r: ProcessResult
-        do { r = try supervisor.run(spec, timeout: Double(config.hookTimeout)) { line in self.log.info("\(line)") } } catch {
+        // The post hook is not interrupted by a stop request: it is what undoes the pre hook.
+        do { r = try supervisor.run(spec, timeout: Double(config.hookTimeout), forwardSignals: phase != "post") { line in self.log.info("\(line)") } } catch {
             return StepResult(name: name, status: .failed, message: "\(name) could not start: \(error)")
         }
         if r.timedOut {
@@ -146,7 +147,7 @@ public final class BackupRunner {
         }
         switch r.termination {
         case .exited(0):
-            return StepResult(name: name, status: r.interruptedBy == nil ? .ok : .interrupted, rc: 0, message: "\(name) ok", seconds: r.seconds)
+            return StepResult(name: name, status: r.interruptedBy == nil || phase == "post" ? .ok : .interrupted, rc: 0, message: "\(name) ok", seconds: r.seconds)
         case .exited(let rc):
             return StepResult(name: name, status: r.interruptedBy == nil ? .failed : .interrupted, rc: rc, message: "\(name) failed (exit \(rc))", seconds: r.seconds)
         case .signaled(let s):
