@@ -45,15 +45,11 @@ public final class BackupRunner {
 
     /// Loads the configuration, audits it and checks the forwarded socket.
     public func prepare(checkSocket: Bool = true) throws(EarlyExit) -> Prepared {
-        let loaded: ClientConfigLoader.Loaded
-        do { loaded = try ClientConfigLoader.load(directory: directory) } catch {
-            throw EarlyExit(status: .configError, message: error.description)
-        }
-        let config = loaded.config
-        for n in config.notices { log.notice("\(n)") }
-        let fails = loaded.findings.filter { $0.severity == .fail }
-        for f in loaded.findings where f.severity == .warn { log.warning("\(f.location): \(f.what) (fix: \(f.fix))") }
-        if !fails.isEmpty {
+        // The same audit as borgpull-check (the BACKUP subset): refuse on any FAIL.
+        let audit = ClientAudit.run(configDir: directory, options: .backup)
+        for f in audit.findings where f.severity == .warn { log.warning("\(f.location): \(f.what) (fix: \(f.fix))") }
+        let fails = audit.findings.filter { $0.severity == .fail }
+        guard fails.isEmpty, let config = audit.config else {
             let lines = fails.map { "  \($0.location): \($0.what) (expected \($0.expected), found \($0.actual); fix: \($0.fix))" }
             throw EarlyExit(status: .configError, message: "the configuration audit failed; nothing ran:\n" + lines.joined(separator: "\n"))
         }
@@ -68,7 +64,7 @@ public final class BackupRunner {
             gid = id
         }
         let passphrase: String?
-        do { passphrase = try ClientConfigLoader.passphrase(config) } catch {
+        do { passphrase = try PassphraseReader.read(config) } catch {
             throw EarlyExit(status: .configError, message: error.description)
         }
         if checkSocket { try self.checkSocket(config, ssh: ssh) }

@@ -34,6 +34,12 @@ public struct ClientAuditOptions: Sendable {
     public var policyDirectories = ["/etc/borgpull/policy", "/usr/local/share/borgpull/policy/seccomp"]
     public var shellsFile = "/etc/shells"
     public var shadowFile = "/etc/shadow"
+    /// Every borg_paths entry exists. BACKUP checks this itself after the pre hook (which may
+    /// create a path), honouring MISSING_PATHS.
+    public var checkPaths = true
+    /// The socket directory and a present socket. BACKUP checks the socket itself, so that a
+    /// socket problem has its own exit status (10).
+    public var checkSocket = true
 
     public init() {}
 
@@ -41,8 +47,8 @@ public struct ClientAuditOptions: Sendable {
     public static let full = ClientAuditOptions()
 
     /// What `borgpull-client BACKUP` runs before anything else: files, owners, modes, secrets,
-    /// the configuration, users and the socket directory. No subprocess, no socket probe, no
-    /// trigger or unit review (the unit is already running). A few milliseconds.
+    /// the configuration, users. No subprocess, no socket, no paths (BACKUP checks those itself
+    /// at their step), no trigger or unit review (the unit is already running). A few ms.
     public static var backup: ClientAuditOptions { ClientAuditOptions().forBackup() }
 
     /// These options (paths kept) with the checks BACKUP skips turned off.
@@ -54,6 +60,10 @@ public struct ClientAuditOptions: Sendable {
         o.checkExposure = false
         o.checkBorgVersion = false
         o.probeLiveSocket = false
+        o.checkPaths = false
+        o.checkSocket = false
+        // The running binary is audited by its caller (it may live outside /usr/local/bin).
+        o.binaries = []
         return o
     }
 }
@@ -141,7 +151,7 @@ public enum ClientAudit {
 
         if let c = config {
             a.checkSecrets(c)
-            a.checkPaths(c)
+            if options.checkPaths { a.checkPaths(c) }
         }
         a.checkBinaries()
         a.checkPolicies()
@@ -162,7 +172,7 @@ public enum ClientAudit {
                               location: options.shadowFile, expected: "readable by root", actual: "unreadable",
                               fix: "run borgpull-check as root"))
             }
-            if let c = config { a.checkSocket(c, user: u) }
+            if let c = config, options.checkSocket { a.checkSocket(c, user: u) }
         }
 
         if options.checkTrigger, let u = sshUser { a.checkTrigger(user: u) }

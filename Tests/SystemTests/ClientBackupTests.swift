@@ -167,7 +167,7 @@ final class ClientBackupTests: XCTestCase {
 
         let missing = Shell.run([Shell.product("borgpull-client"), "-c", "\(f.root)/nope", "BACKUP"])
         XCTAssertEqual(missing.status, 12)
-        XCTAssertTrue(missing.stderr.contains("\(f.root)/nope: the configuration directory does not exist"), missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("\(f.root)/nope: the config directory does not exist"), missing.stderr)
 
         f.write("borg_paths", "\(f.data)\n\(f.root)/not-there\n")
         var r = f.client(["BACKUP"])

@@ -6,6 +6,8 @@ import Foundation
 final class ClientFixture {
     static let sshUser = "bptest-ssh"
     static let otherUser = "bptest-other"
+    /// borg's runner: its own account, in the ssh user's group (SECURITY.md, "Runner and socket").
+    static let runnerUser = "bptest-runner"
     static let passphrase = #"a b$c#d'e"f"#
 
     let root: String
@@ -22,6 +24,8 @@ final class ClientFixture {
         try Prerequisites.requireTools(["borg", "socat", "setpriv"])
         Shell.ensureUser(ClientFixture.sshUser)
         Shell.ensureUser(ClientFixture.otherUser)
+        Shell.ensureUser(ClientFixture.runnerUser)
+        Shell.run(["usermod", "-a", "-G", ClientFixture.sshUser, ClientFixture.runnerUser])
         let id = UUID().uuidString.prefix(8).lowercased()
         // Not under /tmp: the config audit (rightly) refuses world-writable parents.
         Shell.sh("mkdir -p -m 0755 /var/lib/borgpull-test && chmod 0755 /var/lib/borgpull-test")
@@ -58,6 +62,7 @@ final class ClientFixture {
             export BORG_PASSPHRASE='a b$c#d'"'"'e"f'
             export BACKUP_SOCKET="\(socket)"
             export BORG_RSH="sh -c \\"exec socat STDIO UNIX-CONNECT:${BACKUP_SOCKET}\\""
+            RUNNER_USER=\(ClientFixture.runnerUser)
             STATE_DIR="\(state)"
             \(extra)
             """, mode: 0o600)

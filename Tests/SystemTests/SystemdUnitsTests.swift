@@ -47,7 +47,7 @@ final class SystemdUnitsTests: XCTestCase {
     static func run(script: String, timeout: TimeInterval) throws -> (status: Int32, output: String, timedOut: Bool) {
         let log = FileManager.default.temporaryDirectory
             .appendingPathComponent("borgpull-systemtest-\(getpid())-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         defer { try? FileManager.default.removeItem(at: log) }
         let handle = try FileHandle(forWritingTo: log)
         defer { try? handle.close() }
