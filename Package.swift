@@ -18,11 +18,23 @@ let package = Package(
     targets: [
         // Pure decisions: no OS calls, no Foundation file I/O. Unit-tested on fakes.
         .target(name: "BorgPullCore"),
+        // libseccomp and libcap from Debian (libseccomp-dev, libcap-dev): module map + one header
+        // of static inline wrappers for the variadic/macro APIs. No C code of our own.
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCap",
+            pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]
+        ),
         // The only target that touches the OS.
         .target(
             name: "BorgPullSystem",
             dependencies: [
-                "BorgPullCore",
+                "BorgPullCore", "CSeccomp", "CCap",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,2 +1,4 @@
 import BorgPullCore
+import CCap
+import CSeccomp
 public enum BorgPullSystem {}
