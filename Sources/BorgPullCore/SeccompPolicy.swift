@@ -273,9 +273,12 @@ private struct Parser {
                 fail(line, "unexpected `\(rest.joined(separator: " "))` after the default action", "write `default ACTION`, e.g. `default kill_process`")
                 return
             }
-            if action.permitsSyscall {
-                fail(line, "default action `\(action)` turns the allow-list into a deny-list",
+            if action == .allow {
+                fail(line, "default action `allow` turns the allow-list into a deny-list",
                      "use `default kill_process` (or `errno EPERM` only with care: it silently hides missing entries)")
+            } else if action == .log && why == nil {
+                fail(line, "default action `log` (learning mode: nothing is blocked) without a reason",
+                     "use `default kill_process`; for a measurement run add `# why: learning run ...`")
             }
             defaultAction = action
             defaultLine = line
@@ -438,6 +441,12 @@ private struct Parser {
                 && !rule.conditions.contains(SeccompCondition(argument: 0, comparison: .equal, value: 1)) {
                 fail(rule.line, "`socket` allowed for families other than AF_UNIX",
                      "write `socket allow if arg0 == AF_UNIX` and `socket errno EAFNOSUPPORT if arg0 != AF_UNIX`")
+            }
+        }
+        if let def = defaultAction {
+            for rule in rules where rule.action == def {
+                fail(rule.line, "entry for `\(rule.syscall)` repeats the default action `\(def)` (libseccomp refuses such a rule)",
+                     "delete the line; the default action already applies")
             }
         }
         for (name, line) in unconditional {

@@ -7,6 +7,7 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 #include <linux/securebits.h>
+#include <sys/types.h>
 
 /// prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0): execve can never again grant privileges.
 static inline int borgpull_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_PRIVS, 1L, 0L, 0L, 0L); }
@@ -47,5 +48,25 @@ static inline unsigned long borgpull_secbit_keep_caps(void) { return SECBIT_KEEP
 static inline unsigned long borgpull_secbit_keep_caps_locked(void) { return SECBIT_KEEP_CAPS_LOCKED; }
 static inline unsigned long borgpull_secbit_no_cap_ambient_raise(void) { return SECBIT_NO_CAP_AMBIENT_RAISE; }
 static inline unsigned long borgpull_secbit_no_cap_ambient_raise_locked(void) { return SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED; }
+
+/// setresuid(2)/setresgid(2)/getresuid(2)/getresgid(2): glibc declares them only under
+/// _GNU_SOURCE, which a module header cannot set for the already-built Glibc module. glibc's
+/// wrappers apply the change to every thread of the process.
+static inline int borgpull_setresuid(uid_t r, uid_t e, uid_t s) {
+    extern int setresuid(uid_t, uid_t, uid_t);
+    return setresuid(r, e, s);
+}
+static inline int borgpull_setresgid(gid_t r, gid_t e, gid_t s) {
+    extern int setresgid(gid_t, gid_t, gid_t);
+    return setresgid(r, e, s);
+}
+static inline int borgpull_getresuid(uid_t *r, uid_t *e, uid_t *s) {
+    extern int getresuid(uid_t *, uid_t *, uid_t *);
+    return getresuid(r, e, s);
+}
+static inline int borgpull_getresgid(gid_t *r, gid_t *e, gid_t *s) {
+    extern int getresgid(gid_t *, gid_t *, gid_t *);
+    return getresgid(r, e, s);
+}
 
 #endif

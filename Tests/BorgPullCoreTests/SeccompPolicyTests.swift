@@ -78,6 +78,12 @@ final class SeccompPolicyTests: XCTestCase {
         let d = diagnostics("default kill_process\ndefault errno EPERM\nread\n")
         XCTAssertEqual(d.map(\.line), [2])
         XCTAssertEqual(diagnostics("default allow\nread\n").first?.line, 1)
+        XCTAssertEqual(diagnostics("default log\nread\n").first?.line, 1)
+        XCTAssertEqual(try parse("default log # why: learning run\nread\n").defaultAction, .log)
+    }
+
+    func testEntryRepeatingTheDefaultIsRejected() {
+        XCTAssertEqual(diagnostics("default kill_process\nread\nfork kill_process\n").map(\.line), [3])
     }
 
     func testDuplicateSyscall() {

@@ -1,4 +1,0 @@
-import BorgPullCore
-import CCap
-import CSeccomp
-public enum BorgPullSystem {}
