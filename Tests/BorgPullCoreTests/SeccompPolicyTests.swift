@@ -83,7 +83,7 @@ final class SeccompPolicyTests: XCTestCase {
     }
 
     func testEntryRepeatingTheDefaultIsRejected() {
-        XCTAssertEqual(diagnostics("default kill_process\nread\nfork kill_process\n").map(\.line), [3])
+        XCTAssertEqual(diagnostics("default kill_process\nread\ngetppid kill_process\n").map(\.line), [3])
     }
 
     func testDuplicateSyscall() {
