@@ -73,22 +73,26 @@ one() { # one VARIANT REP -> seconds
   fi
   BORG_BASE_DIR=$base "${wrap[@]}" /usr/bin/borg init -e repokey "$repo" >/dev/null 2>&1
   sync
-  start=$(date +%s.%N)
-  (cd "$work" && BORG_BASE_DIR=$base "${wrap[@]}" /usr/bin/borg create "$repo::a" "$corpus") >/dev/null
-  end=$(date +%s.%N)
+  # wall seconds and CPU seconds (user + sys of borg and its children): CPU time is the steadier
+  # number on a shared machine, wall time is what a backup window sees.
+  (cd "$work" && BORG_BASE_DIR=$base /usr/bin/time -f "%e %U %S" -o "$work/time" "${wrap[@]}" /usr/bin/borg create "$repo::a" "$corpus") >/dev/null
   rm -rf "$repo" "$base"
-  awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f\n", b - a }'
+  awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$work/time"
 }
 
-declare -a plain=() sandbox=()
+declare -a plain=() sandbox=() plaincpu=() sandboxcpu=()
 for i in $(seq 1 "$reps"); do
   if (( i % 2 )); then order="plain sandbox"; else order="sandbox plain"; fi
   for v in $order; do
-    t=$(one "$v" "$i")
-    printf 'rep %d %-7s %6.2f s\n' "$i" "$v" "$t"
-    if [ "$v" = plain ]; then plain+=("$t"); else sandbox+=("$t"); fi
+    read -r t c < <(one "$v" "$i")
+    printf 'rep %d %-7s wall %6.2f s  cpu %6.2f s\n' "$i" "$v" "$t" "$c"
+    if [ "$v" = plain ]; then plain+=("$t"); plaincpu+=("$c"); else sandbox+=("$t"); sandboxcpu+=("$c"); fi
   done
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 mp=$(median "${plain[@]}"); ms=$(median "${sandbox[@]}")
-printf 'corpus %d MB, %d reps: median plain %.2f s, sandboxed %.2f s, ratio %.3f\n' "$mb" "$reps" "$mp" "$ms" "$(awk -v a="$ms" -v b="$mp" 'BEGIN { print a / b }')"
+cp=$(median "${plaincpu[@]}"); cs=$(median "${sandboxcpu[@]}")
+printf 'corpus %d MB, %d reps, load average %s\n' "$mb" "$reps" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'median wall: plain %.2f s, sandboxed %.2f s, ratio %s\n' "$mp" "$ms" "$(ratio "$ms" "$mp")"
+printf 'median cpu:  plain %.2f s, sandboxed %.2f s, ratio %s\n' "$cp" "$cs" "$(ratio "$cs" "$cp")"

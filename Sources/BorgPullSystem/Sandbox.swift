@@ -159,6 +159,12 @@ public enum Sandbox {
         step.fail()
     }
 
+    /// `_exit(status)` without running atexit handlers or flushing stdio buffers twice.
+    public static func exitNow(_ status: Int32) -> Never {
+        fflush(nil)
+        _exit(status)
+    }
+
     /// Reports a failed step the way `applyAndExec` does (stderr line, status byte, `_exit(100 + step)`);
     /// for callers that fail before reaching it (argument parsing, policy file loading).
     public static func fail(step: SandboxStep, detail: String, statusFD: Int32?) -> Never {

@@ -51,6 +51,10 @@ struct SandboxExec: ParsableCommand {
             let command = try parse(arguments)
             command.execute()
         } catch {
+            if exitCode(for: error) == .success {  // --help
+                print(fullMessage(for: error))
+                Sandbox.exitNow(0)
+            }
             fail(.arguments, fullMessage(for: error), statusFD: nil)
         }
     }

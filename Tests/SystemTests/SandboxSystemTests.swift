@@ -304,6 +304,15 @@ final class SandboxSystemTests: XCTestCase {
         XCTAssertTrue(r.signaled && r.status == SIGSYS, r.summary)
     }
 
+    func testSwiftClientBinaryStartsUnderThePolicy() {
+        // Stand-in for the built-in relay (the same binary): the Swift runtime, libcap's
+        // constructor (prctl PR_CAPBSET_READ) and ArgumentParser must survive the filter.
+        let r = sandboxed([client, "sandbox-exec", "--help"])
+        XCTAssertFalse(r.signaled, r.summary)
+        XCTAssertEqual(r.status, 0, r.summary)
+        XCTAssertTrue(r.stdout.contains("--runner-uid"), r.summary)
+    }
+
     // MARK: borg under the sandbox
 
     func testBorgCommandsSucceed() throws {
