@@ -20,11 +20,23 @@ let package = Package(
         .target(name: "BorgPullCore"),
         // Declarations of Linux interfaces the Glibc module hides (signalfd, closefrom, SO_PEERCRED).
         .systemLibrary(name: "CLinux"),
+        // libseccomp and libcap from Debian (libseccomp-dev, libcap-dev): module map + one header
+        // of static inline wrappers for the variadic/macro APIs. No C code of our own.
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCap",
+            pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]
+        ),
         // The only target that touches the OS.
         .target(
             name: "BorgPullSystem",
             dependencies: [
-                "BorgPullCore", "CLinux",
+                "BorgPullCore", "CLinux", "CSeccomp", "CCap",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -39,7 +39,14 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
+// sandbox-exec (internal: the re-exec'd child that drops privileges and execs borg) is
+// dispatched before anything else: no logging, no argument parser, no thread.
+let clientArguments = Array(CommandLine.arguments.dropFirst())
+if clientArguments.first == "sandbox-exec" {
+    SandboxExec.main(internal: Array(clientArguments.dropFirst()))
+}
+
 StderrLogHandler.bootstrap(program: "borgpull-client")
-BorgPullClient.main(ModeArguments.normalize(Array(CommandLine.arguments.dropFirst()),
+BorgPullClient.main(ModeArguments.normalize(clientArguments,
                                             modes: ["setup", "backup", "borg", "relay"],
                                             optionsWithValue: ["-c", "--configs"]))

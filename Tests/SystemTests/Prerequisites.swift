@@ -10,7 +10,7 @@ enum Prerequisites {
     static func unmet(_ why: String, file: StaticString = #filePath, line: UInt = #line) throws {
         if required {
             XCTFail("prerequisite missing (BORGPULL_REQUIRE_SYSTEM_TESTS=1): \(why)", file: file, line: line)
-            throw XCTSkip("failed above: \(why)")
+            throw PrerequisiteMissing(description: why)  // an error, not a skip
         }
         throw XCTSkip(why)
     }
@@ -22,6 +22,25 @@ enum Prerequisites {
     static func requireTools(_ tools: [String], file: StaticString = #filePath, line: UInt = #line) throws {
         for t in tools where Shell.which(t) == nil { try unmet("needs \(t) on PATH", file: file, line: line) }
     }
+}
+
+struct PrerequisiteMissing: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// Skips, or with BORGPULL_REQUIRE_SYSTEM_TESTS=1 fails, when `ok` is false.
+func requirePrerequisite(_ ok: Bool, _ what: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    if !ok { try Prerequisites.unmet(what, file: file, line: line) }
+}
+
+/// Requires uid 0.
+func requireRoot(file: StaticString = #filePath, line: UInt = #line) throws {
+    try Prerequisites.requireRoot(file: file, line: line)
+}
+
+/// Requires an executable file at `path`.
+func requireExecutable(_ path: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    try requirePrerequisite(FileManager.default.isExecutableFile(atPath: path), "\(path) not installed", file: file, line: line)
 }
 
 /// Runs commands for tests (not for the product: the product spawns through BorgPullSystem).
