@@ -103,6 +103,7 @@ public enum BackupVerdict {
         }
         let bad: Set<StepStatus> = [.failed, .timeout, .interrupted]
         if interrupted || steps.contains(where: { $0.status == .interrupted }) { return .interrupted }
+        if has("sandbox", bad) { return .sandboxFailed }
         if has("create", bad) || has("prune", bad) { return .borgFailed }
         if has("paths", bad) { return .configError }
         if has("pre-hook", bad) { return .preHookFailed }

@@ -84,6 +84,8 @@ public struct ClientConfig: Sendable {
     public var resultFile: String
     /// `BORG_BINARY`: absolute path of borg (default /usr/bin/borg).
     public var borgBinary: String
+    /// `SECCOMP_POLICY`: the seccomp policy borg runs under (root-owned, not group/other-writable).
+    public var seccompPolicy: String
     /// Exported `BORG_*` keys passed to borg unchanged, in file order.
     public var borgEnvironment: [(key: String, value: String)]
     /// `borg_paths`, in order.
@@ -109,8 +111,11 @@ public struct ClientConfig: Sendable {
         "BORG_REPO", "BORG_PASSPHRASE", "PASSPHRASE_FILE", "BORG_PASSCOMMAND", "BACKUP_SOCKET",
         "BORG_RSH", "BORG_BACKUP_USER", "BORG_BACKUP_GROUP", "RUNNER_USER", "STREAM_LOCAL_BIND_MASK",
         "ARCHIVE_PREFIX", "LOCK_WAIT", "HOOK_TIMEOUT", "MISSING_PATHS", "STATE_DIR", "RESULT_FILE",
-        "BORG_BINARY",
+        "BORG_BINARY", "SECCOMP_POLICY",
     ]).union(retentionKeys.map(\.key))
+
+    /// Where `make install` puts the seccomp policy.
+    public static let defaultSeccompPolicy = "/usr/local/share/borgpull/policy/seccomp/borg.policy"
 
     /// `KEEP_*` keys and their borg options; defaults 7 daily, 4 weekly, 6 monthly.
     public static let retentionKeys: [(key: String, option: String, defaultValue: String?)] = [
@@ -268,6 +273,7 @@ public struct ClientConfig: Sendable {
         let stateDir = try absolutePath("STATE_DIR", default: "/var/lib/borgpull")
         let resultFile = try absolutePath("RESULT_FILE", default: "\(stateDir)/results/last-backup.json")
         let borgBinary = try absolutePath("BORG_BINARY", default: "/usr/bin/borg")
+        let seccompPolicy = try absolutePath("SECCOMP_POLICY", default: defaultSeccompPolicy)
 
         var borgEnv: [(key: String, value: String)] = []
         for a in env.finalAssignments where !knownKeys.contains(a.key) {
@@ -318,7 +324,7 @@ public struct ClientConfig: Sendable {
             lockWait: try integer("LOCK_WAIT", default: 60),
             hookTimeout: try integer("HOOK_TIMEOUT", default: 1800, min: 1),
             missingPathsAreErrors: missing == "error", stateDirectory: stateDir, resultFile: resultFile,
-            borgBinary: borgBinary, borgEnvironment: borgEnv, paths: paths.items, pathsFile: path(.paths),
+            borgBinary: borgBinary, seccompPolicy: seccompPolicy, borgEnvironment: borgEnv, paths: paths.items, pathsFile: path(.paths),
             patternsFile: nonEmptyList(.patterns), excludesFile: nonEmptyList(.excludes),
             createOptions: createOptions, pruneOptions: pruneOptions,
             preHook: try hook(.hookPre), postHook: try hook(.hookPost), notices: notices)

@@ -34,7 +34,10 @@ public final class BackupRunner {
         public var commands: BorgCommands
         public var sshUser: Account
         public var sshGID: UInt32
+        public var runner: Account
         public var passphrase: String?
+        /// The least-privilege plan every borg runs under (SECURITY.md, "The borg sandbox").
+        public var sandbox: SandboxPlan
     }
 
     /// A failure before any step ran: the status and the message.
@@ -43,11 +46,14 @@ public final class BackupRunner {
         public var message: String
     }
 
-    /// Loads the configuration, audits it and checks the forwarded socket.
+    /// Loads the configuration, audits it, plans the sandbox, checks the forwarded socket and
+    /// makes sure the state directory exists.
     public func prepare(checkSocket: Bool = true) throws(EarlyExit) -> Prepared {
         // The same audit as borgpull-check (the BACKUP subset): refuse on any FAIL.
         let audit = ClientAudit.run(configDir: directory, options: .backup)
-        for f in audit.findings where f.severity == .warn { log.warning("\(f.location): \(f.what) (fix: \(f.fix))") }
+        for f in audit.findings where f.severity == .warn {
+            log.warning("\(f.what.hasPrefix(f.location) ? f.what : "\(f.location): \(f.what)") (fix: \(f.fix))")
+        }
         let fails = audit.findings.filter { $0.severity == .fail }
         guard fails.isEmpty, let config = audit.config else {
             let lines = fails.map { "  \($0.location): \($0.what) (expected \($0.expected), found \($0.actual); fix: \($0.fix))" }
@@ -67,10 +73,30 @@ public final class BackupRunner {
         do { passphrase = try PassphraseReader.read(config) } catch {
             throw EarlyExit(status: .configError, message: error.description)
         }
+        // The sandbox is decided before anything runs: a bad policy file or a missing runner
+        // stops here, before the pre hook (fail closed; borg never runs unconfined).
+        guard let runner = Account.user(config.runnerUser) else {
+            throw EarlyExit(status: .configError, message: "\(config.envFile): the runner user \(config.runnerUser) (RUNNER_USER) does not exist; borg never runs as root (fix: useradd -r -M -d /nonexistent -s /usr/sbin/nologin -G \(ssh.name) \(config.runnerUser))")
+        }
+        let sandbox: SandboxPlan
+        do {
+            let policy = try SeccompPolicyFile.load(path: config.seccompPolicy)
+            // Why the ssh user's group: the runner must reach the socket sshd creates 0660.
+            sandbox = SandboxPlan(runnerUID: runner.uid, runnerGID: runner.gid, supplementaryGIDs: [gid], policy: policy)
+            try sandbox.validate()
+        } catch {
+            throw EarlyExit(status: .configError, message: "\(error)")
+        }
         if checkSocket { try self.checkSocket(config, ssh: ssh) }
         let relay = [selfPath, "relay", "--socket", config.socketPath, "--peer-uid", String(ssh.uid)]
-        let commands = BorgCommands(config: config, relayCommand: relay, baseDirectory: "\(config.stateDirectory)/borg")
-        return Prepared(config: config, commands: commands, sshUser: ssh, sshGID: gid, passphrase: passphrase)
+        // BORG_HOST_ID: borg derives it from the MAC through an AF_INET socket, which the
+        // filter refuses; without a stable id borg could never remove its own stale locks.
+        let commands = BorgCommands(config: config, relayCommand: relay, baseDirectory: "\(config.stateDirectory)/borg",
+                                    hostID: BackupRunner.hostID())
+        let prepared = Prepared(config: config, commands: commands, sshUser: ssh, sshGID: gid, runner: runner,
+                                passphrase: passphrase, sandbox: sandbox)
+        try prepareState(prepared)
+        return prepared
     }
 
     func checkSocket(_ config: ClientConfig, ssh: Account) throws(EarlyExit) {
@@ -93,36 +119,87 @@ public final class BackupRunner {
         }
     }
 
+    /// `HOSTNAME@MACHINE-ID` (borg docs, BORG_HOST_ID: unique and stable per machine).
+    static func hostID() -> String {
+        let id = (try? Files.read("/etc/machine-id", limit: 256))?.trimmingCharacters() ?? ""
+        return id.isEmpty ? "\(shortHostName())@borgpull" : "\(shortHostName())@\(id)"
+    }
+
     func prepareState(_ p: Prepared) throws(EarlyExit) {
-        do { try StateLayout.prepare(p.config, sshGID: p.sshGID, log: log) } catch {
+        do { try StateLayout.prepare(p.config, sshGID: p.sshGID, runner: p.runner, log: log) } catch {
             throw EarlyExit(status: .internalError, message: "cannot prepare the state directory: \(error) (run SETUP as root)")
         }
     }
 
-    /// Runs borg with the prepared environment and the passphrase on descriptor 3.
-    /// This is the one place borg is started (the sandbox wraps it here).
+    /// How a borg run ended: borg's own result, or the sandbox step that refused to start it.
+    public struct BorgRun {
+        public var process: ProcessResult
+        /// Set when a step of the privilege drop failed: borg did not run.
+        public var sandboxFailure: SandboxStep?
+    }
+
+    /// Runs borg with the prepared environment and the passphrase on descriptor 3, inside the
+    /// sandbox: this client re-executes itself as `sandbox-exec`, which drops to the runner and
+    /// execs borg (no Swift code between fork and exec). This is the one place borg is started.
+    /// - Parameter sandboxed: false only for `borg --unsandboxed` (restores that keep ownership).
     public func runBorg(_ p: Prepared, argv: [String], stdout: SpawnSpec.Output, stderr: SpawnSpec.Output,
-                        workingDirectory: String = "/") throws(SystemError) -> ProcessResult {
+                        workingDirectory: String = "/", sandboxed: Bool = true) throws(SystemError) -> BorgRun {
         var descriptors: [(child: Int32, parent: Int32)] = []
-        var readEnd: Int32 = -1
+        var parentEnds: [Int32] = []
+        defer { parentEnds.forEach { close($0) } }
         if let pass = p.passphrase {
             var fds: [Int32] = [0, 0]
             guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
             let bytes = Array(pass.utf8)
             let n = bytes.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
             close(fds[1])
+            parentEnds.append(fds[0])
             guard n == bytes.count else {
-                close(fds[0])
                 throw SystemError("write passphrase pipe (passphrase longer than a pipe buffer?)", errno: EMSGSIZE)
             }
-            readEnd = fds[0]
-            descriptors.append((3, readEnd))
+            descriptors.append((3, fds[0]))
         }
-        defer { if readEnd >= 0 { close(readEnd) } }
+        var command = argv
+        var statusRead: Int32 = -1
+        if sandboxed {
+            // Status pipe: sandbox-exec writes the failed step's number, or nothing (close-on-exec).
+            var fds: [Int32] = [0, 0]
+            guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
+            statusRead = fds[0]
+            parentEnds.append(fds[0])
+            descriptors.append((4, fds[1]))
+            command = [selfPath] + p.sandbox.sandboxExecArguments(policyPath: p.config.seccompPolicy, executable: argv[0],
+                                                                  arguments: Array(argv.dropFirst()), statusFD: 4)
+            let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
+            let spec = SpawnSpec(argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
+                                 workingDirectory: workingDirectory)
+            let child: ProcessResult
+            do { child = try supervisor.run(spec) { line in self.log.info("\(line)") } } catch {
+                close(fds[1])
+                throw error
+            }
+            // The child is gone: with our write end closed, the pipe holds the byte or EOF.
+            close(fds[1])
+            var byte: UInt8 = 0
+            let n = read(statusRead, &byte, 1)
+            return BorgRun(process: child, sandboxFailure: n == 1 ? SandboxStep(rawValue: Int32(byte)) : nil)
+        }
         let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
-        let spec = SpawnSpec(argv: argv, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
+        let spec = SpawnSpec(argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
                              workingDirectory: workingDirectory)
-        return try supervisor.run(spec) { line in self.log.info("\(line)") }
+        return BorgRun(process: try supervisor.run(spec) { line in self.log.info("\(line)") }, sandboxFailure: nil)
+    }
+
+    /// The step result of a borg run (`create`, `prune`), with warnings collected.
+    func borgStep(_ name: String, _ run: BorgRun, warnings: inout [String]) -> StepResult {
+        let r = run.process
+        if let step = run.sandboxFailure {
+            return StepResult(name: name, status: .failed, message: "sandbox step \(step) failed, so borg \(name) did not run: \(r.tail.last ?? "see the log")", seconds: r.seconds)
+        }
+        let outcome = r.termination.borgOutcome
+        if case .warning = outcome { warnings += r.tail.suffix(20).map { "borg \(name): \($0)" } }
+        let detail = outcome.isFailure ? ": " + (r.tail.last ?? "see the log") : ""
+        return .borg(name, outcome: outcome, interrupted: r.interruptedBy != nil, seconds: r.seconds, detail: detail)
     }
 
     /// Runs a hook as root: stdin /dev/null, a minimal environment, output to the log, a timeout.
@@ -157,7 +234,6 @@ public final class BackupRunner {
         let p: Prepared
         do {
             p = try prepare()
-            try prepareState(p)
         } catch {
             log.error("\(error.message)")
             return (error.status, nil)
@@ -211,16 +287,14 @@ public final class BackupRunner {
 
         if proceed {
             log.info("borg create \(config.archiveTemplate) (\(paths.count) path(s))")
-            let result: ProcessResult
+            var sandboxFailed = false
             do {
-                result = try runBorg(p, argv: p.commands.create(paths: paths), stdout: .capture, stderr: .lines(prefix: "[borg create] "))
-                let parsed = BorgCreateJSON.parse(result.stdout)
+                let run = try runBorg(p, argv: p.commands.create(paths: paths), stdout: .capture, stderr: .lines(prefix: "[borg create] "))
+                sandboxFailed = run.sandboxFailure != nil
+                let parsed = BorgCreateJSON.parse(run.process.stdout)
                 archive = parsed?.archiveName
                 stats = parsed?.stats
-                let outcome = result.termination.borgOutcome
-                if case .warning = outcome { warnings += result.tail.suffix(20).map { "borg create: \($0)" } }
-                let detail = outcome.isFailure ? ": " + (result.tail.last ?? "see the log") : ""
-                steps.append(.borg("create", outcome: outcome, interrupted: result.interruptedBy != nil, seconds: result.seconds, detail: detail))
+                steps.append(borgStep("create", run, warnings: &warnings))
             } catch {
                 steps.append(StepResult(name: "create", status: .failed, message: "borg create could not start: \(error)"))
             }
@@ -229,14 +303,15 @@ public final class BackupRunner {
             } else {
                 log.info("borg prune --glob-archives '\(config.pruneGlob)'")
                 do {
-                    let r = try runBorg(p, argv: p.commands.prune(), stdout: .lines(prefix: "[borg prune] "), stderr: .lines(prefix: "[borg prune] "))
-                    let outcome = r.termination.borgOutcome
-                    if case .warning = outcome { warnings += r.tail.suffix(20).map { "borg prune: \($0)" } }
-                    let detail = outcome.isFailure ? ": " + (r.tail.last ?? "see the log") : ""
-                    steps.append(.borg("prune", outcome: outcome, interrupted: r.interruptedBy != nil, seconds: r.seconds, detail: detail))
+                    let run = try runBorg(p, argv: p.commands.prune(), stdout: .lines(prefix: "[borg prune] "), stderr: .lines(prefix: "[borg prune] "))
+                    sandboxFailed = sandboxFailed || run.sandboxFailure != nil
+                    steps.append(borgStep("prune", run, warnings: &warnings))
                 } catch {
                     steps.append(StepResult(name: "prune", status: .failed, message: "borg prune could not start: \(error)"))
                 }
+            }
+            if sandboxFailed {
+                steps.append(StepResult(name: "sandbox", status: .failed, message: "the least-privilege sandbox could not be applied; borg did not run unconfined"))
             }
         }
 

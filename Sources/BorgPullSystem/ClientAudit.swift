@@ -30,8 +30,6 @@ public struct ClientAuditOptions: Sendable {
     /// it), the others are checked when present.
     public var binaries = ["/usr/local/bin/borgpull-client", "/usr/local/bin/borgpull-check",
                            "/usr/local/bin/borgpull-server"]
-    /// Seccomp policy directories; at least one must hold `*.policy` files.
-    public var policyDirectories = ["/etc/borgpull/policy", "/usr/local/share/borgpull/policy/seccomp"]
     public var shellsFile = "/etc/shells"
     public var shadowFile = "/etc/shadow"
     /// Every borg_paths entry exists. BACKUP checks this itself after the pre hook (which may
@@ -154,7 +152,7 @@ public enum ClientAudit {
             if options.checkPaths { a.checkPaths(c) }
         }
         a.checkBinaries()
-        a.checkPolicies()
+        a.checkPolicy(config)
 
         // Accounts and the socket.
         let sshUserName = config?.sshUser ?? "borgpull"
@@ -296,20 +294,23 @@ struct Auditor {
         }
     }
 
-    mutating func checkPolicies() {
-        var found = 0
-        for d in options.policyDirectories {
-            guard let f = AuditOS.facts(d) else { continue }
-            checkFile(d, role: "policy directory", facts: f)
-            for name in AuditOS.list(d) ?? [] where name.hasSuffix(".policy") {
-                found += 1
-                checkFile("\(d)/\(name)", role: "seccomp policy")
-            }
+    /// The seccomp policy borg runs under (SECCOMP_POLICY): present, root-owned, not
+    /// group/other-writable up to /, and it parses, lints and resolves. BACKUP refuses otherwise.
+    mutating func checkPolicy(_ config: ClientConfig?) {
+        let path = config?.seccompPolicy ?? ClientConfig.defaultSeccompPolicy
+        guard AuditOS.facts(path) != nil else {
+            add(Finding(.fail, check: "policy.present", what: "the seccomp policy is missing, so BACKUP refuses to run borg",
+                        location: path, expected: "a root-owned policy file", actual: "missing",
+                        fix: "make install  (or install -D -m 0644 policy/seccomp/borg.policy \(path))"))
+            return
         }
-        if found == 0 {
-            add(Finding(.warn, check: "policy.present", what: "no seccomp policy found; borg would run without its filter",
-                        location: options.policyDirectories.joined(separator: ", "), expected: "*.policy files",
-                        actual: "none", fix: "install -d -m 0755 \(options.policyDirectories.last ?? "") && install -m 0644 policy/seccomp/*.policy \(options.policyDirectories.last ?? "")"))
+        checkFile(path, role: "seccomp policy")
+        do {
+            _ = try SeccompPolicyFile.load(path: path)
+        } catch {
+            add(Finding(.fail, check: "policy.valid", what: "the seccomp policy does not load: \(error)", location: path,
+                        expected: "a policy that parses, lints and compiles", actual: "rejected",
+                        fix: "restore it from the release: install -m 0644 policy/seccomp/borg.policy \(path)"))
         }
     }
 

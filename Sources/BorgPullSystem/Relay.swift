@@ -71,11 +71,13 @@ public enum Relay {
                 if n > 0 { up.bytes += buf[0..<n] } else if n == 0 || errno != EAGAIN { stdinEOF = true }
             }
             if ready(idx.sockIn) {
-                let n = retrying { recv(sock, &buf, cap - down.pending, 0) }
+                // read/write, not recv/send: the seccomp policy then needs no recvfrom/sendto
+                // (SIGPIPE is ignored above, so MSG_NOSIGNAL is not needed).
+                let n = retrying { read(sock, &buf, cap - down.pending) }
                 if n > 0 { down.bytes += buf[0..<n] } else if n == 0 || errno != EAGAIN { sockEOF = true }
             }
             if ready(idx.sockOut) || (up.pending > 0 && !shutDown) {
-                let n = up.bytes[up.start...].withUnsafeBytes { b in retrying { send(sock, b.baseAddress, b.count, Int32(MSG_NOSIGNAL)) } }
+                let n = up.bytes[up.start...].withUnsafeBytes { b in retrying { write(sock, b.baseAddress, b.count) } }
                 if n > 0 { up.consume(n) } else if n < 0 && errno != EAGAIN {
                     // The server side is gone: nothing more can be sent.
                     up = Pipe(); stdinEOF = true

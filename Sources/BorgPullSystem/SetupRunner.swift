@@ -49,7 +49,7 @@ public enum SetupRunner {
                 }
                 log.info("socket directory \(dir) is ready")
             }
-            try StateLayout.prepare(config, sshGID: gid, log: log)
+            try StateLayout.prepare(config, sshGID: gid, runner: Account.user(config.runnerUser), log: log)
         } catch {
             log.error("SETUP failed: \(error)")
             return .internalError

@@ -7,13 +7,14 @@ import BorgPullCore
 ///     STATE_DIR          root:root     0711  (systemd's StateDirectoryMode for the unit)
 ///     STATE_DIR/results  root:SSHGROUP 2750  the result record; setgid, so new files get the
 ///                                            ssh user's group without CAP_CHOWN
-///     STATE_DIR/borg     root          0700  borg's BORG_BASE_DIR (cache, security, keys)
+///     STATE_DIR/borg     RUNNER        0700  borg's BORG_BASE_DIR (cache, security, keys):
+///                                            only the runner writes it
 ///     STATE_DIR/backup.lock                  the run lock
 ///
 /// SETUP creates it with full root; BACKUP (in the hardened unit, without CAP_CHOWN) only
 /// creates what is missing.
 public enum StateLayout {
-    public static func prepare(_ config: ClientConfig, sshGID: UInt32, log: Logger) throws(SystemError) {
+    public static func prepare(_ config: ClientConfig, sshGID: UInt32, runner: Account?, log: Logger) throws(SystemError) {
         try Files.makeParents(config.stateDirectory)
         try Files.makeDirectory(config.stateDirectory, mode: 0o711)
         let results = FileRules.parents(of: config.resultFile).first ?? config.stateDirectory
@@ -26,6 +27,12 @@ public enum StateLayout {
                 }
             }
         }
-        try Files.makeDirectory("\(config.stateDirectory)/borg", mode: 0o700)
+        let base = "\(config.stateDirectory)/borg"
+        try Files.makeDirectory(base, mode: 0o700)
+        if let runner, let f = try Files.facts(base), f.uid != runner.uid || f.gid != runner.gid {
+            guard chown(base, runner.uid, runner.gid) == 0 else {
+                throw SystemError("chown \(base) to the runner \(runner.name) (run SETUP as root)", path: base)
+            }
+        }
     }
 }

@@ -16,10 +16,18 @@ struct BorgPassthrough: ParsableCommand {
           borgpull-client -c /etc/borgpull borg init --encryption=repokey-blake2
           borgpull-client borg list
           borgpull-client borg extract ::HOST-2026-01-01T00:00:00 etc/hosts
-        Exit status: borg's own, or 10/12 as for BACKUP when the socket or config is wrong.
+        borg runs as the runner, in the same sandbox as BACKUP's: `extract` then writes
+        files owned by the runner, into a directory the runner may write. For a restore
+        that keeps owners and modes, add --unsandboxed (borg runs as root; logged).
+        Exit status: borg's own; 10/12/13 as for BACKUP when the socket, the config or
+        the sandbox is wrong.
         """)
 
     @OptionGroup var options: ConfigOptions
+
+    @Flag(help: "Run borg as root without the sandbox (for a restore that keeps owners: extract runs as the runner otherwise). Logged.")
+    var unsandboxed = false
+
     @Argument(parsing: .captureForPassthrough, help: "borg's arguments.") var arguments: [String] = []
 
     func run() throws {
@@ -36,11 +44,16 @@ struct BorgPassthrough: ParsableCommand {
             throw ExitCode(e.status.rawValue)
         }
         let args = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
+        if unsandboxed { log.warning("borg runs as root without the sandbox (--unsandboxed)") }
         do {
             // borg extract writes where the admin stands, as borg itself would.
             let r = try runner.runBorg(prepared, argv: prepared.commands.passthrough(args), stdout: .inherit, stderr: .inherit,
-                                       workingDirectory: FileManager.default.currentDirectoryPath)
-            switch r.termination {
+                                       workingDirectory: FileManager.default.currentDirectoryPath, sandboxed: !unsandboxed)
+            if let step = r.sandboxFailure {
+                log.error("sandbox step \(step) failed; borg did not run")
+                throw ExitCode(ClientExit.sandboxFailed.rawValue)
+            }
+            switch r.process.termination {
             case .exited(let rc): throw ExitCode(rc)
             case .signaled(let s): throw ExitCode(128 + s)
             }

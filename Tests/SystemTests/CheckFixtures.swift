@@ -130,6 +130,7 @@ struct CheckFixture {
         BACKUP_SOCKET=\(r)/run/borg/client1.socket
         BORG_BACKUP_USER=\(Self.sshUser)
         RUNNER_USER=\(Self.runnerUser)
+        SECCOMP_POLICY=\(r)/policy/seccomp/borg.policy
         KEEP_DAILY=7
         EOF
         chmod 0600 etc/borgpull/borg_env
@@ -142,7 +143,7 @@ struct CheckFixture {
         chmod 0600 etc/borgpull/borg_paths etc/borgpull/borg_patterns etc/borgpull/borg_excludes etc/borgpull/borg_options_create
         chmod 0700 etc/borgpull/borg_hook_pre etc/borgpull/borg_hook_post
         install -m 0755 /bin/true bin/borgpull-client
-        printf 'default KILL_PROCESS\\nallow read\\n' > policy/seccomp/borg.policy
+        install -m 0644 \(Self.packageRoot)/policy/seccomp/borg.policy policy/seccomp/borg.policy
         chmod 0644 policy/seccomp/borg.policy
         install -d -m 0750 -g \(Self.sshUser) etc/ssh/authorized_keys/borg_backup
         ssh-keygen -q -t ed25519 -N '' -C server -f etc/ssh/server_key
@@ -172,7 +173,6 @@ struct CheckFixture {
         o.shippedUnitsDirectory = "\(r)/share/units"
         o.checkExposure = !units.isEmpty
         o.binaries = ["\(r)/bin/borgpull-client"]
-        o.policyDirectories = ["\(r)/policy/seccomp"]
         options = o
     }
 

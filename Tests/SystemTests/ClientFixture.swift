@@ -8,6 +8,9 @@ final class ClientFixture {
     static let otherUser = "bptest-other"
     /// borg's runner: its own account, in the ssh user's group (SECURITY.md, "Runner and socket").
     static let runnerUser = "bptest-runner"
+    /// The repository's own policy (a root-owned checkout, as CI has).
+    static let policy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("policy/seccomp/borg.policy").path
     static let passphrase = #"a b$c#d'e"f"#
 
     let root: String
@@ -63,6 +66,7 @@ final class ClientFixture {
             export BACKUP_SOCKET="\(socket)"
             export BORG_RSH="sh -c \\"exec socat STDIO UNIX-CONNECT:${BACKUP_SOCKET}\\""
             RUNNER_USER=\(ClientFixture.runnerUser)
+            SECCOMP_POLICY=\(ClientFixture.policy)
             STATE_DIR="\(state)"
             \(extra)
             """, mode: 0o600)
