@@ -18,11 +18,13 @@ let package = Package(
     targets: [
         // Pure decisions: no OS calls, no Foundation file I/O. Unit-tested on fakes.
         .target(name: "BorgPullCore"),
+        // borgpull-server's Linux-only calls (prctl child subreaper) as static inline wrappers.
+        .systemLibrary(name: "CServerSupport"),
         // The only target that touches the OS.
         .target(
             name: "BorgPullSystem",
             dependencies: [
-                "BorgPullCore",
+                "BorgPullCore", "CServerSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]
