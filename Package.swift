@@ -18,13 +18,15 @@ let package = Package(
     targets: [
         // Pure decisions: no OS calls, no Foundation file I/O. Unit-tested on fakes.
         .target(name: "BorgPullCore"),
+        // Declarations of Linux interfaces the Glibc module hides (signalfd, closefrom, SO_PEERCRED).
+        .systemLibrary(name: "CLinux"),
         // borgpull-server's Linux-only calls (prctl child subreaper) as static inline wrappers.
         .systemLibrary(name: "CServerSupport"),
         // The only target that touches the OS.
         .target(
             name: "BorgPullSystem",
             dependencies: [
-                "BorgPullCore", "CServerSupport",
+                "BorgPullCore", "CLinux", "CServerSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,0 +1,161 @@
+import XCTest
+@testable import BorgPullCore
+
+final class ClientConfigTests: XCTestCase {
+    let base = "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\n"
+
+    func build(env: String? = nil, paths: String? = "/etc\n", extra: [ClientFile: String] = [:],
+               hooks: [ClientFile: Bool] = [:]) throws -> ClientConfig {
+        var texts = extra
+        texts[.env] = env ?? base
+        texts[.paths] = paths
+        return try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: texts, hookExecutable: hooks))
+    }
+
+    func error(env: String? = nil, paths: String? = "/etc\n", extra: [ClientFile: String] = [:],
+               hooks: [ClientFile: Bool] = [:]) -> ConfigError? {
+        do { _ = try build(env: env, paths: paths, extra: extra, hooks: hooks); return nil } catch let e as ConfigError { return e } catch { return nil }
+    }
+
+    func testSeedSampleBuildsWithRelayReplacingSocat() throws {
+        let c = try build(env: seedBorgEnv)
+        XCTAssertEqual(c.socketPath, "/run/borg/netcup.socket")
+        XCTAssertEqual(c.sshUser, "borg")
+        XCTAssertEqual(c.passphrase, .inline("correct horse $battery"))
+        XCTAssertTrue(c.notices.contains { $0.contains("replaced by the built-in relay") })
+        XCTAssertFalse(c.borgEnvironment.contains { $0.key == "BORG_RSH" || $0.key == "BORG_PASSPHRASE" })
+    }
+
+    func testDefaultsAndRetentionOverride() throws {
+        let c = try build()
+        XCTAssertEqual(c.retention, [.init(option: "keep-daily", value: "7"), .init(option: "keep-weekly", value: "4"),
+                                     .init(option: "keep-monthly", value: "6")])
+        XCTAssertEqual(c.archiveTemplate, "{hostname}-{now}")
+        XCTAssertEqual(c.pruneGlob, "{hostname}-*")
+        let d = try build(env: base + "KEEP_DAILY=14\nKEEP_WITHIN=2d\nARCHIVE_PREFIX=web1\n")
+        XCTAssertEqual(d.retention.first, .init(option: "keep-within", value: "2d"))
+        XCTAssertTrue(d.retention.contains(.init(option: "keep-daily", value: "14")))
+        XCTAssertEqual(d.pruneGlob, "web1-*")
+    }
+
+    func testMissingOrEmptyPaths() {
+        XCTAssertEqual(error(paths: nil)?.problem, "borg_paths is missing")
+        XCTAssertEqual(error(paths: "# nothing\n\n")?.problem, "borg_paths lists no path")
+        XCTAssertEqual(error(paths: "/etc\nrelative\n")?.line, 2)
+    }
+
+    func testRepositoryMustBeSSH() {
+        XCTAssertTrue(error(env: "BACKUP_SOCKET=/run/b.s\n")?.problem.contains("BORG_REPO is missing") ?? false)
+        let e = error(env: "BORG_REPO=/srv/local\nBACKUP_SOCKET=/run/b.s\n")
+        XCTAssertEqual(e?.line, 1)
+        XCTAssertTrue(e?.problem.contains("not an ssh://") ?? false)
+    }
+
+    func testHookNotExecutableIsAConfigError() {
+        let e = error(hooks: [.hookPre: false, .hookPost: true])
+        XCTAssertEqual(e?.file, "/etc/borgpull/borg_hook_pre")
+        XCTAssertTrue(e?.fix.contains("chmod 0700") ?? false)
+        XCTAssertNotNil(try? build(hooks: [.hookPre: true]))
+    }
+
+    func testOptionsFiles() throws {
+        let c = try build(extra: [.optionsCreate: "--compression=zstd,3\n--one-file-system\n# c\n--comment\nmy comment\n"])
+        XCTAssertEqual(c.createOptions, ["--compression=zstd,3", "--one-file-system", "--comment", "my comment"])
+        XCTAssertEqual(error(extra: [.optionsCreate: "--exclude-caches\n--compression zstd,3\n"])?.line, 2)
+        XCTAssertTrue(error(extra: [.optionsPrune: "--keep-daily=30\n"])?.problem.contains("retention belongs in borg_env") ?? false)
+        XCTAssertTrue(error(extra: [.optionsPrune: "--prefix=x\n"])?.problem.contains("this host's archives") ?? false)
+    }
+
+    func testArchivePrefixRules() {
+        XCTAssertNotNil(error(env: base + "ARCHIVE_PREFIX={now}\n"))
+        XCTAssertNotNil(error(env: base + "ARCHIVE_PREFIX='a*'\n"))
+        XCTAssertNotNil(error(env: base + "ARCHIVE_PREFIX=''\n"))
+    }
+
+    func testForeignRSHAndPassphraseConflicts() {
+        XCTAssertTrue(error(env: base + "BORG_RSH='ssh -i key'\n")?.problem.contains("managed by borgpull") ?? false)
+        XCTAssertTrue(error(env: base + "BORG_RSH=\"sh -c 'exec socat STDIO UNIX-CONNECT:/run/other'\"\n")?.problem.contains("but BACKUP_SOCKET is") ?? false)
+        XCTAssertTrue(error(env: base + "BORG_PASSPHRASE=x\nPASSPHRASE_FILE=/etc/p\n")?.problem.contains("more than one passphrase") ?? false)
+    }
+
+    func testPassThroughOnlyExportedBorgKeys() throws {
+        let c = try build(env: base + "export BORG_RELOCATED_REPO_ACCESS_IS_OK=no\nBORG_FILES_CACHE_TTL=30\nFOO=1\n")
+        XCTAssertEqual(c.borgEnvironment.map(\.key), ["BORG_RELOCATED_REPO_ACCESS_IS_OK"])
+        XCTAssertTrue(c.notices.contains { $0.contains("BORG_FILES_CACHE_TTL is not exported") })
+        XCTAssertTrue(c.notices.contains { $0.contains("unknown key FOO") })
+    }
+
+    func testBorgArgv() throws {
+        let c = try build(extra: [.patterns: "R /\n", .excludes: "\n# none\n"])
+        let cmds = BorgCommands(config: c, relayCommand: ["/usr/local/bin/borgpull-client", "relay", "--socket", "/run/my sock"],
+                                baseDirectory: "/var/lib/borgpull/borg")
+        let create = cmds.create(paths: ["/etc", "-odd"])
+        XCTAssertEqual(Array(create.suffix(4)), ["::{hostname}-{now}", "--", "/etc", "-odd"])
+        XCTAssertTrue(create.contains("--patterns-from"))
+        XCTAssertFalse(create.contains("--exclude-from"), "an empty excludes file is not passed")
+        let prune = cmds.prune()
+        XCTAssertEqual(prune[prune.firstIndex(of: "--glob-archives")! + 1], "{hostname}-*")
+        XCTAssertFalse(prune.contains("--prefix"))
+        let env = cmds.environment(passphraseFD: 3)
+        XCTAssertEqual(env["BORG_RSH"], "/usr/local/bin/borgpull-client relay --socket '/run/my sock'")
+        XCTAssertEqual(env["BORG_PASSPHRASE_FD"], "3")
+        XCTAssertNil(env["BORG_PASSPHRASE"])
+    }
+}
+
+final class OutcomeTests: XCTestCase {
+    func testBorgReturnCodes() {
+        XCTAssertEqual(BorgOutcome(exitCode: 0), .success)
+        XCTAssertEqual(BorgOutcome(exitCode: 1), .warning(rc: 1))
+        XCTAssertEqual(BorgOutcome(exitCode: 2), .error(rc: 2))
+        XCTAssertEqual(BorgOutcome(exitCode: 13), .error(rc: 13))     // modern: an error
+        XCTAssertEqual(BorgOutcome(exitCode: 107), .warning(rc: 107)) // modern: a warning
+        XCTAssertEqual(BorgOutcome(exitCode: 143), .signaled(15))
+    }
+
+    func testVerdictIsTheWorstStep() {
+        let ok = StepResult(name: "create", status: .ok, message: "")
+        let warn = StepResult(name: "create", status: .warning, message: "")
+        let preFail = StepResult(name: "pre-hook", status: .failed, message: "")
+        let postFail = StepResult(name: "post-hook", status: .timeout, message: "")
+        let pruneFail = StepResult(name: "prune", status: .failed, message: "")
+        XCTAssertEqual(BackupVerdict.exit(steps: [ok], interrupted: false, warnings: []), .ok)
+        XCTAssertEqual(BackupVerdict.exit(steps: [warn], interrupted: false, warnings: []), .warning)
+        XCTAssertEqual(BackupVerdict.exit(steps: [ok], interrupted: false, warnings: ["x"]), .warning)
+        XCTAssertEqual(BackupVerdict.exit(steps: [preFail, postFail], interrupted: false, warnings: []), .preHookFailed)
+        XCTAssertEqual(BackupVerdict.exit(steps: [ok, pruneFail, postFail], interrupted: false, warnings: []), .borgFailed)
+        XCTAssertEqual(BackupVerdict.exit(steps: [ok, postFail], interrupted: false, warnings: []), .postHookFailed)
+        XCTAssertEqual(BackupVerdict.exit(steps: [pruneFail], interrupted: true, warnings: []), .interrupted)
+    }
+
+    func testSocketRules() {
+        let good = FileFacts(path: "/run/borg/s", kind: .socket, uid: 990, gid: 990, mode: 0o660)
+        XCTAssertNil(SocketRules.problem(good, path: "/run/borg/s", sshUser: "borgpull", sshUID: 990, bindMask: 0o117))
+        XCTAssertNotNil(SocketRules.problem(good, path: "/run/borg/s", sshUser: "borgpull", sshUID: 990, bindMask: 0o177))
+        XCTAssertTrue(SocketRules.problem(nil, path: "/x", sshUser: "u", sshUID: 1, bindMask: 0o117)!.contains("does not exist"))
+        for kind in [FileFacts.Kind.symlink, .regular, .directory] {
+            var f = good; f.kind = kind
+            XCTAssertNotNil(SocketRules.problem(f, path: "/x", sshUser: "u", sshUID: 990, bindMask: 0o117), "\(kind)")
+        }
+        var other = good; other.uid = 0
+        XCTAssertTrue(SocketRules.problem(other, path: "/x", sshUser: "u", sshUID: 990, bindMask: 0o117)!.contains("not by the ssh user"))
+    }
+
+    func testShellQuoteRoundTripsThroughShlex() {
+        XCTAssertEqual(ShellQuote.quote("a'b"), "'a'\\''b'")
+        XCTAssertEqual(ShellQuote.quote("/usr/bin/x"), "/usr/bin/x")
+    }
+
+    func testRecordRoundTrip() {
+        let r = BackupRecord(host: "h", started: "2026-01-01T00:00:00Z", finished: "2026-01-01T00:01:00Z",
+                             status: .init(code: 1, name: "ok-with-warnings", message: "m"), archive: "h-1",
+                             repository: "ssh://x/r", steps: [StepResult(name: "create", status: .warning, rc: 1, message: "w")],
+                             stats: ArchiveStats(originalSize: 2048, files: 3), warnings: ["/x: Permission denied"])
+        XCTAssertEqual(BackupRecord.decode(r.json()), r)
+        XCTAssertTrue(r.summary.contains("warning: /x: Permission denied"))
+        XCTAssertTrue(r.summary.contains("original 2.0 KiB"))
+        let parsed = BorgCreateJSON.parse(Array(#"{"archive": {"name": "h-2", "stats": {"original_size": 10, "nfiles": 1}}}"#.utf8))
+        XCTAssertEqual(parsed?.archiveName, "h-2")
+        XCTAssertEqual(parsed?.stats?.files, 1)
+    }
+}
