@@ -23,7 +23,7 @@ struct BorgPullClient: ParsableCommand {
         EXIT STATUS:
         \(ClientExit.table)
         """,
-        subcommands: [Backup.self, Setup.self, BorgPassthrough.self, RelayCommand.self]
+        subcommands: [Backup.self, Setup.self, BorgPassthrough.self, RelayCommand.self, Trigger.self]
     )
 }
 
@@ -40,5 +40,5 @@ struct ConfigOptions: ParsableArguments {
 
 StderrLogHandler.bootstrap(program: "borgpull-client")
 BorgPullClient.main(ModeArguments.normalize(Array(CommandLine.arguments.dropFirst()),
-                                            modes: ["setup", "backup", "borg", "relay"],
+                                            modes: ["setup", "backup", "borg", "relay", "trigger"],
                                             optionsWithValue: ["-c", "--configs"]))
