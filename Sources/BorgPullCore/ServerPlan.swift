@@ -222,8 +222,13 @@ public struct ServerOutcome: Sendable, Equatable {
         if interrupted {
             return ServerOutcome(exit: .interrupted, message: "interrupted by a signal; ssh, socat and borg serve were stopped")
         }
-        if sshExit == 255 || sshExit == nil && stderrTail.contains("ssh:") {
+        // The trigger announces itself on stderr first thing: after that marker the session was up.
+        let sessionStarted = stderrTail.contains(ServerOutcome.triggerMarker)
+        if sshExit == 255 && !sessionStarted {
             return connectFailure(config: c, stderrTail: stderrTail, target: target)
+        }
+        if sshExit == 255 {
+            return ServerOutcome(exit: .noResult, message: "the connection to \(target) was lost during the backup: \(lastLines(stderrTail, 2)) (fix: look at the client's log; run BACKUP again)")
         }
         guard let code = sshExit else {
             return ServerOutcome(exit: .noResult, message: "ssh to \(target) was killed before the client's result arrived; the client's backup may still be running or was cut off (fix: look at the client's log and run BACKUP again)")
@@ -235,6 +240,9 @@ public struct ServerOutcome: Sendable, Equatable {
         }
         return fromClient(code: code, report: nil, target: target)
     }
+
+    /// The line prefix `borgpull-client trigger` writes to stderr when it starts (ssh passes it on).
+    public static let triggerMarker = "borgpull-client trigger: starting"
 
     /// Maps the client's exit status (see borgpull-client's exit statuses).
     static func fromClient(code: Int32, report: ClientReport?, target: String) -> ServerOutcome {

@@ -26,10 +26,11 @@ public final class ServerLock {
             let e = errno
             var buf = [UInt8](repeating: 0, count: 32)
             let n = pread(fd, &buf, buf.count, 0)
-            let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).filter { $0.isNumber } : "?"
+            let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).filter { $0.isNumber } : ""
             close(fd)
             if e == EWOULDBLOCK {
-                throw ServerFailure(.locked, "\(path): another borgpull-server run for this client holds the lock (pid \(holder)); nothing was started (fix: wait for it to finish, or stop it with kill -TERM \(holder))")
+                let fix = holder.isEmpty ? "wait for it to finish; `fuser -v \(path)` shows the holder" : "wait for it to finish, or stop it with kill -TERM \(holder)"
+                throw ServerFailure(.locked, "\(path): another borgpull-server run for this client holds the lock\(holder.isEmpty ? "" : " (pid \(holder))"); nothing was started (fix: \(fix))")
             }
             throw ServerFailure(.serveFailed, "\(path): flock: \(errnoText(e))")
         }

@@ -71,6 +71,8 @@ struct Trigger: ParsableCommand {
             argv = [TriggerClock.selfExecutable(), "-c", configs, "BACKUP"]
         }
 
+        // The server recognises this line (ServerOutcome.triggerMarker): the session is up.
+        say("starting BACKUP via \(via.rawValue)")
         let status = TriggerProcess.run(argv)
         let code: Int32
         switch status {

@@ -135,7 +135,9 @@ final class ServerEndToEndTests: XCTestCase {
     func testSecondRunOfTheSameClientIsRefusedAtOnce() throws {
         let h = try H.get()
         // Hold the per-client lock as another run would.
-        let holder = try SrvShell.start(["/usr/bin/flock", "-n", "\(H.runDir)/bpt.socket.lock", "/bin/sleep", "30"], log: "/dev/null")
+        // One process holds it (flock(1) would hand the descriptor on to its child).
+        SrvShell.sh("install -d -o \(H.localUser) -m 0750 \(H.runDir)")
+        let holder = try SrvShell.start(["/usr/bin/python3", "-c", "import fcntl,time;f=open('\(H.runDir)/bpt.socket.lock','a');fcntl.flock(f,fcntl.LOCK_EX);time.sleep(30)"], log: "/dev/null")
         defer { holder.signal(SIGTERM); holder.wait() }
         usleep(300_000)
         let r = h.server()
