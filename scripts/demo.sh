@@ -23,7 +23,7 @@ SRV=borg                 # server LOCAL_USER
 SSHU=borgpull            # client ssh user (REMOTE_USER / BORG_BACKUP_USER)
 RUNNER=borgpull-runner   # client borg runner, member of the ssh user's group
 SRV_HOME=/var/lib/borg-demo-server
-REPO=$SRV_HOME/repo
+REPO=$DEMO/repo   # the demo's own repository, owned by $SRV
 PASS="demo passphrase $(hostname)"
 export PATH="/opt/swift/usr/bin:$PATH"
 
@@ -43,7 +43,7 @@ BIN_SRC=$(cd "$ROOT" && swift build --show-bin-path)
 
 step "accounts"
 id -u "$SRV" >/dev/null 2>&1 || useradd --system --create-home --home-dir "$SRV_HOME" --shell /usr/sbin/nologin "$SRV"
-SRV_HOME=$(getent passwd "$SRV" | cut -d: -f6); REPO=$SRV_HOME/repo
+SRV_HOME=$(getent passwd "$SRV" | cut -d: -f6)
 id -u "$SSHU" >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/borgpull-ssh --shell /bin/bash "$SSHU"
 usermod -p "*" -s /bin/bash "$SSHU"   # useradd leaves it locked; with UsePAM no sshd refuses a locked account
 id -u "$RUNNER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$RUNNER"
@@ -53,6 +53,7 @@ install -d -m 0700 -o "$SRV" -g "$SRV" "$SRV_HOME" "$SRV_HOME/.ssh"
 step "files under $DEMO"
 install -d -m 0755 "$DEMO" "$DEMO/bin" "$DEMO/data" "$DEMO/sshd"
 install -d -m 0700 "$DEMO/client"
+install -d -m 0700 -o "$SRV" -g "$SRV" "$REPO"
 install -m 0755 "$BIN_SRC/borgpull-client" "$BIN_SRC/borgpull-server" "$DEMO/bin/"
 [ -f "$DEMO/data/hello.txt" ] || {
     echo "hello from the client" > "$DEMO/data/hello.txt"

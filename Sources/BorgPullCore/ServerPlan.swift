@@ -38,7 +38,7 @@ public enum ServerPlan {
     /// - `max-children=4`: borg's commands are sequential; a flood of connections cannot fork
     ///   unbounded `borg serve` processes.
     public static func socatArguments(_ c: ServerConfig) -> [String] {
-        ["-d", "UNIX-LISTEN:\(c.socketPath),fork,mode=0600,max-children=4",
+        ["UNIX-LISTEN:\(c.socketPath),fork,mode=0600,max-children=4",
          "EXEC:" + serveCommand(c).joined(separator: " ")]
     }
 

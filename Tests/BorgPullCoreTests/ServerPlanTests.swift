@@ -20,11 +20,11 @@ final class ServerPlanTests: XCTestCase {
 
     func testSocatArgv() throws {
         XCTAssertEqual(ServerPlan.socatArguments(try config()), [
-            "-d", "UNIX-LISTEN:/run/borg/clienta.socket,fork,mode=0600,max-children=4",
+            "UNIX-LISTEN:/run/borg/clienta.socket,fork,mode=0600,max-children=4",
             "EXEC:/usr/bin/borg serve --append-only --restrict-to-repository /srv/borg/clienta",
         ])
         let c = try config("APPEND_ONLY=no\nBORG_SERVE_OPTIONS='--umask=077 --storage-quota=5G'")
-        XCTAssertEqual(ServerPlan.socatArguments(c)[2],
+        XCTAssertEqual(ServerPlan.socatArguments(c)[1],
                        "EXEC:/usr/bin/borg serve --restrict-to-repository /srv/borg/clienta --umask=077 --storage-quota=5G")
     }
 
