@@ -10,14 +10,15 @@ struct BorgPullServer: ParsableCommand {
         abstract: "Pull a Borg backup from one client through a reverse ssh socket forward.",
         discussion: """
         MODE (case-insensitive):
-          BACKUP  lock the client, start `borg serve` behind socat on SOCKET_PATH, ssh to the client
-                  with -R REMOTE_SOCKET_PATH:SOCKET_PATH; the client's ForceCommand runs its BACKUP
-                  and sends back the result record; print a summary; stop everything.
-          SERVE   the same forward with `ssh -N` (no backup is triggered) until Ctrl-C/SIGTERM:
-                  for `borg init`, `borg list`, restores and manual BACKUPs on the client.
+          BACKUP  lock the client, start borg serve behind socat on SOCKET_PATH,
+                  ssh -R REMOTE_SOCKET_PATH:SOCKET_PATH to the client, whose
+                  ForceCommand runs its BACKUP and sends back the result record;
+                  print a summary; stop everything.
+          SERVE   the same forward with ssh -N (no backup) until Ctrl-C/SIGTERM:
+                  for borg init, borg list, restores and manual BACKUPs.
 
-        The config file (one per client) uses the borg_env dialect: KEY=value data, never executed.
-        See README-server.md for the keys.
+        One config file per client, in the borg_env dialect (KEY=value data,
+        never executed). Keys: README-server.md.
 
         Exit statuses:
         \(ServerExit.table)
