@@ -20,13 +20,25 @@ let package = Package(
         .target(name: "BorgPullCore"),
         // Declarations of Linux interfaces the Glibc module hides (signalfd, closefrom, SO_PEERCRED).
         .systemLibrary(name: "CLinux"),
+        // libseccomp and libcap from Debian (libseccomp-dev, libcap-dev): module map + one header
+        // of static inline wrappers for the variadic/macro APIs. No C code of our own.
+        .systemLibrary(
+            name: "CSeccomp",
+            pkgConfig: "libseccomp",
+            providers: [.apt(["libseccomp-dev"])]
+        ),
+        .systemLibrary(
+            name: "CCap",
+            pkgConfig: "libcap",
+            providers: [.apt(["libcap-dev"])]
+        ),
         // borgpull-server's Linux-only calls (prctl child subreaper) as static inline wrappers.
         .systemLibrary(name: "CServerSupport"),
         // The only target that touches the OS.
         .target(
             name: "BorgPullSystem",
             dependencies: [
-                "BorgPullCore", "CLinux", "CServerSupport",
+                "BorgPullCore", "CLinux", "CSeccomp", "CCap", "CServerSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

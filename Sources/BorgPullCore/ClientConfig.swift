@@ -79,7 +79,8 @@ public struct ClientConfig: Sendable {
     public var missingPathsAreErrors: Bool
     /// `STATE_DIR`: lock, result record and borg's base directory (default /var/lib/borgpull).
     public var stateDirectory: String
-    /// `RESULT_FILE`: the JSON result record (default STATE_DIR/last-backup.json).
+    /// `RESULT_FILE`: the JSON result record (default STATE_DIR/results/last-backup.json; the
+    /// results directory is setgid to the ssh user's group, so the ForceCommand may read it).
     public var resultFile: String
     /// `BORG_BINARY`: absolute path of borg (default /usr/bin/borg).
     public var borgBinary: String
@@ -265,7 +266,7 @@ public struct ClientConfig: Sendable {
         }
 
         let stateDir = try absolutePath("STATE_DIR", default: "/var/lib/borgpull")
-        let resultFile = try absolutePath("RESULT_FILE", default: "\(stateDir)/last-backup.json")
+        let resultFile = try absolutePath("RESULT_FILE", default: "\(stateDir)/results/last-backup.json")
         let borgBinary = try absolutePath("BORG_BINARY", default: "/usr/bin/borg")
 
         var borgEnv: [(key: String, value: String)] = []

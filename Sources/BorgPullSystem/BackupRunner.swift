@@ -45,15 +45,11 @@ public final class BackupRunner {
 
     /// Loads the configuration, audits it and checks the forwarded socket.
     public func prepare(checkSocket: Bool = true) throws(EarlyExit) -> Prepared {
-        let loaded: ClientConfigLoader.Loaded
-        do { loaded = try ClientConfigLoader.load(directory: directory) } catch {
-            throw EarlyExit(status: .configError, message: error.description)
-        }
-        let config = loaded.config
-        for n in config.notices { log.notice("\(n)") }
-        let fails = loaded.findings.filter { $0.severity == .fail }
-        for f in loaded.findings where f.severity == .warn { log.warning("\(f.location): \(f.what) (fix: \(f.fix))") }
-        if !fails.isEmpty {
+        // The same audit as borgpull-check (the BACKUP subset): refuse on any FAIL.
+        let audit = ClientAudit.run(configDir: directory, options: .backup)
+        for f in audit.findings where f.severity == .warn { log.warning("\(f.location): \(f.what) (fix: \(f.fix))") }
+        let fails = audit.findings.filter { $0.severity == .fail }
+        guard fails.isEmpty, let config = audit.config else {
             let lines = fails.map { "  \($0.location): \($0.what) (expected \($0.expected), found \($0.actual); fix: \($0.fix))" }
             throw EarlyExit(status: .configError, message: "the configuration audit failed; nothing ran:\n" + lines.joined(separator: "\n"))
         }
@@ -68,7 +64,7 @@ public final class BackupRunner {
             gid = id
         }
         let passphrase: String?
-        do { passphrase = try ClientConfigLoader.passphrase(config) } catch {
+        do { passphrase = try PassphraseReader.read(config) } catch {
             throw EarlyExit(status: .configError, message: error.description)
         }
         if checkSocket { try self.checkSocket(config, ssh: ssh) }
@@ -85,7 +81,7 @@ public final class BackupRunner {
         if let problem = SocketRules.problem(facts, path: config.socketPath, sshUser: ssh.name, sshUID: ssh.uid, bindMask: config.bindMask) {
             throw EarlyExit(status: .socketProblem, message: problem)
         }
-        switch UnixSocket.isListening(config.socketPath) {
+        switch UnixSocket.isListening(config.socketPath, as: (ssh.uid, ssh.gid)) {
         case .success(let peer) where peer.uid != ssh.uid:
             throw EarlyExit(status: .socketProblem, message: "the listener behind \(config.socketPath) runs as uid \(peer.uid), not the ssh user \(ssh.name) (uid \(ssh.uid)); refusing to send the backup there")
         case .success:
@@ -97,23 +93,16 @@ public final class BackupRunner {
         }
     }
 
-    /// Makes the state directory (root, 0750, group of the ssh user: it may read the record) and borg's base dir.
     func prepareState(_ p: Prepared) throws(EarlyExit) {
-        do {
-            try Files.makeParents(p.config.stateDirectory)
-            if try Files.makeDirectory(p.config.stateDirectory, mode: 0o750) {
-                _ = chown(p.config.stateDirectory, 0, p.sshGID)
-            }
-            try Files.makeDirectory(p.commands.baseDirectory, mode: 0o700)
-        } catch {
-            throw EarlyExit(status: .internalError, message: "cannot prepare the state directory: \(error)")
+        do { try StateLayout.prepare(p.config, sshGID: p.sshGID, log: log) } catch {
+            throw EarlyExit(status: .internalError, message: "cannot prepare the state directory: \(error) (run SETUP as root)")
         }
     }
 
     /// Runs borg with the prepared environment and the passphrase on descriptor 3.
     /// This is the one place borg is started (the sandbox wraps it here).
     public func runBorg(_ p: Prepared, argv: [String], stdout: SpawnSpec.Output, stderr: SpawnSpec.Output,
-                        timeout: Double? = nil) throws(SystemError) -> ProcessResult {
+                        workingDirectory: String = "/") throws(SystemError) -> ProcessResult {
         var descriptors: [(child: Int32, parent: Int32)] = []
         var readEnd: Int32 = -1
         if let pass = p.passphrase {
@@ -131,8 +120,9 @@ public final class BackupRunner {
         }
         defer { if readEnd >= 0 { close(readEnd) } }
         let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
-        let spec = SpawnSpec(argv: argv, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors)
-        return try supervisor.run(spec, timeout: timeout) { line in self.log.info("\(line)") }
+        let spec = SpawnSpec(argv: argv, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
+                             workingDirectory: workingDirectory)
+        return try supervisor.run(spec) { line in self.log.info("\(line)") }
     }
 
     /// Runs a hook as root: stdin /dev/null, a minimal environment, output to the log, a timeout.
@@ -144,7 +134,8 @@ public final class BackupRunner {
         log.info("running \(name) \(path) (timeout \(config.hookTimeout) s)")
         let spec = SpawnSpec(argv: [path], environment: env, stdout: .lines(prefix: "[\(name)] "), stderr: .lines(prefix: "[\(name)] "))
         let r: ProcessResult
-        do { r = try supervisor.run(spec, timeout: Double(config.hookTimeout)) { line in self.log.info("\(line)") } } catch {
+        // The post hook is not interrupted by a stop request: it is what undoes the pre hook.
+        do { r = try supervisor.run(spec, timeout: Double(config.hookTimeout), forwardSignals: phase != "post") { line in self.log.info("\(line)") } } catch {
             return StepResult(name: name, status: .failed, message: "\(name) could not start: \(error)")
         }
         if r.timedOut {
@@ -152,7 +143,7 @@ public final class BackupRunner {
         }
         switch r.termination {
         case .exited(0):
-            return StepResult(name: name, status: r.interruptedBy == nil ? .ok : .interrupted, rc: 0, message: "\(name) ok", seconds: r.seconds)
+            return StepResult(name: name, status: r.interruptedBy == nil || phase == "post" ? .ok : .interrupted, rc: 0, message: "\(name) ok", seconds: r.seconds)
         case .exited(let rc):
             return StepResult(name: name, status: r.interruptedBy == nil ? .failed : .interrupted, rc: rc, message: "\(name) failed (exit \(rc))", seconds: r.seconds)
         case .signaled(let s):
@@ -262,7 +253,7 @@ public final class BackupRunner {
             status: .init(code: status.rawValue, name: status.name, message: message), archive: archive,
             repository: config.repository, steps: steps, stats: stats, warnings: warnings)
         do {
-            try Files.writeAtomically(config.resultFile, contents: record.json(), mode: 0o640, uid: 0, gid: p.sshGID)
+            try Files.writeAtomically(config.resultFile, contents: record.json(), mode: 0o640, gid: p.sshGID)
         } catch {
             log.error("cannot write the result record \(config.resultFile): \(error)")
         }

@@ -56,7 +56,11 @@ public enum Files {
             let n = bytes[off...].withUnsafeBytes { buf in retrying { Glibc.write(fd, buf.baseAddress, buf.count) } }
             if n <= 0 { ok = false; failure = SystemError("write", path: tmp) } else { off += n }
         }
-        if ok && (uid != nil || gid != nil) && fchown(fd, uid ?? UInt32.max, gid ?? UInt32.max) != 0 {
+        // fchown only when needed: in a setgid directory the group is already right, and the
+        // hardened unit has no CAP_CHOWN.
+        var st = stat()
+        if ok && fstat(fd, &st) == 0 && ((uid != nil && st.st_uid != uid!) || (gid != nil && st.st_gid != gid!)),
+           fchown(fd, uid ?? UInt32.max, gid ?? UInt32.max) != 0 {
             ok = false; failure = SystemError("fchown", path: tmp)
         }
         if ok && fchmod(fd, mode) != 0 { ok = false; failure = SystemError("fchmod", path: tmp) }

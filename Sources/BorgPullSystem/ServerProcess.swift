@@ -15,8 +15,7 @@ public struct ServerFailure: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// errno's text.
-func errnoText(_ e: Int32 = errno) -> String { String(cString: strerror(e)) }
+// errnoText(_:) comes from SeccompSystem.swift (same module).
 
 /// An account from NSS (getpwnam_r(3)).
 public struct ServerAccount: Sendable, Equatable {

@@ -10,13 +10,12 @@ public enum SetupRunner {
     public static let socketDirectoryMode: mode_t = 0o710
 
     public static func run(directory: String, log: Logger) -> ClientExit {
-        let loaded: ClientConfigLoader.Loaded
-        do { loaded = try ClientConfigLoader.load(directory: directory) } catch {
-            log.error("\(error)")
+        let audit = ClientAudit.run(configDir: directory, options: .backup)
+        guard let config = audit.config else {
+            for f in audit.findings where f.severity == .fail { log.error("\(f.location): \(f.what) (fix: \(f.fix))") }
             return .configError
         }
-        let config = loaded.config
-        for f in loaded.findings where f.severity == .fail {
+        for f in audit.findings where f.severity == .fail {
             log.warning("\(f.location): \(f.what) (fix: \(f.fix)); BACKUP will refuse to run until this is fixed")
         }
         guard let ssh = Account.user(config.sshUser) else {
@@ -50,11 +49,7 @@ public enum SetupRunner {
                 }
                 log.info("socket directory \(dir) is ready")
             }
-            try Files.makeParents(config.stateDirectory)
-            if try Files.makeDirectory(config.stateDirectory, mode: 0o750) {
-                guard chown(config.stateDirectory, 0, gid) == 0 else { throw SystemError("chown", path: config.stateDirectory) }
-            }
-            try Files.makeDirectory("\(config.stateDirectory)/borg", mode: 0o700)
+            try StateLayout.prepare(config, sshGID: gid, log: log)
         } catch {
             log.error("SETUP failed: \(error)")
             return .internalError

@@ -163,7 +163,9 @@ public final class Supervisor: @unchecked Sendable {
     /// recorded; the child is still awaited (borg writes a checkpoint on SIGINT/SIGTERM).
     /// When `timeout` seconds pass, the group gets SIGTERM, and SIGKILL `grace` seconds later.
     /// - Parameter lineSink: receives each line of a `.lines` output, already prefixed.
-    public func run(_ spec: SpawnSpec, timeout: Double? = nil, grace: Double = 10,
+    /// - Parameter forwardSignals: false for the post hook, which must finish even while the
+    ///   helper is being stopped (the signal is still recorded).
+    public func run(_ spec: SpawnSpec, timeout: Double? = nil, grace: Double = 10, forwardSignals: Bool = true,
                     lineSink: (String) -> Void = { _ in }) throws(SystemError) -> ProcessResult {
         let started = monotonicSeconds()
         var readers: [OutputReader] = []
@@ -222,7 +224,7 @@ public final class Supervisor: @unchecked Sendable {
             _ = poll(&pfds, nfds_t(pfds.count), Int32(max(0, wait) * 1000) + 1)
             for s in takeSignals() {
                 interruptedBy = interruptedBy ?? s
-                kill(-pid, s)
+                if forwardSignals { kill(-pid, s) }
             }
             for r in readers where !r.closed { r.drain(lineSink) }
             reap()

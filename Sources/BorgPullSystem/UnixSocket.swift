@@ -48,7 +48,25 @@ public enum UnixSocket {
     /// Whether something listens on `path` (connects and closes at once).
     /// Connecting through a forwarded socket makes the server start one `borg serve` that sees
     /// EOF and exits; that is the price of telling a stale socket from a live one.
-    public static func isListening(_ path: String) -> Result<Peer, SystemError> {
+    ///
+    /// With `as`, the probe runs with that effective uid/gid (seteuid(2)), then returns to root:
+    /// under the hardened unit root has no CAP_DAC_OVERRIDE and may not connect to the ssh
+    /// user's 0660 socket, while the socket's owner may.
+    public static func isListening(_ path: String, as identity: (uid: UInt32, gid: UInt32)? = nil) -> Result<Peer, SystemError> {
+        if let identity, geteuid() == 0 {
+            guard setegid(identity.gid) == 0 else { return .failure(SystemError("setegid")) }
+            guard seteuid(identity.uid) == 0 else {
+                let e = SystemError("seteuid")
+                _ = setegid(0)
+                return .failure(e)
+            }
+        }
+        defer {
+            if identity != nil && getuid() == 0 {
+                _ = seteuid(0)
+                _ = setegid(0)
+            }
+        }
         do {
             let fd = try connect(path)
             defer { close(fd) }

@@ -1,1 +1,82 @@
-print("not yet")
+import ArgumentParser
+import BorgPullCore
+import BorgPullSystem
+import Foundation
+
+/// `borgpull-check`: the preflight audit of a backup client and/or a server config.
+struct BorgpullCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "borgpull-check",
+        abstract: "Audit a borgpull client (and/or a server config): is it set up so the pull backup works and cannot be abused?",
+        discussion: """
+        Each finding has a severity (OK, WARN, FAIL), what was checked, where, what was \
+        expected, what was found, and a fix to paste.
+
+        Client checks (default, or with -c DIR): owners and modes of the config dir, every \
+        config file, hook, policy file and installed binary and of every parent directory up to \
+        / (OpenSSH safe_path rule); secrets 0600; borg_env, borg_paths, pattern files; users, \
+        shell, lock state; socket directory and live socket; sshd's effective settings for the \
+        ssh user (sshd -T); the trigger's polkit rule or sudoers line; installed units and their \
+        systemd-analyze exposure; borg's version.
+
+        Server checks (--server-config FILE): config owner and syntax, LOCAL_USER, REPO_DIR, \
+        RUN_DIR, ssh identity, known_hosts entry for the client, APPEND_ONLY. Given alone, only \
+        the server is checked; with -c as well, both.
+
+        EXIT STATUS
+          0   every finding is OK
+          1   the worst finding is a WARN
+          2   at least one FAIL
+          64  usage error (no audit ran)
+
+        --json prints one document (schema "borgpull-check", version 1, see README-check.md) \
+        and exits with the same status.
+        """)
+
+    @Option(name: [.customShort("c"), .long], help: ArgumentHelp("The client configuration directory.", valueName: "DIR"))
+    var configs: String?
+
+    @Option(name: .customLong("server-config"), help: ArgumentHelp("A server config file to audit.", valueName: "FILE"))
+    var serverConfig: String?
+
+    @Option(name: .customLong("sshd-config"), help: ArgumentHelp("sshd config for `sshd -T -f FILE` (default: sshd's own).", valueName: "FILE"))
+    var sshdConfig: String?
+
+    @Flag(help: "Print the findings as JSON (schema in README-check.md).")
+    var json = false
+
+    @Flag(name: .long, help: "Human output: show only WARN and FAIL findings.")
+    var quiet = false
+
+    func validate() throws {
+        for (name, v) in [("--configs", configs), ("--server-config", serverConfig), ("--sshd-config", sshdConfig)] {
+            if let v, v.isEmpty { throw ValidationError("\(name) needs a non-empty path") }
+        }
+    }
+
+    func run() throws {
+        var findings: [Finding] = []
+        let auditClient = configs != nil || serverConfig == nil
+        if auditClient {
+            var options = ClientAuditOptions.full
+            options.sshdConfig = sshdConfig
+            findings += ClientAudit.run(configDir: configs ?? "/etc/borgpull", options: options).findings
+        }
+        if let s = serverConfig {
+            findings += ServerAudit.run(configFile: s)
+        }
+        let report = AuditReport(findings: findings)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            let data = try enc.encode(report)
+            FileHandle.standardOutput.write(data)
+            FileHandle.standardOutput.write(Data("\n".utf8))
+        } else {
+            FileHandle.standardOutput.write(Data(report.humanText(quietOK: quiet).utf8))
+        }
+        if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
+    }
+}
+
+BorgpullCheck.main()

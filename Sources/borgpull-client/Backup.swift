@@ -8,12 +8,14 @@ struct Backup: ParsableCommand {
         commandName: "backup",
         abstract: "Run one backup through the forwarded socket (what the server's BACKUP triggers).",
         discussion: """
-        Order: load and audit the config; check the socket (exists, is a socket, not a symlink,
-        owned by the ssh user, mode within StreamLocalBindMask, someone listening) — on any socket
-        problem nothing runs, not even the pre hook; take the run lock (a second BACKUP exits 11
-        at once); pre hook; borg create ::PREFIX-{now}; borg prune --glob-archives 'PREFIX-*'; the
-        post hook always (after a pre-hook failure, a borg error, SIGTERM/SIGINT); then the result
-        record (RESULT_FILE, default /var/lib/borgpull/last-backup.json).
+        Order: load and audit the config; check the socket (exists, is a
+        socket, not a symlink, owned by the ssh user, mode within
+        StreamLocalBindMask, someone listening): on any socket problem nothing
+        runs, not even the pre hook; take the run lock (a second BACKUP exits
+        11 at once); pre hook; borg create ::PREFIX-{now}; borg prune
+        --glob-archives 'PREFIX-*'; the post hook always (after a pre-hook
+        failure, a borg error, SIGTERM/SIGINT); then the result record
+        (RESULT_FILE, default /var/lib/borgpull/results/last-backup.json).
 
         EXIT STATUS (the worst of the steps):
         \(ClientExit.table)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import BorgPullCore
 import BorgPullSystem
@@ -36,7 +37,9 @@ struct BorgPassthrough: ParsableCommand {
         }
         let args = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
         do {
-            let r = try runner.runBorg(prepared, argv: prepared.commands.passthrough(args), stdout: .inherit, stderr: .inherit)
+            // borg extract writes where the admin stands, as borg itself would.
+            let r = try runner.runBorg(prepared, argv: prepared.commands.passthrough(args), stdout: .inherit, stderr: .inherit,
+                                       workingDirectory: FileManager.default.currentDirectoryPath)
             switch r.termination {
             case .exited(let rc): throw ExitCode(rc)
             case .signaled(let s): throw ExitCode(128 + s)

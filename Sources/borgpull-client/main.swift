@@ -10,15 +10,16 @@ struct BorgPullClient: ParsableCommand {
         abstract: "The client side of a pull-based BorgBackup: the backup server starts it through ssh.",
         discussion: """
         MODES (case-insensitive):
-          SETUP   create the socket directory sshd needs and the state directory (at boot)
-          BACKUP  audit the config, check the forwarded socket, run the pre hook, borg create,
-                  borg prune, the post hook (always), write the result record
-          borg    run any borg command through the tunnel with this config (init, list, extract)
-          relay   the built-in remote shell borg uses (BORG_RSH); not for people
+          SETUP   create the socket and state directories (at boot)
+          BACKUP  audit the config, check the forwarded socket, pre hook,
+                  borg create, borg prune, post hook (always), result record
+          borg    run a borg command through the tunnel (init, list, extract)
+          relay   the built-in remote shell borg uses (BORG_RSH)
 
-        CONFIGURATION DIRECTORY: -c/--configs DIR, else $BORGPULL_CONFIG_DIR, else /etc/borgpull.
-          borg_env (KEY=value, parsed, never executed), borg_paths, borg_patterns, borg_excludes,
-          borg_options_create, borg_options_prune, borg_hook_pre, borg_hook_post. See README.
+        CONFIGURATION DIRECTORY: -c/--configs DIR, else $BORGPULL_CONFIG_DIR,
+        else /etc/borgpull. Files: borg_env (KEY=value, parsed, never executed),
+        borg_paths, borg_patterns, borg_excludes, borg_options_create,
+        borg_options_prune, borg_hook_pre, borg_hook_post. See README.
 
         EXIT STATUS:
         \(ClientExit.table)
@@ -38,7 +39,14 @@ struct ConfigOptions: ParsableArguments {
     }
 }
 
+// sandbox-exec (internal: the re-exec'd child that drops privileges and execs borg) is
+// dispatched before anything else: no logging, no argument parser, no thread.
+let clientArguments = Array(CommandLine.arguments.dropFirst())
+if clientArguments.first == "sandbox-exec" {
+    SandboxExec.main(internal: Array(clientArguments.dropFirst()))
+}
+
 StderrLogHandler.bootstrap(program: "borgpull-client")
-BorgPullClient.main(ModeArguments.normalize(Array(CommandLine.arguments.dropFirst()),
+BorgPullClient.main(ModeArguments.normalize(clientArguments,
                                             modes: ["setup", "backup", "borg", "relay", "trigger"],
                                             optionsWithValue: ["-c", "--configs"]))

@@ -159,3 +159,19 @@ final class OutcomeTests: XCTestCase {
         XCTAssertEqual(parsed?.stats?.files, 1)
     }
 }
+
+final class ShippedFilesTests: XCTestCase {
+    func testTheShippedClientSkeletonIsValid() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("configs/client")
+        var texts: [ClientFile: String] = [:]
+        for f in ClientFile.allCases {
+            if let t = try? String(contentsOf: dir.appendingPathComponent(f.rawValue), encoding: .utf8) { texts[f] = t }
+        }
+        XCTAssertNotNil(texts[.env])
+        let c = try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: texts, hookExecutable: [:]))
+        XCTAssertEqual(c.sshUser, "borgpull")
+        XCTAssertEqual(c.paths.map(\.value), ["/etc"])
+        XCTAssertNil(c.excludesFile, "a comment-only excludes file is not passed to borg")
+    }
+}

@@ -1,0 +1,34 @@
+# borgpull — see README.md. Targets: build, test, release, install, uninstall, demo, bench.
+SWIFT   ?= swift
+PREFIX  ?= /usr/local
+DESTDIR ?=
+
+.PHONY: build release test clean
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+# The whole suite: unit tests of the core, system tests on the real kernel, borg, socat,
+# sshd and systemd (root needed; set BORGPULL_REQUIRE_SYSTEM_TESTS=1 to fail instead of skip).
+test:
+	$(SWIFT) build --build-tests
+	$(SWIFT) test
+
+clean:
+	$(SWIFT) package clean
+
+# Install (as root): binaries to $(PREFIX)/bin, units, policy files, users, and a config
+# skeleton that never overwrites an existing file. ROLE=client|server|all.
+ROLE ?= all
+.PHONY: install install-client install-server uninstall
+install: release
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install $(ROLE)
+install-client: release
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install client
+install-server: release
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install server
+uninstall:
+	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh uninstall $(ROLE)

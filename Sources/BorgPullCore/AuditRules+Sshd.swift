@@ -1,0 +1,264 @@
+/// sshd's effective configuration for one connection, as printed by
+/// `sshd -T -C user=U,host=H,addr=A [-f FILE]`.
+///
+/// Shape of the input (sshd(8) `-T`, OpenSSH 9.2): one setting per line, the keyword in lower
+/// case, one space, then the value exactly as sshd uses it (`forcecommand none` when unset,
+/// `authorizedkeysfile` with its space-separated list, `permitlisten none` or a list). A keyword
+/// that can repeat (`hostkey`, `listenaddress` ...) appears on several lines; all values are kept.
+public struct SshdEffectiveConfig: Sendable, Equatable {
+    /// Lower-case keyword to the values of its lines, in output order.
+    public var values: [String: [String]]
+
+    public init(values: [String: [String]]) { self.values = values }
+
+    /// Parses `sshd -T` output. Blank lines are skipped; a line without a value maps to "".
+    public static func parse(_ text: String) -> SshdEffectiveConfig {
+        var values: [String: [String]] = [:]
+        for raw in text.split(separator: "\n") {
+            let line = String(raw).trimmingBlanks()
+            if line.isEmpty { continue }
+            let key: String
+            let value: String
+            if let sp = line.firstIndex(where: { $0 == " " || $0 == "\t" }) {
+                key = String(line[..<sp]).lowercased()
+                value = String(line[sp...]).trimmingBlanks()
+            } else {
+                key = line.lowercased()
+                value = ""
+            }
+            values[key, default: []].append(value)
+        }
+        return SshdEffectiveConfig(values: values)
+    }
+
+    /// The first value of `key` (lower case), if printed.
+    public subscript(key: String) -> String? { values[key]?.first }
+}
+
+/// Judgement of sshd's effective settings for the ssh user (sshd_config(5), OpenSSH 9.2).
+///
+/// FAIL: what breaks the pull backup or gives whoever holds the server's key more than the
+/// forwarded socket and the trigger (ForceCommand, stream-local and TCP forwarding, PermitListen,
+/// StreamLocalBindUnlink, StreamLocalBindMask, DisableForwarding). WARN: defence in depth that
+/// the ForceCommand already covers (PermitTTY, agent and X11 forwarding, PermitUserRC,
+/// PermitTunnel, keys from the user's home or a command).
+public enum SshdRules {
+    /// The ForceCommand borgpull installs (policy/sshd/borgpull.conf). It never reads
+    /// SSH_ORIGINAL_COMMAND.
+    public static let expectedForceCommand = "/usr/local/bin/borgpull-client trigger"
+
+    /// Findings for the effective config of `user`.
+    /// - Parameters:
+    ///   - config: parsed `sshd -T -C user=...` output.
+    ///   - user: the ssh user (`BORG_BACKUP_USER`), for messages and fixes.
+    ///   - bindMask: the StreamLocalBindMask the runner needs (`STREAM_LOCAL_BIND_MASK`, 0117).
+    ///   - source: where the config came from, e.g. `sshd -T -f /etc/ssh/sshd_config`.
+    ///   - configFile: the sshd_config file named in fixes.
+    ///   - forceCommand: the expected ForceCommand.
+    public static func check(_ config: SshdEffectiveConfig, user: String, bindMask: UInt32 = 0o117,
+                             source: String, configFile: String = "/etc/ssh/sshd_config",
+                             forceCommand: String = expectedForceCommand) -> [Finding] {
+        var out: [Finding] = []
+        let matchBlock = "the `Match User \(user)` block of \(configFile)"
+        func add(_ sev: Finding.Severity, _ id: String, _ what: String, key: String, expected: String,
+                 actual: String?, fix: String) {
+            out.append(Finding(sev, check: "sshd.\(id)", what: what, location: "\(source): \(key)",
+                               expected: expected, actual: actual ?? "(not printed)",
+                               fix: sev == .ok ? "" : fix))
+        }
+        func norm(_ s: String?) -> String? {
+            s.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }
+        }
+
+        // ForceCommand: exactly ours.
+        let fc = norm(config["forcecommand"])
+        add(fc == norm(forceCommand) ? .ok : .fail, "forcecommand",
+            "the ssh user may only run borgpull's trigger", key: "ForceCommand", expected: forceCommand,
+            actual: fc, fix: "set `ForceCommand \(forceCommand)` in \(matchBlock)")
+
+        // DisableForwarding overrides every other forwarding setting.
+        let disable = config["disableforwarding"]?.lowercased()
+        if disable == "yes" {
+            add(.fail, "disableforwarding", "DisableForwarding yes blocks the forwarded borg socket",
+                key: "DisableForwarding", expected: "no", actual: disable,
+                fix: "set `DisableForwarding no` in \(matchBlock)")
+        }
+
+        // AllowStreamLocalForwarding: remote only.
+        let aslf = config["allowstreamlocalforwarding"]?.lowercased()
+        switch aslf {
+        case "remote":
+            add(.ok, "streamlocalforwarding", "the server may bind the borg socket here (-R)",
+                key: "AllowStreamLocalForwarding", expected: "remote", actual: aslf, fix: "")
+        case "yes", "all":
+            add(.fail, "streamlocalforwarding",
+                "local Unix-socket forwarding (-L) lets the server's key reach every socket the ssh user can open",
+                key: "AllowStreamLocalForwarding", expected: "remote", actual: aslf,
+                fix: "set `AllowStreamLocalForwarding remote` in \(matchBlock)")
+        default:
+            add(.fail, "streamlocalforwarding", "the server cannot bind the borg socket (-R) here",
+                key: "AllowStreamLocalForwarding", expected: "remote", actual: aslf,
+                fix: "set `AllowStreamLocalForwarding remote` in \(matchBlock)")
+        }
+
+        // AllowTcpForwarding remote (no and local block stream-local -R too, measured on 9.2p1),
+        // with PermitListen none so no TCP port can be bound.
+        let atf = config["allowtcpforwarding"]?.lowercased()
+        switch atf {
+        case "remote":
+            add(.ok, "tcpforwarding", "TCP forwarding is limited to remote (needed for stream-local -R)",
+                key: "AllowTcpForwarding", expected: "remote", actual: atf, fix: "")
+        case "yes", "all":
+            add(.fail, "tcpforwarding",
+                "local TCP forwarding (-L) lets the server's key open connections from this host",
+                key: "AllowTcpForwarding", expected: "remote (with PermitListen none)", actual: atf,
+                fix: "set `AllowTcpForwarding remote` and `PermitListen none` in \(matchBlock)")
+        default:
+            add(.fail, "tcpforwarding",
+                "AllowTcpForwarding \(atf ?? "?") also blocks the stream-local -R the backup needs",
+                key: "AllowTcpForwarding", expected: "remote (with PermitListen none)", actual: atf,
+                fix: "set `AllowTcpForwarding remote` and `PermitListen none` in \(matchBlock)")
+        }
+        let pl = norm(config["permitlisten"])?.lowercased()
+        add(pl == "none" ? .ok : .fail, "permitlisten", "no TCP port may be bound by the server's -R",
+            key: "PermitListen", expected: "none", actual: pl,
+            fix: "set `PermitListen none` in \(matchBlock)")
+
+        let unlink = config["streamlocalbindunlink"]?.lowercased()
+        add(unlink == "yes" ? .ok : .fail, "streamlocalbindunlink",
+            "sshd must replace a stale socket, or the next backup fails with \"Address already in use\"",
+            key: "StreamLocalBindUnlink", expected: "yes", actual: unlink,
+            fix: "set `StreamLocalBindUnlink yes` in \(matchBlock)")
+
+        let maskText = config["streamlocalbindmask"]
+        let mask = maskText.flatMap { UInt32($0, radix: 8) }
+        let expectedMask = FileRules.octal(bindMask)
+        if let mask, mask == bindMask, mask & 0o007 == 0o007 {
+            add(.ok, "streamlocalbindmask", "the socket is reachable by the ssh user's group only",
+                key: "StreamLocalBindMask", expected: expectedMask, actual: maskText, fix: "")
+        } else if let mask, mask & 0o007 != 0o007 {
+            add(.fail, "streamlocalbindmask", "the forwarded socket would be reachable by every local user",
+                key: "StreamLocalBindMask", expected: expectedMask, actual: maskText,
+                fix: "set `StreamLocalBindMask \(expectedMask)` in \(matchBlock)")
+        } else {
+            add(.fail, "streamlocalbindmask",
+                "the runner user reaches the socket through the ssh user's group; the mask must match STREAM_LOCAL_BIND_MASK",
+                key: "StreamLocalBindMask", expected: expectedMask, actual: maskText,
+                fix: "set `StreamLocalBindMask \(expectedMask)` in \(matchBlock) (and STREAM_LOCAL_BIND_MASK=\(expectedMask) in borg_env)")
+        }
+
+        // Defence in depth.
+        func mustBeNo(_ key: String, _ name: String, _ id: String, _ what: String) {
+            let v = config[key]?.lowercased()
+            add(v == "no" ? .ok : .warn, id, what, key: name, expected: "no", actual: v,
+                fix: "set `\(name) no` in \(matchBlock)")
+        }
+        mustBeNo("permittty", "PermitTTY", "permittty", "the ssh user needs no terminal")
+        mustBeNo("allowagentforwarding", "AllowAgentForwarding", "agentforwarding", "no agent forwarding for the ssh user")
+        mustBeNo("x11forwarding", "X11Forwarding", "x11forwarding", "no X11 forwarding for the ssh user")
+        mustBeNo("permituserrc", "PermitUserRC", "permituserrc", "~/.ssh/rc of the ssh user must not run before the ForceCommand")
+        mustBeNo("permittunnel", "PermitTunnel", "permittunnel", "no tun/tap forwarding for the ssh user")
+
+        // Keys: one root-owned file outside the user's home, no command.
+        let akf = norm(config["authorizedkeysfile"]) ?? ""
+        let files = authorizedKeysFiles(config)
+        let relative = files.filter { !$0.hasPrefix("/") && !$0.hasPrefix("%h") && !$0.hasPrefix("~") }
+        let inHome = files.filter { $0.hasPrefix("%h") || $0.hasPrefix("~") || !$0.hasPrefix("/") }
+        if files.isEmpty {
+            add(.warn, "authorizedkeysfile", "no authorized keys file: the server cannot log in",
+                key: "AuthorizedKeysFile", expected: "/etc/ssh/authorized_keys/borg_backup/backup_server_keys",
+                actual: akf, fix: "set `AuthorizedKeysFile /etc/ssh/authorized_keys/borg_backup/backup_server_keys` in \(matchBlock)")
+        } else if !inHome.isEmpty || !relative.isEmpty {
+            add(.warn, "authorizedkeysfile",
+                "keys in the ssh user's home can be changed by that user; keep them in a root-owned file",
+                key: "AuthorizedKeysFile", expected: "/etc/ssh/authorized_keys/borg_backup/backup_server_keys",
+                actual: akf, fix: "set `AuthorizedKeysFile /etc/ssh/authorized_keys/borg_backup/backup_server_keys` in \(matchBlock)")
+        } else {
+            add(.ok, "authorizedkeysfile", "the server's key is read from a file outside the ssh user's home",
+                key: "AuthorizedKeysFile", expected: "absolute path(s)", actual: akf, fix: "")
+        }
+        let akc = config["authorizedkeyscommand"]
+        if let akc, akc.lowercased() != "none" {
+            add(.warn, "authorizedkeyscommand", "keys also come from a command; the audit cannot judge them",
+                key: "AuthorizedKeysCommand", expected: "none", actual: akc,
+                fix: "set `AuthorizedKeysCommand none` in \(matchBlock)")
+        }
+        return out
+    }
+
+    /// The AuthorizedKeysFile entries (`none` yields none), tokens not expanded.
+    public static func authorizedKeysFiles(_ config: SshdEffectiveConfig) -> [String] {
+        let v = config["authorizedkeysfile"] ?? ""
+        return v.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init).filter { $0.lowercased() != "none" }
+    }
+
+    /// Expands the sshd_config(5) TOKENS `%%`, `%h`, `%U`, `%u` of an AuthorizedKeysFile entry;
+    /// a relative entry is taken relative to `home`. Returns nil for tokens it cannot expand.
+    public static func expandKeysPath(_ entry: String, user: String, uid: UInt32, home: String) -> String? {
+        var out = ""
+        var it = entry.makeIterator()
+        while let c = it.next() {
+            guard c == "%" else { out.append(c); continue }
+            switch it.next() {
+            case "%": out.append("%")
+            case "h": out += home
+            case "u": out += user
+            case "U": out += String(uid)
+            default: return nil
+            }
+        }
+        if out.hasPrefix("~/") { out = home + out.dropFirst() }
+        if !out.hasPrefix("/") { out = (home.hasSuffix("/") ? home : home + "/") + out }
+        return out
+    }
+
+    /// The lock rule for the ssh user's shadow password field (shadow(5)).
+    ///
+    /// Without PAM, OpenSSH refuses an account whose password field starts with `!` (auth.c,
+    /// `allowed_user`); `useradd` leaves new accounts that way. `*` (no password can match) is
+    /// the right state for a key-only account and is not locked. With `UsePAM yes`, sshd leaves
+    /// the decision to PAM and key logins of a `!` account still work: WARN there.
+    /// - Parameters:
+    ///   - passwordField: the second field of the user's /etc/shadow line (nil: no shadow entry).
+    ///   - expireDay: the eighth field (days since 1970-01-01), nil if empty.
+    ///   - today: days since 1970-01-01.
+    ///   - usePAM: sshd's effective UsePAM, nil if unknown.
+    public static func checkAccountLock(user: String, passwordField: String?, expireDay: Int?, today: Int,
+                                        usePAM: Bool?) -> [Finding] {
+        var out: [Finding] = []
+        let loc = "/etc/shadow: \(user)"
+        if let p = passwordField, p.hasPrefix("!") {
+            out.append(Finding(usePAM == true ? .warn : .fail, check: "user.locked",
+                               what: "the ssh user's account is locked, so sshd (without PAM) refuses the server's login",
+                               location: loc, expected: "`*` (no password, key login only)",
+                               actual: "starts with !", fix: "usermod -p '*' \(user)"))
+        } else {
+            out.append(Finding(.ok, check: "user.locked", what: "the ssh user's account is not locked", location: loc,
+                               expected: "not starting with !", actual: passwordField == nil ? "no shadow entry" : "not locked"))
+        }
+        if let e = expireDay, e <= today {
+            out.append(Finding(.fail, check: "user.expired", what: "the ssh user's account has expired", location: loc,
+                               expected: "no expiry", actual: "expired on day \(e)", fix: "chage -E -1 \(user)"))
+        }
+        return out
+    }
+
+    /// The ssh user's login shell: sshd runs the ForceCommand through it, so it must be a real
+    /// shell listed in /etc/shells (shells(5)), not nologin or false.
+    public static func checkShell(user: String, shell: String, validShells: [String]) -> Finding {
+        // An empty field means /bin/sh (passwd(5)).
+        let shell = shell.isEmpty ? "/bin/sh" : shell
+        let base = shell.split(separator: "/").last.map(String.init) ?? shell
+        let listed = validShells.contains(shell)
+        let refusing = ["nologin", "false", "true"].contains(base)
+        if listed && !refusing {
+            return Finding(.ok, check: "user.shell", what: "the ssh user has a login shell that can run the ForceCommand",
+                           location: "/etc/passwd: \(user)", expected: "a shell from /etc/shells", actual: shell)
+        }
+        return Finding(.fail, check: "user.shell",
+                       what: "sshd runs the ForceCommand through the login shell; this one cannot run it",
+                       location: "/etc/passwd: \(user)", expected: "a shell from /etc/shells (e.g. /bin/sh)",
+                       actual: shell + (listed ? "" : " (not in /etc/shells)"),
+                       fix: "usermod -s /bin/sh \(user)")
+    }
+}

@@ -1,0 +1,487 @@
+import BorgPullCore
+
+/// What the client audit looks at, and where. Every path is explicit so tests can point the
+/// audit at fixtures; the defaults are the installed layout (README, "Install").
+public struct ClientAuditOptions: Sendable {
+    /// Run `sshd -T -C user=...` and judge the ssh user's effective settings (about 15 ms).
+    public var checkSshd = true
+    /// `-f FILE` for `sshd -T`; nil = sshd's default /etc/ssh/sshd_config.
+    public var sshdConfig: String? = nil
+    public var sshdBinary = "/usr/sbin/sshd"
+    /// Judge the trigger authorization (polkit rules, sudoers).
+    public var checkTrigger = true
+    public var sudoersFile = "/etc/sudoers"
+    public var sudoersDirectory = "/etc/sudoers.d"
+    public var polkitRulesDirectories = ["/etc/polkit-1/rules.d", "/usr/share/polkit-1/rules.d"]
+    /// Compare installed units with the shipped ones.
+    public var checkUnits = true
+    public var unitDirectory = "/etc/systemd/system"
+    public var shippedUnitsDirectory = "/usr/local/share/borgpull/units"
+    /// Run `systemd-analyze security --offline=true` on the installed run-borg-backup.service
+    /// (about 20 ms).
+    public var checkExposure = true
+    public var exposureThreshold = UnitRules.exposureThreshold
+    /// Run `borg --version` (about 0.4 s; started first and collected last).
+    public var checkBorgVersion = true
+    /// Connect to a live BACKUP_SOCKET and check its peer (SO_PEERCRED). sshd then opens a
+    /// forwarded channel that closes at once; harmless, but skip it while a backup runs.
+    public var probeLiveSocket = true
+    /// Our installed binaries: the first must exist (sshd's ForceCommand and the units run
+    /// it), the others are checked when present.
+    public var binaries = ["/usr/local/bin/borgpull-client", "/usr/local/bin/borgpull-check",
+                           "/usr/local/bin/borgpull-server"]
+    /// Seccomp policy directories; at least one must hold `*.policy` files.
+    public var policyDirectories = ["/etc/borgpull/policy", "/usr/local/share/borgpull/policy/seccomp"]
+    public var shellsFile = "/etc/shells"
+    public var shadowFile = "/etc/shadow"
+    /// Every borg_paths entry exists. BACKUP checks this itself after the pre hook (which may
+    /// create a path), honouring MISSING_PATHS.
+    public var checkPaths = true
+    /// The socket directory and a present socket. BACKUP checks the socket itself, so that a
+    /// socket problem has its own exit status (10).
+    public var checkSocket = true
+
+    public init() {}
+
+    /// Everything (borgpull-check's default).
+    public static let full = ClientAuditOptions()
+
+    /// What `borgpull-client BACKUP` runs before anything else: files, owners, modes, secrets,
+    /// the configuration, users. No subprocess, no socket, no paths (BACKUP checks those itself
+    /// at their step), no trigger or unit review (the unit is already running). A few ms.
+    public static var backup: ClientAuditOptions { ClientAuditOptions().forBackup() }
+
+    /// These options (paths kept) with the checks BACKUP skips turned off.
+    public func forBackup() -> ClientAuditOptions {
+        var o = self
+        o.checkSshd = false
+        o.checkTrigger = false
+        o.checkUnits = false
+        o.checkExposure = false
+        o.checkBorgVersion = false
+        o.probeLiveSocket = false
+        o.checkPaths = false
+        o.checkSocket = false
+        // The running binary is audited by its caller (it may live outside /usr/local/bin).
+        o.binaries = []
+        return o
+    }
+}
+
+/// The outcome of a client audit.
+public struct ClientAuditResult: Sendable {
+    public var findings: [Finding]
+    /// The validated configuration, when it parsed (even if other checks failed).
+    public var config: ClientConfig?
+    public var worst: Finding.Severity { findings.map(\.severity).max() ?? .ok }
+    public var report: AuditReport { AuditReport(findings: findings) }
+}
+
+/// The preflight audit of a backup client (borgpull-check, and the first step of BACKUP).
+///
+/// Usage from BACKUP:
+/// ```
+/// let audit = ClientAudit.run(configDir: "/etc/borgpull", options: .backup)
+/// for f in audit.findings where f.severity == .warn { log.warning(...) }
+/// guard audit.worst != .fail, let config = audit.config else { exit(...) }
+/// ```
+/// Never throws: every problem, including an unreadable directory, is a finding.
+public enum ClientAudit {
+    public static func run(configDir rawDir: String, options: ClientAuditOptions = .full) -> ClientAuditResult {
+        var a = Auditor(options: options)
+        let dir = rawDir.count > 1 && rawDir.hasSuffix("/") ? String(rawDir.dropLast()) : rawDir
+        // borg --version takes ~0.4 s (Python start-up): start it first, collect it last.
+        var borgRun: AuditOS.Running? = nil
+        var borgBinary = "/usr/bin/borg"
+
+        a.checkFile(dir, role: "config directory", required: true)
+        var texts: [ClientFile: String] = [:]
+        var hookExec: [ClientFile: Bool] = [:]
+        for f in ClientFile.allCases {
+            let p = "\(dir)/\(f.rawValue)"
+            guard let facts = AuditOS.facts(p) else {
+                if f.isRequired {
+                    a.add(Finding(.fail, check: "file.missing", what: "\(f.rawValue) is required", location: p,
+                                  expected: "a root-owned file", actual: "missing",
+                                  fix: "create \(p) (see README, client configuration)"))
+                }
+                continue
+            }
+            let text = facts.kind == .regular ? AuditOS.read(p) : nil
+            let secret = f == .env && (text.map(holdsPassphrase) ?? false)
+            a.checkFile(p, role: f.isHook ? "hook" : "config file", secret: secret, facts: facts)
+            if facts.kind == .regular {
+                if let text { texts[f] = text } else {
+                    a.add(Finding(.fail, check: "file.read", what: "cannot read \(f.rawValue)", location: p,
+                                  expected: "readable by root", actual: "read failed", fix: "ls -l \(p)"))
+                }
+                if f.isHook { hookExec[f] = facts.mode & 0o100 != 0 }
+            }
+        }
+
+        // The configuration itself.
+        var config: ClientConfig? = nil
+        do {
+            let c = try ClientConfig.build(ClientConfigInput(directory: dir, texts: texts, hookExecutable: hookExec))
+            config = c
+            a.add(Finding(.ok, check: "config.parse", what: "the client configuration is valid", location: dir,
+                          expected: "borg_env and list files parse", actual: "valid"))
+            for n in c.notices {
+                a.add(Finding(.warn, check: "config.notice", what: n, location: c.envFile, expected: "no notices",
+                              actual: n, fix: "edit the line named in the message"))
+            }
+        } catch {
+            a.add(Finding(.fail, check: "config.parse", what: error.problem,
+                          location: error.line.map { "\(error.file):\($0)" } ?? error.file,
+                          expected: "a valid configuration", actual: error.problem, fix: error.fix))
+        }
+        if let c = config { borgBinary = c.borgBinary }
+        var borgPinned: String? = nil
+        if options.checkBorgVersion {
+            // Debian's /usr/bin/borg is a setuptools entry script that pins its version
+            // (`EASY-INSTALL-ENTRY-SCRIPT: 'borgbackup==1.2.4'`, enforced by pkg_resources at
+            // start-up): read it there. Otherwise ask borg (about 0.4-0.8 s of Python start-up).
+            borgPinned = AuditOS.read(borgBinary, limit: 4096).flatMap(BorgVersion.pinnedVersion(entryScript:))
+            if borgPinned == nil { borgRun = AuditOS.Running([borgBinary, "--version"], timeout: 20) }
+        }
+
+        for (f, kind) in [(ClientFile.patterns, BorgPatterns.Kind.patterns), (.excludes, .excludes)] {
+            if let t = texts[f] { a.add(BorgPatterns.check(t, file: "\(dir)/\(f.rawValue)", kind: kind)) }
+        }
+
+        if let c = config {
+            a.checkSecrets(c)
+            if options.checkPaths { a.checkPaths(c) }
+        }
+        a.checkBinaries()
+        a.checkPolicies()
+
+        // Accounts and the socket.
+        let sshUserName = config?.sshUser ?? "borgpull"
+        let sshUser = a.checkUsers(config: config, sshUserName: sshUserName)
+        var sshd: SshdEffectiveConfig? = nil
+        if options.checkSshd { sshd = a.checkSshd(user: sshUserName, account: sshUser, bindMask: config?.bindMask ?? 0o117) }
+        if let u = sshUser {
+            let shadow = AuditOS.shadow(u.name, file: options.shadowFile)
+            if shadow.readable {
+                let usePAM = sshd?["usepam"].map { $0.lowercased() == "yes" }
+                a.add(SshdRules.checkAccountLock(user: u.name, passwordField: shadow.password, expireDay: shadow.expire,
+                                                 today: AuditOS.today(), usePAM: usePAM))
+            } else {
+                a.add(Finding(.warn, check: "user.locked", what: "cannot read \(options.shadowFile) to see whether the ssh user is locked",
+                              location: options.shadowFile, expected: "readable by root", actual: "unreadable",
+                              fix: "run borgpull-check as root"))
+            }
+            if let c = config, options.checkSocket { a.checkSocket(c, user: u) }
+        }
+
+        if options.checkTrigger, let u = sshUser { a.checkTrigger(user: u) }
+        if options.checkUnits { a.checkUnits() }
+
+        if let v = borgPinned {
+            a.add(BorgVersion.check("borg \(v)", binary: borgBinary))
+        }
+        if let r = borgRun {
+            let out = r.wait()
+            if !out.launched {
+                a.add(Finding(.fail, check: "borg.version", what: "borg is not installed or not executable",
+                              location: borgBinary, expected: "borg 1.2.x or 1.4.x", actual: "cannot execute",
+                              fix: "apt-get install borgbackup  (or set BORG_BINARY in borg_env)"))
+            } else {
+                a.add(BorgVersion.check(out.stdout + out.stderr, binary: borgBinary))
+            }
+        }
+        return ClientAuditResult(findings: a.findings, config: config)
+    }
+
+    /// Whether a borg_env text assigns a non-empty BORG_PASSPHRASE (textual, so it also works
+    /// when the file does not parse).
+    static func holdsPassphrase(_ text: String) -> Bool {
+        if let env = try? EnvFile.parse(text, file: "borg_env") { return !(env["BORG_PASSPHRASE"] ?? "").isEmpty }
+        return text.contains("BORG_PASSPHRASE=")
+    }
+}
+
+/// Collects findings; remembers which parent directories were already judged.
+struct Auditor {
+    let options: ClientAuditOptions
+    var findings: [Finding] = []
+    var seenParents: Set<String> = []
+    var seen: Set<String> = []
+
+    init(options: ClientAuditOptions) { self.options = options }
+
+    mutating func add(_ f: Finding) {
+        let key = "\(f.severity.rawValue)|\(f.check)|\(f.location)|\(f.actual)"
+        if seen.insert(key).inserted { findings.append(f) }
+    }
+    mutating func add(_ fs: [Finding]) { for f in fs { add(f) } }
+
+    /// Parent directories of `path` (safe_path rule); returns whether all were safe.
+    /// - Parameter allowOwners: uids besides root accepted as owner of specific directories.
+    @discardableResult
+    mutating func checkParents(of path: String, allowOwners: [String: UInt32] = [:]) -> Bool {
+        var safe = true
+        for p in FileRules.parents(of: path) {
+            guard let f = AuditOS.facts(p) else { continue }
+            var fs = FileRules.checkParent(f, of: path)
+            if let uid = allowOwners[p], f.uid == uid { fs.removeAll { $0.check == "dir.owner" } }
+            if !fs.isEmpty { safe = false }
+            if seenParents.insert(p).inserted || !fs.isEmpty { add(fs) }
+        }
+        return safe
+    }
+
+    /// A security-relevant file or directory and its parents. One OK when all is well.
+    mutating func checkFile(_ path: String, role: String, secret: Bool = false, required: Bool = false,
+                            facts: FileFacts? = nil, allowParentOwners: [String: UInt32] = [:]) {
+        guard let f = facts ?? AuditOS.facts(path) else {
+            if required {
+                add(Finding(.fail, check: "file.missing", what: "the \(role) does not exist", location: path,
+                            expected: "owned by root, not writable by group or other", actual: "missing",
+                            fix: "install -d -o root -g root -m 0700 \(path)"))
+            }
+            return
+        }
+        let own = FileRules.check(f, role: role, secret: secret)
+        add(own)
+        let parentsSafe = checkParents(of: path, allowOwners: allowParentOwners)
+        if own.isEmpty && parentsSafe {
+            add(Finding(.ok, check: "file.safe", what: "\(role) and its parent directories are root-owned, not group/other-writable\(secret ? ", not readable by others" : "")",
+                        location: path, expected: "safe_path rule", actual: "\(FileRules.octal(f.mode)) uid \(f.uid)"))
+        }
+    }
+
+    mutating func checkSecrets(_ c: ClientConfig) {
+        if case .file(let p) = c.passphrase {
+            if AuditOS.facts(p) == nil {
+                add(Finding(.fail, check: "file.missing", what: "PASSPHRASE_FILE does not exist", location: p,
+                            expected: "a root-owned 0600 file", actual: "missing",
+                            fix: "install -o root -g root -m 0600 /dev/null \(p) and write the passphrase into it"))
+            } else {
+                checkFile(p, role: "passphrase file", secret: true)
+            }
+        }
+        for (k, v) in c.borgEnvironment where k == "BORG_KEY_FILE" && v.hasPrefix("/") {
+            checkFile(v, role: "borg key file", secret: true, required: true)
+        }
+    }
+
+    mutating func checkPaths(_ c: ClientConfig) {
+        var missing = 0
+        for item in c.paths where AuditOS.facts(item.value) == nil {
+            missing += 1
+            add(Finding(c.missingPathsAreErrors ? .fail : .warn, check: "paths.exist",
+                        what: "a path to back up does not exist", location: "\(c.pathsFile):\(item.line)",
+                        expected: "an existing path", actual: item.value,
+                        fix: "create \(item.value) or remove the line from \(c.pathsFile)"))
+        }
+        if missing == 0 {
+            add(Finding(.ok, check: "paths.exist", what: "every path in borg_paths exists", location: c.pathsFile,
+                        expected: "existing paths", actual: "\(c.paths.count) path(s)"))
+        }
+    }
+
+    mutating func checkBinaries() {
+        for (i, b) in options.binaries.enumerated() {
+            if AuditOS.facts(b) == nil {
+                if i == 0 {
+                    add(Finding(.fail, check: "file.missing", what: "borgpull-client is not installed (sshd's ForceCommand and the units run it)",
+                                location: b, expected: "root-owned 0755 binary", actual: "missing",
+                                fix: "install -o root -g root -m 0755 .build/release/borgpull-client \(b)"))
+                }
+                continue
+            }
+            checkFile(b, role: "borgpull binary")
+        }
+    }
+
+    mutating func checkPolicies() {
+        var found = 0
+        for d in options.policyDirectories {
+            guard let f = AuditOS.facts(d) else { continue }
+            checkFile(d, role: "policy directory", facts: f)
+            for name in AuditOS.list(d) ?? [] where name.hasSuffix(".policy") {
+                found += 1
+                checkFile("\(d)/\(name)", role: "seccomp policy")
+            }
+        }
+        if found == 0 {
+            add(Finding(.warn, check: "policy.present", what: "no seccomp policy found; borg would run without its filter",
+                        location: options.policyDirectories.joined(separator: ", "), expected: "*.policy files",
+                        actual: "none", fix: "install -d -m 0755 \(options.policyDirectories.last ?? "") && install -m 0644 policy/seccomp/*.policy \(options.policyDirectories.last ?? "")"))
+        }
+    }
+
+    /// The ssh user and the runner; returns the ssh user's account.
+    mutating func checkUsers(config: ClientConfig?, sshUserName: String) -> AuditOS.Account? {
+        let runnerName = config?.runnerUser ?? "borgpull-runner"
+        let ssh = AuditOS.user(sshUserName)
+        if let u = ssh {
+            if u.uid == 0 {
+                add(Finding(.fail, check: "user.ssh", what: "the ssh user must not be root", location: "/etc/passwd: \(u.name)",
+                            expected: "an unprivileged account", actual: "uid 0",
+                            fix: "set BORG_BACKUP_USER=borgpull and useradd -r -m -d /var/lib/borgpull-ssh -s /bin/sh borgpull"))
+            } else {
+                add(Finding(.ok, check: "user.ssh", what: "the ssh user exists", location: "/etc/passwd: \(u.name)",
+                            expected: "an unprivileged account", actual: "uid \(u.uid)"))
+            }
+            let shells = (AuditOS.read(options.shellsFile) ?? "").split(separator: "\n").map { String($0).auditTrimmed() }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+            add(SshdRules.checkShell(user: u.name, shell: u.shell, validShells: shells))
+        } else {
+            add(Finding(.fail, check: "user.ssh", what: "the ssh user does not exist", location: "/etc/passwd: \(sshUserName)",
+                        expected: "an account the server logs in as", actual: "missing",
+                        fix: "useradd -r -m -d /var/lib/borgpull-ssh -s /bin/sh \(sshUserName) && usermod -p '*' \(sshUserName)"))
+        }
+        if let r = AuditOS.user(runnerName) {
+            if r.uid == 0 || r.name == sshUserName {
+                add(Finding(.fail, check: "user.runner", what: "borg's runner must be its own unprivileged account",
+                            location: "/etc/passwd: \(r.name)", expected: "not root, not the ssh user", actual: "uid \(r.uid)",
+                            fix: "useradd -r -M -d /nonexistent -s /usr/sbin/nologin borgpull-runner; set RUNNER_USER=borgpull-runner"))
+            } else {
+                add(Finding(.ok, check: "user.runner", what: "the runner user exists", location: "/etc/passwd: \(r.name)",
+                            expected: "an unprivileged account", actual: "uid \(r.uid)"))
+            }
+        } else {
+            add(Finding(.fail, check: "user.runner", what: "the runner user (borg runs as it) does not exist",
+                        location: "/etc/passwd: \(runnerName)", expected: "an unprivileged account", actual: "missing",
+                        fix: "useradd -r -M -d /nonexistent -s /usr/sbin/nologin \(runnerName)"))
+        }
+        return ssh
+    }
+
+    mutating func checkSocket(_ c: ClientConfig, user: AuditOS.Account) {
+        let dir = FileRules.parents(of: c.socketPath).first ?? "/"
+        let gid = c.sshGroup.flatMap(AuditOS.groupID) ?? user.gid
+        let group = AuditOS.groupName(gid) ?? String(gid)
+        add(SocketRules.checkDirectory(AuditOS.facts(dir), path: dir, user: user.name, uid: user.uid, group: group,
+                                       gid: gid, configDir: c.directory))
+        checkParents(of: dir)
+        guard let s = AuditOS.facts(c.socketPath) else {
+            add(Finding(.ok, check: "socket.file", what: "no forwarded socket now (normal between backups)",
+                        location: c.socketPath, expected: "absent or sshd's socket", actual: "absent"))
+            return
+        }
+        let fs = SocketRules.checkSocket(s, user: user.name, uid: user.uid, mask: c.bindMask)
+        add(fs)
+        guard options.probeLiveSocket, s.kind == .socket, !fs.contains(where: { $0.severity == .fail }) else { return }
+        if let peer = AuditOS.peer(of: c.socketPath) {
+            if peer.uid == user.uid {
+                add(Finding(.ok, check: "socket.peer", what: "the live socket is served by a process of the ssh user (sshd)",
+                            location: c.socketPath, expected: "peer uid \(user.uid)", actual: "peer uid \(peer.uid), pid \(peer.pid)"))
+            } else {
+                add(Finding(.fail, check: "socket.peer", what: "the live socket is served by another user's process",
+                            location: c.socketPath, expected: "peer uid \(user.uid) (\(user.name))",
+                            actual: "peer uid \(peer.uid), pid \(peer.pid)",
+                            fix: "kill \(peer.pid) && rm -f \(c.socketPath)   (and find out who created it)"))
+            }
+        } else {
+            add(Finding(.warn, check: "socket.peer", what: "a stale socket: nobody accepts on it",
+                        location: c.socketPath, expected: "sshd accepting, or no socket", actual: "connect failed",
+                        fix: "rm -f \(c.socketPath)   (StreamLocalBindUnlink yes also replaces it on the next backup)"))
+        }
+    }
+
+    /// sshd's effective config for the ssh user; returns it when sshd answered.
+    mutating func checkSshd(user: String, account: AuditOS.Account?, bindMask: UInt32) -> SshdEffectiveConfig? {
+        var argv = [options.sshdBinary, "-T", "-C", "user=\(user),host=localhost,addr=127.0.0.1"]
+        if let f = options.sshdConfig { argv += ["-f", f] }
+        let source = "sshd -T" + (options.sshdConfig.map { " -f \($0)" } ?? "")
+        let out = AuditOS.run(argv)
+        guard out.launched, out.status == 0 else {
+            let err = out.stderr.auditTrimmed()
+            var fix = "sshd -t\(options.sshdConfig.map { " -f \($0)" } ?? "")   (and fix what it reports)"
+            if err.contains("privilege separation directory") { fix = "mkdir -p -m 0755 /run/sshd" }
+            if !out.launched { fix = "apt-get install openssh-server" }
+            add(Finding(.fail, check: "sshd.config", what: "sshd cannot evaluate its configuration", location: source,
+                        expected: "exit 0", actual: err.isEmpty ? "exit \(out.status)" : err, fix: fix))
+            return nil
+        }
+        let cfg = SshdEffectiveConfig.parse(out.stdout)
+        add(SshdRules.check(cfg, user: user, bindMask: bindMask, source: source,
+                            configFile: options.sshdConfig ?? "/etc/ssh/sshd_config"))
+        if let u = account {
+            var any = false
+            for entry in SshdRules.authorizedKeysFiles(cfg) {
+                guard let p = SshdRules.expandKeysPath(entry, user: u.name, uid: u.uid, home: u.home) else { continue }
+                guard AuditOS.facts(p) != nil else { continue }
+                any = true
+                checkFile(p, role: "authorized keys file")
+            }
+            if !any {
+                add(Finding(.fail, check: "sshd.authorizedkeys", what: "no authorized keys file exists: the server cannot log in",
+                            location: "\(source): AuthorizedKeysFile", expected: "a root-owned file with the server's key",
+                            actual: SshdRules.authorizedKeysFiles(cfg).joined(separator: " "),
+                            fix: "install -D -o root -g \(u.name) -m 0640 server_key.pub /etc/ssh/authorized_keys/borg_backup/backup_server_keys"))
+            }
+        }
+        return cfg
+    }
+
+    mutating func checkTrigger(user u: AuditOS.Account) {
+        let gids = AuditOS.groups(of: u)
+        let sudoUser = SudoUser(name: u.name, uid: u.uid, groups: Set(gids.compactMap(AuditOS.groupName)), gids: Set(gids))
+        var sources: [SudoersSource] = []
+        if let t = AuditOS.read(options.sudoersFile) {
+            sources.append(SudoersSource(file: options.sudoersFile, text: t))
+        }
+        // sudoers(5) @includedir: names ending in ~ or containing a dot are skipped.
+        for name in AuditOS.list(options.sudoersDirectory) ?? [] where !name.hasSuffix("~") && !name.contains(".") {
+            let p = "\(options.sudoersDirectory)/\(name)"
+            if let t = AuditOS.read(p) { sources.append(SudoersSource(file: p, text: t)) }
+        }
+        let sudo = SudoersRules.check(sources, user: sudoUser)
+        add(sudo.findings)
+        if sudo.grantsTrigger {
+            for s in sources { checkFile(s.file, role: "sudoers file") }
+        }
+        var polkitGrants = false
+        let polkitd = AuditOS.user("polkitd")?.uid
+        for d in options.polkitRulesDirectories {
+            for name in AuditOS.list(d) ?? [] where name.hasSuffix(".rules") {
+                let p = "\(d)/\(name)"
+                guard let t = AuditOS.read(p), let r = PolkitRules.check(file: p, text: t, user: u.name) else { continue }
+                add(r.findings)
+                if r.grantsTrigger {
+                    polkitGrants = true
+                    // Debian's /etc/polkit-1/rules.d is polkitd:root 0700: polkitd may own it.
+                    checkFile(p, role: "polkit rule", allowParentOwners: polkitd.map { [d: $0] } ?? [:])
+                }
+            }
+        }
+        if !sudo.grantsTrigger && !polkitGrants {
+            add(Finding(.fail, check: "trigger.missing",
+                        what: "nothing allows the ssh user to start \(TriggerRules.unit); the ForceCommand will fail",
+                        location: (options.polkitRulesDirectories + [options.sudoersDirectory]).joined(separator: ", "),
+                        expected: "the polkit rule or the sudoers line", actual: "neither",
+                        fix: "install -o root -g root -m 0644 policy/polkit/50-borgpull.rules /etc/polkit-1/rules.d/50-borgpull.rules"))
+        }
+    }
+
+    mutating func checkUnits() {
+        for unit in UnitRules.clientUnits {
+            let installed = "\(options.unitDirectory)/\(unit)"
+            let shipped = "\(options.shippedUnitsDirectory)/\(unit)"
+            let facts = AuditOS.facts(installed)
+            if facts != nil { checkFile(installed, role: "systemd unit", facts: facts) }
+            add(UnitRules.compare(unit: unit, installedPath: installed,
+                                  installed: facts?.kind == .regular ? AuditOS.read(installed) : nil,
+                                  shippedPath: shipped, shipped: AuditOS.read(shipped)))
+            let dropins = "\(installed).d"
+            for name in AuditOS.list(dropins) ?? [] where name.hasSuffix(".conf") {
+                let p = "\(dropins)/\(name)"
+                checkFile(p, role: "unit drop-in")
+                add(Finding(.warn, check: "units.dropin", what: "a drop-in changes \(unit); review it", location: p,
+                            expected: "no drop-in, or one that only adds paths", actual: "present",
+                            fix: "systemctl cat \(unit)"))
+            }
+            if unit == "run-borg-backup.service", options.checkExposure, facts?.kind == .regular {
+                let out = AuditOS.run(["/usr/bin/systemd-analyze", "security", "--offline=true", installed])
+                let text = out.stdout + out.stderr
+                add(UnitRules.checkExposure(UnitRules.exposure(in: text), unit: unit, path: installed, output: text,
+                                            threshold: options.exposureThreshold))
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import XCTest
+import Foundation
+
+/// The client BACKUP against real borg, a real `borg serve` behind real socat (issue 2).
+final class ClientBackupTests: XCTestCase {
+    func testArchiveRestoresByteIdenticalAndPruneKeepsOtherPrefixes() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        try f.initRepository()
+
+        // Another host's archives in the same repository (prefix "otherhost").
+        f.writeEnv("ARCHIVE_PREFIX=otherhost\nKEEP_LAST=10\n")
+        for _ in 0..<2 {
+            XCTAssertEqual(f.client(["BACKUP"]).status, 0)
+            sleep(1)  // {now} has one-second resolution
+        }
+        // This host: two backups on the same day; retention from borg_env (not borg's defaults)
+        // keeps one. (With the defaults, borg 1.2's "daily[oldest]" rule would keep both.)
+        f.writeEnv("KEEP_DAILY=1\nKEEP_WEEKLY=0\nKEEP_MONTHLY=0\n")
+        f.installHooks()
+        var last = Shell.Output(status: -1, stdout: "", stderr: "")
+        for _ in 0..<2 {
+            last = f.client(["backup", "--json"])
+            XCTAssertEqual(last.status, 0, last.stderr)
+            sleep(1)
+        }
+        XCTAssertTrue(f.ran("pre") && f.ran("post"))
+        let names = f.archives()
+        let host = Shell.run(["hostname", "-s"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(names.filter { $0.hasPrefix("otherhost-") }.count, 2, "\(names)")
+        XCTAssertEqual(names.filter { $0.hasPrefix("\(host)-") }.count, 1, "\(names)")
+
+        // The record (also printed with --json) names the archive and borg's stats.
+        let rec = try XCTUnwrap(f.record())
+        let archive = try XCTUnwrap(rec["archive"] as? String)
+        XCTAssertTrue(names.contains(archive))
+        XCTAssertTrue(last.stdout.contains("\"archive\" : \"\(archive)\""), last.stdout)
+        XCTAssertEqual((rec["status"] as? [String: Any])?["name"] as? String, "ok")
+        XCTAssertNotNil((rec["stats"] as? [String: Any])?["original_size"])
+        XCTAssertTrue(last.stderr.contains("BACKUP ok"), last.stderr)
+
+        for file in ["random.bin", "root-only.txt"] {
+            let restored = f.client(["borg", "extract", "--stdout", "::\(archive)", String("\(f.data)/\(file)".dropFirst())])
+            XCTAssertEqual(restored.status, 0, restored.stderr)
+            let original = try String(decoding: Data(contentsOf: URL(fileURLWithPath: "\(f.data)/\(file)")), as: UTF8.self)
+            XCTAssertEqual(restored.stdout, original, "\(file) restores byte-identical")
+        }
+        // No secret in the record.
+        let text = try String(contentsOfFile: "\(f.state)/results/last-backup.json", encoding: .utf8)
+        XCTAssertFalse(text.contains("a b$c"))
+    }
+
+    func testPreHookFailureMeansNoArchiveButPostHookRuns() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        try f.initRepository()
+        f.installHooks(pre: "exit 3")
+        let r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertTrue(f.ran("post"))
+        XCTAssertEqual(f.step("pre-hook")?["status"] as? String, "failed")
+        XCTAssertNil(f.step("create"))
+        XCTAssertEqual(f.archives(), [])
+        let post = try String(contentsOfFile: "\(f.root)/post.ran", encoding: .utf8)
+        XCTAssertEqual(post, "pre-hook-failed\n", "the post hook learns what happened")
+    }
+
+    func testBorgErrorNamesBorgAndPostHookRuns() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        f.writeEnv("export BORG_REPO=ssh://backup-server/nonexistent/repository\n")
+        f.installHooks()
+        let r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(f.ran("post"))
+        XCTAssertEqual(f.step("create")?["status"] as? String, "failed")
+        XCTAssertTrue((f.step("create")?["message"] as? String ?? "").contains("borg create failed"))
+        XCTAssertEqual(f.step("prune")?["status"] as? String, "skipped")
+        XCTAssertTrue(r.stderr.contains("borg create failed"), r.stderr)
+    }
+
+    func testSigtermDuringCreateRunsPostHookAndSecondBackupIsRefused() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        try f.initRepository()
+        f.installHooks()
+        // A FIFO with --read-special blocks borg create until it is signalled.
+        Shell.sh("mkfifo -m 0600 \(f.data)/fifo")
+        f.write("borg_options_create", "--read-special\n")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Shell.product("borgpull-client"))
+        p.arguments = ["-c", f.conf, "BACKUP"]
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        var waited = 0
+        while Shell.sh("pgrep -f 'borg create --json' >/dev/null").status != 0 && waited < 100 { usleep(100_000); waited += 1 }
+        sleep(2)
+
+        let started = Date()
+        let second = f.client(["BACKUP"])
+        XCTAssertEqual(second.status, 11, second.stderr)
+        XCTAssertTrue(second.stderr.contains("another run holds the lock"), second.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "refused at once")
+
+        p.terminate()  // SIGTERM, as systemctl stop would send
+        p.waitUntilExit()
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 5, log)
+        XCTAssertTrue(f.ran("post"), log)
+        XCTAssertEqual(f.step("create")?["status"] as? String, "interrupted")
+        XCTAssertEqual(Shell.sh("pgrep -f '[b]org create --json'").status, 1, "no borg left behind")
+
+        // The next BACKUP works: no stale run lock, no stale repository lock.
+        Shell.sh("rm -f \(f.data)/fifo \(f.conf)/borg_options_create")
+        f.clearMarkers()
+        let again = f.client(["BACKUP"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+    }
+
+    func testStaleSocketStopsBeforeThePreHook() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        f.stopServer(leaveSocket: true)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: f.socket))
+        f.installHooks()
+        let r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 10, r.stderr)
+        XCTAssertTrue(r.stderr.contains("stale socket"), r.stderr)
+        XCTAssertFalse(f.ran("pre"))
+        XCTAssertFalse(f.ran("post"))
+    }
+
+    func testSocketThatIsAFileDirectoryOrSymlinkIsRefused() throws {
+        let f = try ClientFixture()
+        f.installHooks()
+        let live = "\(f.socketDir)/real.socket"
+        for (setup, words) in [("touch \(f.socket)", "regular file"), ("mkdir \(f.socket)", "directory"),
+                               ("ln -s \(live) \(f.socket)", "symbolic link"), (":", "does not exist")] {
+            Shell.sh("rm -rf \(f.socket); \(setup); chown -h \(ClientFixture.sshUser) \(f.socket) 2>/dev/null")
+            let r = f.client(["BACKUP"])
+            XCTAssertEqual(r.status, 10, "\(setup): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains(words), "\(setup): \(r.stderr)")
+            XCTAssertFalse(f.ran("pre"))
+        }
+    }
+
+    func testRelayRefusesAPeerThatIsNotTheSSHUser() throws {
+        let f = try ClientFixture()
+        Shell.sh("chown \(ClientFixture.otherUser) \(f.socketDir)")
+        try f.startServer(as: ClientFixture.otherUser)
+        let relay = Shell.run([Shell.product("borgpull-client"), "relay", "--socket", f.socket,
+                               "--peer-uid", String(Shell.uid(ClientFixture.sshUser)), "host", "borg", "serve"], stdin: "")
+        XCTAssertEqual(relay.status, 255)
+        XCTAssertTrue(relay.stderr.contains("not the ssh user's uid"), relay.stderr)
+        // And BACKUP refuses the socket before anything runs.
+        f.installHooks()
+        let r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 10, r.stderr)
+        XCTAssertFalse(f.ran("pre"))
+    }
+
+    func testBadInputGivesAClearErrorAndRunsNothing() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        f.installHooks()
+
+        let missing = Shell.run([Shell.product("borgpull-client"), "-c", "\(f.root)/nope", "BACKUP"])
+        XCTAssertEqual(missing.status, 12)
+        XCTAssertTrue(missing.stderr.contains("\(f.root)/nope: the config directory does not exist"), missing.stderr)
+
+        f.write("borg_paths", "\(f.data)\n\(f.root)/not-there\n")
+        var r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 12, r.stderr)
+        XCTAssertTrue(r.stderr.contains("\(f.root)/not-there (\(f.conf)/borg_paths:2) does not exist"), r.stderr)
+        XCTAssertTrue(f.ran("post"), "the pre hook ran, so the post hook runs")
+        f.write("borg_paths", "\(f.data)\n")
+
+        f.clearMarkers()
+        chmod("\(f.conf)/borg_hook_pre", 0o600)
+        r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 12, r.stderr)
+        XCTAssertTrue(r.stderr.contains("borg_hook_pre: the hook exists but is not executable"), r.stderr)
+        XCTAssertFalse(f.ran("post"), "nothing runs when a hook is not executable")
+
+        f.clearMarkers()
+        f.installHooks(pre: "sleep 600")
+        f.writeEnv("HOOK_TIMEOUT=2\n")
+        let t0 = Date()
+        r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 3, r.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(t0), 30)
+        XCTAssertTrue(r.stderr.contains("pre-hook timed out after 2 s"), r.stderr)
+        XCTAssertTrue(f.ran("post"))
+
+        f.clearMarkers()
+        f.writeEnv()
+        chmod("\(f.conf)/borg_env", 0o644)
+        r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 12, r.stderr)
+        XCTAssertTrue(r.stderr.contains("chmod 0600 \(f.conf)/borg_env"), r.stderr)
+        XCTAssertFalse(f.ran("pre"))
+    }
+
+    func testSetupCreatesTheSocketDirectoryAndRefusesAForeignOne() throws {
+        let f = try ClientFixture()
+        Shell.sh("rm -rf \(f.socketDir)")
+        var r = f.client(["SETUP"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let attrs = try FileManager.default.attributesOfItem(atPath: f.socketDir)
+        XCTAssertEqual(attrs[.ownerAccountName] as? String, ClientFixture.sshUser)
+        XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o710)
+        XCTAssertEqual(f.client(["setup"]).status, 0, "idempotent")
+
+        Shell.sh("chown \(ClientFixture.otherUser) \(f.socketDir)")
+        r = f.client(["SETUP"])
+        XCTAssertEqual(r.status, 12)
+        XCTAssertTrue(r.stderr.contains("not by the ssh user"), r.stderr)
+        let after = try FileManager.default.attributesOfItem(atPath: f.socketDir)
+        XCTAssertEqual(after[.ownerAccountName] as? String, ClientFixture.otherUser, "not taken over")
+    }
+}
