@@ -7,6 +7,11 @@ import Foundation
 final class ServerEndToEndTests: XCTestCase {
     typealias H = ServerHarness
 
+    override class func tearDown() {
+        ServerHarness.shutdown()
+        super.tearDown()
+    }
+
     func testSshdAcceptsThePolicyBlock() throws {
         let h = try H.get()
         let t = SrvShell.run(["/usr/sbin/sshd", "-t", "-f", "\(H.sshdDir)/sshd_config"])

@@ -180,6 +180,7 @@ final class ServerHarness {
     init() throws {
         port = SrvShell.freePort()
         let H = ServerHarness.self
+        SrvShell.sh("[ -f \(H.sshdDir)/sshd.pid ] && kill $(cat \(H.sshdDir)/sshd.pid) 2>/dev/null; true")
         let setup = SrvShell.sh("""
             set -e
             id -u \(H.localUser) >/dev/null 2>&1 || useradd --system --create-home --home-dir \(H.home) --shell /usr/sbin/nologin \(H.localUser)
@@ -225,6 +226,12 @@ final class ServerHarness {
     }
 
     deinit { stopSshd() }
+
+    /// Stops the shared harness's sshd (called from the test class's tearDown).
+    static func shutdown() {
+        shared?.stopSshd()
+        shared = nil
+    }
 
     /// policy/sshd/borgpull.conf with the test's user, key file and ForceCommand.
     func writeSshdConfig() throws {
@@ -296,6 +303,10 @@ final class ServerHarness {
 
     func startSshd() throws {
         let H = ServerHarness.self
+        // An sshd of an earlier, crashed test process.
+        if let pid = try? String(contentsOfFile: "\(H.sshdDir)/sshd.pid", encoding: .utf8), let p = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            kill(p, SIGTERM)
+        }
         let t = SrvShell.run(["/usr/sbin/sshd", "-t", "-f", "\(H.sshdDir)/sshd_config"])
         guard t.status == 0 else {
             throw NSError(domain: "ServerHarness", code: 3, userInfo: [NSLocalizedDescriptionKey: "sshd -t: \(t.stderr)"])
