@@ -24,7 +24,7 @@ struct BorgPullClient: ParsableCommand {
         EXIT STATUS:
         \(ClientExit.table)
         """,
-        subcommands: [Backup.self, Setup.self, BorgPassthrough.self, RelayCommand.self]
+        subcommands: [Backup.self, Setup.self, BorgPassthrough.self, RelayCommand.self, Trigger.self]
     )
 }
 
@@ -48,5 +48,5 @@ if clientArguments.first == "sandbox-exec" {
 
 StderrLogHandler.bootstrap(program: "borgpull-client")
 BorgPullClient.main(ModeArguments.normalize(clientArguments,
-                                            modes: ["setup", "backup", "borg", "relay"],
+                                            modes: ["setup", "backup", "borg", "relay", "trigger"],
                                             optionsWithValue: ["-c", "--configs"]))

@@ -1,0 +1,369 @@
+/// The server's two modes.
+public enum ServerMode: String, Sendable, CaseIterable {
+    /// Forward the socket and trigger the client's BACKUP (the ForceCommand runs).
+    case backup = "BACKUP"
+    /// Forward the socket only (`ssh -N`), until Ctrl-C: `borg init`, list, restore, manual runs.
+    case serve = "SERVE"
+
+    /// Modes are case-insensitive, as in the original (`backup`, `Backup`, `BACKUP`).
+    public init?(argument: String) {
+        guard let m = ServerMode(rawValue: argument.uppercased()) else { return nil }
+        self = m
+    }
+}
+
+/// The argv of the processes a server run starts. Pure values, built and tested here.
+public enum ServerPlan {
+    /// `borg serve` as socat's EXEC command (no shell: socat splits it at blanks).
+    ///
+    /// socat 1.7.4 `EXEC:<command-line>`: the command line is split into words at blanks, and the
+    /// address parser gives `:` `,` `!!` `"` `'` `\` and brackets a meaning. `ServerConfig`
+    /// allows only `[A-Za-z0-9._/-]` (and `=` in options) in every word, so no quoting is needed
+    /// and none is attempted.
+    public static func serveCommand(_ c: ServerConfig) -> [String] {
+        var argv = [c.borgBinary, "serve"]
+        if c.appendOnly { argv.append("--append-only") }
+        argv += ["--restrict-to-repository", c.repoDir]
+        argv += c.serveOptions
+        return argv
+    }
+
+    /// socat's argv (after the program path): listen on S, one `borg serve` per connection.
+    ///
+    /// - `fork`: a child per connection (borg opens one connection per command).
+    /// - `mode=0600`: only LOCAL_USER (who also runs ssh) may connect; the process umask is
+    ///   0077 as well, so the socket is never more open, even between bind and chmod.
+    /// - `unlink-close` (socat's default for UNIX-LISTEN) removes S when socat ends normally;
+    ///   no `unlink-early`: a leftover S is examined first (dead: removed, live: refused).
+    /// - `max-children=4`: borg's commands are sequential; a flood of connections cannot fork
+    ///   unbounded `borg serve` processes.
+    public static func socatArguments(_ c: ServerConfig) -> [String] {
+        ["UNIX-LISTEN:\(c.socketPath),fork,mode=0600,max-children=4",
+         "EXEC:" + serveCommand(c).joined(separator: " ")]
+    }
+
+    /// ssh's argv (after the program path).
+    ///
+    /// `-R CLIENT_PATH:SERVER_PATH` (remote socket first: OpenSSH ssh(1) `-R
+    /// remote_socket:local_socket`; the original had them swapped). `ExitOnForwardFailure=yes`
+    /// makes ssh exit 255 before any command runs when sshd cannot bind C. `BatchMode=yes` never
+    /// asks a person; `StrictHostKeyChecking=yes` never accepts an unknown or changed host key.
+    public static func sshArguments(_ c: ServerConfig, mode: ServerMode) -> [String] {
+        var a = ["-T",
+                 "-o", "BatchMode=yes",
+                 "-o", "ExitOnForwardFailure=yes",
+                 "-o", "StrictHostKeyChecking=yes",
+                 "-o", "ConnectTimeout=\(c.connectTimeout)",
+                 "-o", "ServerAliveInterval=\(c.aliveInterval)",
+                 "-o", "ServerAliveCountMax=\(c.aliveCount)",
+                 "-o", "ForwardAgent=no",
+                 "-o", "ForwardX11=no",
+                 "-o", "PermitLocalCommand=no",
+                 "-o", "ClearAllForwardings=no"]
+        if let k = c.sshKnownHosts { a += ["-o", "UserKnownHostsFile=\(k)"] }
+        if let i = c.sshIdentity { a += ["-o", "IdentitiesOnly=yes", "-i", i] }
+        a += ["-p", String(c.sshPort), "-R", "\(c.remoteSocketPath):\(c.socketPath)"]
+        if mode == .serve { a.append("-N") }
+        a.append("\(c.remoteUser)@\(c.remoteHost)")
+        return a
+    }
+}
+
+/// Exit statuses of `borgpull-server` (documented in README-server.md and `--help`).
+public enum ServerExit: Int32, Sendable, CaseIterable, Codable {
+    /// The client's BACKUP succeeded (SERVE: ended by Ctrl-C/SIGTERM or ssh ended normally).
+    case ok = 0
+    /// The client's BACKUP succeeded with warnings (listed in the summary).
+    case warning = 1
+    /// The client's BACKUP failed; the summary names the step (pre-hook, create, prune, post-hook).
+    case clientFailed = 2
+    /// ssh could not connect, authenticate, verify the host key or forward the socket.
+    /// Nothing ran on the client.
+    case connectFailed = 3
+    /// The server configuration (or the server's environment: user, binaries) is wrong.
+    case configError = 4
+    /// Another run holds the lock: this server's per-client lock, or the client's BACKUP lock.
+    case locked = 5
+    /// The server received SIGINT/SIGTERM and stopped the run.
+    case interrupted = 6
+    /// BACKUP_TIMEOUT elapsed; ssh was stopped.
+    case timeout = 7
+    /// The session ended without a result record (connection lost, or the client's trigger
+    /// failed before the backup ran): the outcome is unknown, see the client's log.
+    case noResult = 8
+    /// socat / `borg serve` could not be started or the server socket could not be prepared.
+    case serveFailed = 9
+
+    public var name: String {
+        switch self {
+        case .ok: return "ok"
+        case .warning: return "ok-with-warnings"
+        case .clientFailed: return "client-backup-failed"
+        case .connectFailed: return "connect-failed"
+        case .configError: return "config-error"
+        case .locked: return "locked"
+        case .interrupted: return "interrupted"
+        case .timeout: return "timeout"
+        case .noResult: return "no-result"
+        case .serveFailed: return "serve-failed"
+        }
+    }
+
+    /// One line per status, for `--help` and README.
+    public static var table: String {
+        allCases.map { s in
+            let code = String(s.rawValue)
+            return "  " + code + String(repeating: " ", count: max(1, 4 - code.count)) + s.name
+        }.joined(separator: "\n")
+    }
+}
+
+/// A lenient reader of the client's result record (schema version 1, written by
+/// `borgpull-client BACKUP` and printed by `borgpull-client trigger`). Every field is optional
+/// so that a newer or older client still yields a summary.
+public struct ClientReport: Sendable, Codable, Equatable {
+    public struct Status: Sendable, Codable, Equatable {
+        public var code: Int32?
+        public var name: String?
+        public var message: String?
+    }
+    public struct Step: Sendable, Codable, Equatable {
+        public var name: String?
+        public var status: String?
+        public var rc: Int32?
+        public var message: String?
+        public var seconds: Double?
+    }
+    public struct Stats: Sendable, Codable, Equatable {
+        public var originalSize: Int64?
+        public var compressedSize: Int64?
+        public var deduplicatedSize: Int64?
+        public var files: Int64?
+        enum CodingKeys: String, CodingKey {
+            case originalSize = "original_size", compressedSize = "compressed_size"
+            case deduplicatedSize = "deduplicated_size", files = "nfiles"
+        }
+    }
+
+    public var version: Int?
+    public var host: String?
+    public var started: String?
+    public var finished: String?
+    public var status: Status?
+    public var archive: String?
+    public var steps: [Step]?
+    public var stats: Stats?
+    public var warnings: [String]?
+
+    /// Steps that did not end well (failed, timeout, interrupted).
+    public var failedSteps: [Step] {
+        (steps ?? []).filter { ["failed", "timeout", "interrupted"].contains($0.status ?? "") }
+    }
+}
+
+/// What ssh's stderr says went wrong (OpenSSH 9.x messages).
+public enum SSHDiagnosis: Sendable, Equatable {
+    case hostKeyUnknown, hostKeyChanged, hostKeyFailed
+    case authenticationFailed
+    case unreachable(String)
+    case forwardFailed
+    case connectionLost
+    case other
+
+    public static func classify(_ stderr: String) -> SSHDiagnosis {
+        let s = stderr
+        if s.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") { return .hostKeyChanged }
+        if s.contains("No ED25519 host key is known") || s.contains("host key is known for")
+            || s.contains("No RSA host key is known") || s.contains("No ECDSA host key is known") { return .hostKeyUnknown }
+        if s.contains("Host key verification failed") { return .hostKeyFailed }
+        if s.contains("Permission denied (") { return .authenticationFailed }
+        if s.contains("remote port forwarding failed") || s.contains("forwarding failed for listen path") { return .forwardFailed }
+        for marker in ["Connection timed out", "Connection refused", "No route to host", "Network is unreachable",
+                       "Could not resolve hostname", "Name or service not known", "Temporary failure in name resolution",
+                       "banner exchange", "Operation timed out"] where s.contains(marker) {
+            return .unreachable(marker)
+        }
+        for marker in ["closed by remote host", "Broken pipe", "Connection reset", "Timeout, server", "client_loop:"]
+            where s.contains(marker) {
+            return .connectionLost
+        }
+        return .other
+    }
+}
+
+/// The verdict of one server run: status, a one-line message with the fix, and the report.
+public struct ServerOutcome: Sendable, Equatable {
+    public var exit: ServerExit
+    public var message: String
+    public var report: ClientReport?
+
+    public init(exit: ServerExit, message: String, report: ClientReport? = nil) {
+        self.exit = exit
+        self.message = message
+        self.report = report
+    }
+
+    /// What ssh's end means for a BACKUP.
+    /// - Parameters:
+    ///   - sshExit: ssh's exit code, nil if ssh was killed by a signal.
+    ///   - report: the result record found on ssh's stdout, if any.
+    ///   - stderrTail: the last lines ssh (and the client) wrote on stderr.
+    ///   - interrupted: this server received SIGINT/SIGTERM and stopped ssh.
+    ///   - timedOut: BACKUP_TIMEOUT elapsed and ssh was stopped.
+    public static func backup(config c: ServerConfig, sshExit: Int32?, report: ClientReport?, stderrTail: String,
+                              interrupted: Bool, timedOut: Bool) -> ServerOutcome {
+        let target = "\(c.remoteUser)@\(c.remoteHost):\(c.sshPort)"
+        if let r = report, let code = r.status?.code {
+            return fromClient(code: code, report: r, target: target)
+        }
+        if timedOut {
+            return ServerOutcome(exit: .timeout, message: "the BACKUP of \(target) did not end within BACKUP_TIMEOUT=\(c.backupTimeout) s (\(c.file)); ssh was stopped, the client's backup is interrupted by sshd closing the session (fix: raise BACKUP_TIMEOUT or look at the client's log)")
+        }
+        if interrupted {
+            return ServerOutcome(exit: .interrupted, message: "interrupted by a signal; ssh, socat and borg serve were stopped")
+        }
+        // The trigger announces itself on stderr first thing: after that marker the session was up.
+        let sessionStarted = stderrTail.contains(ServerOutcome.triggerMarker)
+        if sshExit == 255 && !sessionStarted {
+            return connectFailure(config: c, stderrTail: stderrTail, target: target)
+        }
+        if sshExit == 255 {
+            return ServerOutcome(exit: .noResult, message: "the connection to \(target) was lost during the backup: \(lastLines(stderrTail, 2)) (fix: look at the client's log; run BACKUP again)")
+        }
+        guard let code = sshExit else {
+            return ServerOutcome(exit: .noResult, message: "ssh to \(target) was killed before the client's result arrived; the client's backup may still be running or was cut off (fix: look at the client's log and run BACKUP again)")
+        }
+        // The trigger exits with the client's status but printed no record (e.g. it could not read
+        // RESULT_FILE, or the client stopped before writing one).
+        if code == 0 || code == 1 {
+            return ServerOutcome(exit: .noResult, message: "the client reported status \(code) but sent no result record (fix: check that the ssh user on \(c.remoteHost) can read the client's RESULT_FILE, and that sshd's ForceCommand is `borgpull-client trigger`)")
+        }
+        return fromClient(code: code, report: nil, target: target)
+    }
+
+    /// The line prefix `borgpull-client trigger` writes to stderr when it starts (ssh passes it on).
+    public static let triggerMarker = "borgpull-client trigger: starting"
+
+    /// Maps the client's exit status (see borgpull-client's exit statuses).
+    static func fromClient(code: Int32, report: ClientReport?, target: String) -> ServerOutcome {
+        let clientMessage = report?.status?.message.map { ": \($0)" } ?? ""
+        let failed = report?.failedSteps.compactMap { s -> String? in
+            guard let n = s.name else { return nil }
+            return "\(n) \(s.status ?? "failed")" + (s.message.map { " (\($0))" } ?? "")
+        } ?? []
+        let stepText = failed.isEmpty ? "" : "; failed step: " + failed.joined(separator: ", ")
+        let name = report?.status?.name ?? clientStatusName(code)
+        switch code {
+        case 0:
+            return ServerOutcome(exit: .ok, message: "backup of \(target) ok", report: report)
+        case 1:
+            let n = report?.warnings?.count ?? 0
+            return ServerOutcome(exit: .warning, message: "backup of \(target) ok with \(n) warning(s)\(clientMessage)", report: report)
+        case 11:
+            return ServerOutcome(exit: .locked, message: "the client \(target) is already running a BACKUP (client status 11 \(name)); nothing was started (fix: wait for it to finish)", report: report)
+        default:
+            return ServerOutcome(exit: .clientFailed, message: "backup of \(target) failed: client status \(code) \(name)\(clientMessage)\(stepText)", report: report)
+        }
+    }
+
+    /// Names of borgpull-client's exit statuses (for when no record arrived).
+    public static func clientStatusName(_ code: Int32) -> String {
+        switch code {
+        case 0: return "ok"
+        case 1: return "ok-with-warnings"
+        case 2: return "borg-failed"
+        case 3: return "pre-hook-failed"
+        case 4: return "post-hook-failed"
+        case 5: return "interrupted"
+        case 10: return "socket-problem"
+        case 11: return "busy"
+        case 12: return "config-error"
+        case 13: return "sandbox-failed"
+        case 126, 127: return "trigger-not-runnable (sshd's ForceCommand could not run)"
+        default: return "unknown"
+        }
+    }
+
+    /// ssh ended with 255 (or died while connecting): which step failed and the fix.
+    public static func connectFailure(config c: ServerConfig, stderrTail: String, target: String) -> ServerOutcome {
+        let known = c.sshKnownHosts ?? "~\(c.localUser)/.ssh/known_hosts"
+        let hostEntry = c.sshPort == 22 ? c.remoteHost : "[\(c.remoteHost)]:\(c.sshPort)"
+        let detail = lastLines(stderrTail, 3)
+        switch SSHDiagnosis.classify(stderrTail) {
+        case .hostKeyUnknown, .hostKeyFailed:
+            return ServerOutcome(exit: .connectFailed, message: "host key verification of \(target) failed: \(known) has no matching key for \(hostEntry); nothing was started on the client (fix: verify the client's host key out of band, then add `\(hostEntry) <type> <key>` to \(known))")
+        case .hostKeyChanged:
+            return ServerOutcome(exit: .connectFailed, message: "the host key of \(target) does NOT match \(known); nothing was started on the client (fix: find out why the key changed; only if the change is expected, replace the entry for \(hostEntry) in \(known))")
+        case .authenticationFailed:
+            return ServerOutcome(exit: .connectFailed, message: "\(c.remoteUser)@\(c.remoteHost) refused our key; nothing was started on the client (fix: put the public key of \(c.sshIdentity ?? "~\(c.localUser)/.ssh/id_*") into the client's AuthorizedKeysFile for \(c.remoteUser), and check that the account is not locked: usermod -p '*' \(c.remoteUser))")
+        case .unreachable(let why):
+            return ServerOutcome(exit: .connectFailed, message: "cannot reach \(target): \(why) (CONNECT_TIMEOUT=\(c.connectTimeout) s); nothing was started on the client (fix: check REMOTE_HOST and SSH_PORT in \(c.file), that sshd runs on the client, and the network path)")
+        case .forwardFailed:
+            return ServerOutcome(exit: .connectFailed, message: "sshd on \(c.remoteHost) refused to bind \(c.remoteSocketPath); nothing was started on the client (fix: on the client use our Match block (AllowStreamLocalForwarding remote, AllowTcpForwarding remote, StreamLocalBindUnlink yes) and make sure the directory of \(c.remoteSocketPath) exists and is writable by \(c.remoteUser): borgpull-client -c /etc/borgpull SETUP)")
+        case .connectionLost:
+            return ServerOutcome(exit: .noResult, message: "the connection to \(target) was lost before the result arrived: \(detail) (fix: look at the client's log; run BACKUP again)")
+        case .other:
+            return ServerOutcome(exit: .connectFailed, message: "ssh to \(target) failed (exit 255): \(detail.isEmpty ? "no message" : detail) (fix: run the same ssh by hand as \(c.localUser) with -v)")
+        }
+    }
+
+    static func lastLines(_ s: String, _ n: Int) -> String {
+        s.split(separator: "\n").suffix(n).map { $0.trimmingCharacters() }.joined(separator: " | ")
+    }
+
+    /// Finds the result record in the trigger's stdout: the last line that is a JSON object.
+    /// Lines before it (a login shell's noise) are ignored.
+    public static func recordLine(in stdout: String) -> String? {
+        stdout.split(separator: "\n").reversed().map { $0.trimmingCharacters() }
+            .first { $0.hasPrefix("{") && $0.hasSuffix("}") }
+    }
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
+        return String(s)
+    }
+}
+
+extension ServerOutcome {
+    /// The human summary BACKUP prints: verdict, archive, stats, steps, warnings.
+    public var summary: String {
+        var lines = ["borgpull-server: \(exit.name) (exit \(exit.rawValue)): \(message)"]
+        guard let r = report else { return lines.joined(separator: "\n") }
+        if let h = r.host { lines.append("  client:   \(h)") }
+        if let a = r.archive { lines.append("  archive:  \(a)") }
+        if let s = r.stats {
+            let parts = [s.files.map { "\($0) files" }, s.originalSize.map { "original \(ServerOutcome.bytes($0))" },
+                         s.compressedSize.map { "compressed \(ServerOutcome.bytes($0))" },
+                         s.deduplicatedSize.map { "deduplicated \(ServerOutcome.bytes($0))" }].compactMap { $0 }
+            if !parts.isEmpty { lines.append("  stats:    " + parts.joined(separator: ", ")) }
+        }
+        if let st = r.started, let fi = r.finished { lines.append("  time:     \(st) .. \(fi)") }
+        for s in r.steps ?? [] {
+            let name = (s.name ?? "?").padded(10)
+            let status = (s.status ?? "?").padded(12)
+            let secs = s.seconds.map { " [\(Int($0.rounded())) s]" } ?? ""
+            lines.append("  step:     \(name)\(status)\(s.message ?? "")\(secs)")
+        }
+        for w in r.warnings ?? [] { lines.append("  warning:  \(w)") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// IEC byte counts with one decimal.
+    static func bytes(_ n: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n)
+        var i = 0
+        while v >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
+        if i == 0 { return "\(n) B" }
+        let tenths = Int((v * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[i])"
+    }
+}
+
+extension String {
+    func padded(_ width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
+}

@@ -1,0 +1,402 @@
+import Glibc
+import BorgPullCore
+
+/// The per-client lock: flock(2) on LOCK_FILE, refused at once when held.
+///
+/// The file is kept (never deleted: removing a flock'ed file lets two runs hold "the" lock).
+/// It holds the pid of the holder, for the message of the refused run.
+public final class ServerLock {
+    let fd: Int32
+    public let path: String
+
+    public init(path: String) throws(ServerFailure) {
+        self.path = path
+        // O_NOFOLLOW: the directory may belong to LOCAL_USER; never follow a link planted there.
+        // O_NONBLOCK: a FIFO planted there cannot block the open.
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600)
+        guard fd >= 0 else {
+            throw ServerFailure(.serveFailed, "\(path): cannot open the lock file: \(errnoText()) (fix: make sure the directory exists and is not a link; remove \(path) if it is not a regular file)")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw ServerFailure(.serveFailed, "\(path) is not a regular file (fix: remove it; borgpull-server recreates it)")
+        }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let e = errno
+            var buf = [UInt8](repeating: 0, count: 32)
+            let n = pread(fd, &buf, buf.count, 0)
+            let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).filter { $0.isNumber } : ""
+            close(fd)
+            if e == EWOULDBLOCK {
+                let fix = holder.isEmpty ? "wait for it to finish; `fuser -v \(path)` shows the holder" : "wait for it to finish, or stop it with kill -TERM \(holder)"
+                throw ServerFailure(.locked, "\(path): another borgpull-server run for this client holds the lock\(holder.isEmpty ? "" : " (pid \(holder))"); nothing was started (fix: \(fix))")
+            }
+            throw ServerFailure(.serveFailed, "\(path): flock: \(errnoText(e))")
+        }
+        _ = ftruncate(fd, 0)
+        let text = Array("\(getpid())\n".utf8)
+        _ = pwrite(fd, text, text.count, 0)
+        self.fd = fd
+    }
+
+    /// Releases the lock (also on deinit).
+    public func release() {
+        _ = ftruncate(fd, 0)
+        _ = flock(fd, LOCK_UN)
+    }
+
+    deinit {
+        close(fd)
+    }
+}
+
+/// The server socket S before socat binds it.
+public enum ServerSocket {
+    public enum State: Equatable, Sendable { case absent, removedDead }
+
+    /// Removes a dead socket left behind (connect(2) answers ECONNREFUSED); refuses a live one
+    /// and anything that is not a socket.
+    public static func prepare(_ path: String) throws(ServerFailure) -> State {
+        var st = stat()
+        if lstat(path, &st) != 0 {
+            if errno == ENOENT { return .absent }
+            throw ServerFailure(.serveFailed, "\(path): lstat: \(errnoText()) (fix: check the permissions of its directory)")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFSOCK else {
+            throw ServerFailure(.serveFailed, "\(path) exists and is not a socket; borgpull-server does not remove it (fix: look at it and remove it by hand if it is not needed: rm -i \(path))")
+        }
+        switch connectResult(path) {
+        case 0:
+            throw ServerFailure(.locked, "\(path) is a live socket: another process (a SERVE or BACKUP of this client, or a manual socat) serves it (fix: stop that process first; `ss -xlp | grep \(path)` shows it)")
+        case ECONNREFUSED:
+            guard unlink(path) == 0 || errno == ENOENT else {
+                throw ServerFailure(.serveFailed, "\(path): cannot remove the dead socket: \(errnoText()) (fix: rm \(path))")
+            }
+            return .removedDead
+        case let e:
+            throw ServerFailure(.serveFailed, "\(path): cannot test the socket: \(errnoText(e)) (fix: rm \(path) if no process serves it)")
+        }
+    }
+
+    /// 0 if a connection succeeds, else errno.
+    static func connectResult(_ path: String) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return errno }
+        defer { close(fd) }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return ENAMETOOLONG }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            for (i, b) in bytes.enumerated() { raw[i] = b }
+            raw[bytes.count] = 0
+        }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return rc == 0 ? 0 : errno
+    }
+
+    /// Whether some socket is listening on `path` in this network namespace (/proc/net/unix:
+    /// flag __SO_ACCEPTCON 00010000, state 01). Checking this instead of connecting means the
+    /// readiness probe does not make socat start a `borg serve`.
+    public static func isListening(_ path: String) -> Bool {
+        guard let text = readSmallFile("/proc/net/unix", limit: 8 << 20) else { return false }
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count >= 8, String(f[7]) == path else { continue }
+            if String(f[3]) == "00010000" { return true }
+        }
+        return false
+    }
+}
+
+/// Reads a small file (nil on error).
+func readSmallFile(_ path: String, limit: Int) -> String? {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while out.count < limit {
+        let n = read(fd, &chunk, chunk.count)
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        out += chunk[0..<n]
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// What a server run produced, for the command to report.
+public struct ServerRunResult: Sendable {
+    /// ssh's exit code; nil if ssh was killed by a signal (`sshSignal`) or never started.
+    public var sshExit: Int32?
+    public var sshSignal: Int32?
+    /// ssh's stdout (the trigger's result record), at most 4 MiB.
+    public var stdout: String
+    /// The last 64 KiB of ssh's stderr (ssh's errors and the client's log).
+    public var stderrTail: String
+    public var interrupted: Bool
+    public var timedOut: Bool
+    /// socat ended while ssh still ran (borg serve was no longer available).
+    public var socatDied: Bool
+    public var notices: [String]
+}
+
+/// One BACKUP or SERVE: lock, socket, socat, ssh, cleanup on every path.
+public final class ServerRun {
+    public let config: ServerConfig
+    public let mode: ServerMode
+    /// Where the server writes progress lines (stderr by default).
+    public var log: (String) -> Void = { line in
+        var l = line + "\n"
+        l.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+    }
+    /// Lines of ssh's stderr are forwarded live with this prefix (nil: kept, not shown).
+    public var forwardStderrPrefix: String? = "  | "
+
+    var socatPid: pid_t = 0
+    var sshPid: pid_t = 0
+    var socatExited = false
+    var sshStatus: Int32?
+    var sshSignal: Int32?
+
+    public init(config: ServerConfig, mode: ServerMode) {
+        self.config = config
+        self.mode = mode
+    }
+
+    /// Checks the accounts, binaries and directories a run needs. Runs as part of `run`.
+    public func checkEnvironment() throws(ServerFailure) -> ServerAccount {
+        let c = config
+        guard let local = ServerAccount.lookup(c.localUser) else {
+            throw ServerFailure(.configError, "\(c.file): LOCAL_USER=\(c.localUser) does not exist on this server (fix: useradd --system --create-home --home-dir /var/lib/\(c.localUser) --shell /usr/sbin/nologin \(c.localUser), or set LOCAL_USER)")
+        }
+        if geteuid() != 0 && geteuid() != local.uid {
+            throw ServerFailure(.configError, "\(c.file): borgpull-server runs as uid \(geteuid()) but LOCAL_USER=\(c.localUser) (fix: run it as root, or as \(c.localUser))")
+        }
+        var binaries = [c.socatBinary, c.sshBinary, c.borgBinary]
+        if geteuid() == 0 && local.uid != 0 { binaries.append(ServerSpawner.setpriv) }
+        for b in binaries where access(b, X_OK) != 0 {
+            let pkg = b.hasSuffix("socat") ? "socat" : b.hasSuffix("ssh") ? "openssh-client" : b.hasSuffix("borg") ? "borgbackup" : "util-linux"
+            throw ServerFailure(.configError, "\(c.file): \(b) is not an executable file: \(errnoText()) (fix: apt-get install -y \(pkg), or set the *_BINARY key)")
+        }
+        for (key, p) in [("SSH_IDENTITY", c.sshIdentity), ("SSH_KNOWN_HOSTS", c.sshKnownHosts)] {
+            guard let p else { continue }
+            if access(p, R_OK) != 0 {
+                throw ServerFailure(.configError, "\(c.file): \(key)=\(p) cannot be read: \(errnoText()) (fix: create it; it must be readable by \(c.localUser), who runs ssh)")
+            }
+        }
+        var st = stat()
+        if mode == .backup {
+            if stat(c.repoDir + "/config", &st) != 0 {
+                throw ServerFailure(.configError, "\(c.file): REPO_DIR=\(c.repoDir) is not a borg repository yet (no \(c.repoDir)/config) (fix: start `borgpull-server -c \(c.file) SERVE` and run `borg init --encryption=repokey-blake2` on the client, see README)")
+            }
+        } else {
+            let parent = FileRulesPath.parent(c.repoDir)
+            if stat(c.repoDir, &st) != 0 && stat(parent, &st) != 0 {
+                throw ServerFailure(.configError, "\(c.file): neither REPO_DIR=\(c.repoDir) nor its parent \(parent) exists (fix: install -d -o \(c.localUser) -m 0700 \(parent))")
+            }
+        }
+        return local
+    }
+
+    /// RUN_DIR: created for LOCAL_USER when missing; must be a real directory LOCAL_USER can write.
+    func prepareRunDirectory(_ local: ServerAccount) throws(ServerFailure) {
+        let dirs = [FileRulesPath.parent(config.socketPath), FileRulesPath.parent(config.lockFile)]
+        for dir in Set(dirs) {
+            var st = stat()
+            if lstat(dir, &st) != 0 {
+                guard errno == ENOENT, mkdir(dir, 0o750) == 0 || errno == EEXIST else {
+                    throw ServerFailure(.serveFailed, "\(dir): cannot create the run directory: \(errnoText()) (fix: install -d -o \(local.name) -m 0750 \(dir))")
+                }
+                if geteuid() == 0 { _ = chown(dir, local.uid, local.gid) }
+                continue
+            }
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw ServerFailure(.serveFailed, "\(dir) is not a directory (or is a symbolic link) (fix: remove it; borgpull-server creates it as a directory of \(local.name))")
+            }
+            if st.st_uid != local.uid && st.st_mode & 0o002 == 0 && !(st.st_gid == local.gid && st.st_mode & 0o020 != 0) {
+                throw ServerFailure(.serveFailed, "\(dir) is not writable by LOCAL_USER=\(local.name), who runs socat (fix: chown \(local.name) \(dir) && chmod 0750 \(dir))")
+            }
+        }
+    }
+
+    /// Runs the whole thing. Throws only before anything was started; afterwards every path
+    /// ends in cleanup and a result.
+    public func run() throws(ServerFailure) -> ServerRunResult {
+        let local = try checkEnvironment()
+        umask(0o077)
+        // Children run as LOCAL_USER, who may not be able to enter the caller's directory.
+        _ = chdir("/")
+        try prepareRunDirectory(local)
+        let lock = try ServerLock(path: config.lockFile)
+        defer { lock.release() }
+        var notices: [String] = []
+        if try ServerSocket.prepare(config.socketPath) == .removedDead {
+            notices.append("removed a dead socket left behind at \(config.socketPath)")
+            log("borgpull-server: removed a dead socket left behind at \(config.socketPath)")
+        }
+        ServerSignals.block()
+        ServerSpawner.becomeSubreaper()
+        defer { cleanup() }
+        return try supervise(local: local, notices: notices)
+    }
+
+    func supervise(local: ServerAccount, notices: [String]) throws(ServerFailure) -> ServerRunResult {
+        let c = config
+        let env = ServerSpawner.environment(for: local)
+        var result = ServerRunResult(sshExit: nil, sshSignal: nil, stdout: "", stderrTail: "", interrupted: false,
+                                     timedOut: false, socatDied: false, notices: notices)
+        // 1. socat + borg serve, as LOCAL_USER.
+        let socatArgv = ServerSpawner.asUser(local, [c.socatBinary] + ServerPlan.socatArguments(c))
+        socatPid = try ServerSpawner.spawn(socatArgv, environment: env, stderr: 2)
+        let readyBy = serverClock() + 10
+        while !ServerSocket.isListening(c.socketPath) {
+            reapChildren()
+            if socatExited {
+                throw ServerFailure(.serveFailed, "socat ended before listening on \(c.socketPath) (its message is above) (fix: check that \(local.name) can write \(FileRulesPath.parent(c.socketPath)) and that nothing else uses the path)")
+            }
+            if ServerSignals.take().contains(where: { $0 != SIGCHLD }) {
+                result.interrupted = true
+                return result
+            }
+            if serverClock() > readyBy {
+                throw ServerFailure(.serveFailed, "socat did not listen on \(c.socketPath) within 10 s (fix: run `\(socatArgv.joined(separator: " "))` by hand to see why)")
+            }
+            usleep(20_000)
+        }
+
+        // 2. ssh, as LOCAL_USER; stdout = the result record, stderr = ssh's and the client's messages.
+        let out = try ServerPipe(limit: 4 << 20)
+        let err = try ServerPipe(limit: 64 << 10)
+        let sshArgv = ServerSpawner.asUser(local, [c.sshBinary] + ServerPlan.sshArguments(c, mode: mode))
+        log("borgpull-server: \(mode.rawValue) \(c.repoName): \(c.remoteUser)@\(c.remoteHost):\(c.sshPort), client socket \(c.remoteSocketPath) -> \(c.socketPath) -> borg serve \(c.repoDir)\(c.appendOnly ? " (append-only)" : "")")
+        sshPid = try ServerSpawner.spawn(sshArgv, environment: env, stdout: out.writeFD, stderr: err.writeFD)
+        out.closeWriteEnd()
+        err.closeWriteEnd()
+        if mode == .serve {
+            log("borgpull-server: serving; on the client, as root: borg list / borg init / borgpull-client -c /etc/borgpull BACKUP (see README). Ctrl-C ends SERVE.")
+        }
+
+        // 3. Wait for ssh; forward SIGINT/SIGTERM/SIGHUP; enforce BACKUP_TIMEOUT.
+        let deadline = mode == .backup && c.backupTimeout > 0 ? serverClock() + Double(c.backupTimeout) : Double.infinity
+        var stopSentAt: Double?
+        var pendingLine: [UInt8] = []
+        func forward(_ bytes: [UInt8]) {
+            guard let prefix = forwardStderrPrefix else { return }
+            pendingLine += bytes
+            while let nl = pendingLine.firstIndex(of: 10) {
+                log(prefix + String(decoding: pendingLine[..<nl], as: UTF8.self))
+                pendingLine.removeSubrange(...nl)
+            }
+        }
+        while sshStatus == nil && sshSignal == nil {
+            var fds = [pollfd(fd: out.readFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: err.readFD, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, nfds_t(out.eof ? 0 : 2), 200)
+            out.drain()
+            forward(err.drain())
+            for s in ServerSignals.take() where s != SIGCHLD {
+                if stopSentAt == nil {
+                    log("borgpull-server: received signal \(s); stopping ssh, socat and borg serve")
+                    result.interrupted = true
+                    stopSSH(SIGTERM)
+                    stopSentAt = serverClock()
+                } else {
+                    stopSSH(SIGKILL)
+                }
+            }
+            reapChildren()
+            if socatExited && sshStatus == nil && stopSentAt == nil {
+                log("borgpull-server: socat ended unexpectedly; stopping ssh")
+                result.socatDied = true
+                stopSSH(SIGTERM)
+                stopSentAt = serverClock()
+            }
+            let now = serverClock()
+            if now > deadline && stopSentAt == nil {
+                log("borgpull-server: BACKUP_TIMEOUT=\(c.backupTimeout) s elapsed; stopping ssh")
+                result.timedOut = true
+                stopSSH(SIGTERM)
+                stopSentAt = now
+            }
+            if let t = stopSentAt, now - t > 10 { stopSSH(SIGKILL) }
+        }
+        // ssh ended: collect what is still in the pipes (bounded: a grandchild may hold them).
+        let drainBy = serverClock() + 2
+        while (!out.eof || !err.eof) && serverClock() < drainBy {
+            var fds = [pollfd(fd: out.readFD, events: Int16(POLLIN), revents: 0),
+                       pollfd(fd: err.readFD, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&fds, 2, 100)
+            out.drain()
+            forward(err.drain())
+        }
+        if !pendingLine.isEmpty { forward([10]) }
+        result.sshExit = sshStatus
+        result.sshSignal = sshSignal
+        result.stdout = String(decoding: out.buffer, as: UTF8.self)
+        result.stderrTail = String(decoding: err.buffer, as: UTF8.self)
+        return result
+    }
+
+    func stopSSH(_ signal: Int32) {
+        guard sshPid > 0, sshStatus == nil, sshSignal == nil else { return }
+        _ = kill(-sshPid, signal)
+    }
+
+    /// Reaps every child that ended (ssh, socat, and orphans re-parented to us).
+    func reapChildren() {
+        while true {
+            var status: Int32 = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid <= 0 { return }
+            let exited = status & 0x7f == 0
+            if pid == sshPid {
+                if exited { sshStatus = (status >> 8) & 0xff } else { sshSignal = status & 0x7f }
+            } else if pid == socatPid {
+                socatExited = true
+            }
+        }
+    }
+
+    /// Every path ends here: ssh's and socat's process groups (socat, its per-connection children
+    /// and every `borg serve`) get SIGTERM, then SIGKILL after 10 s; all are reaped; S is removed.
+    func cleanup() {
+        if sshPid > 0 && sshStatus == nil && sshSignal == nil {
+            _ = kill(-sshPid, SIGTERM)
+        }
+        for group in [socatPid, sshPid] where group > 0 {
+            _ = kill(-group, SIGTERM)
+        }
+        let killAt = serverClock() + 10
+        var killed = false
+        while true {
+            reapChildren()
+            let alive = [socatPid, sshPid].filter { $0 > 0 && (kill(-$0, 0) == 0 || errno == EPERM) }
+            if alive.isEmpty { break }
+            if serverClock() > killAt {
+                if killed { break }
+                for g in alive { _ = kill(-g, SIGKILL) }
+                killed = true
+            }
+            usleep(20_000)
+        }
+        reapChildren()
+        var st = stat()
+        if lstat(config.socketPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK {
+            _ = unlink(config.socketPath)
+        }
+    }
+}
+
+/// Path helpers (pure string work on absolute paths).
+enum FileRulesPath {
+    static func parent(_ path: String) -> String {
+        let parts = path.split(separator: "/")
+        return "/" + parts.dropLast().joined(separator: "/")
+    }
+}

@@ -1,0 +1,202 @@
+import ArgumentParser
+import Foundation
+import Glibc
+
+/// `borgpull-client trigger`: sshd's ForceCommand for the ssh user (see policy/sshd/borgpull.conf).
+///
+/// It starts the BACKUP, waits for it, prints the result record on stdout as ONE line of JSON
+/// (only a record written after the trigger started) and exits with the client's status.
+/// The server reads ssh's stdout. Everything else (the BACKUP's own output, messages) goes to
+/// stderr, which the server shows as the client's log.
+///
+/// It never reads SSH_ORIGINAL_COMMAND: whatever command the server asks for, the only thing
+/// that happens is the configured BACKUP.
+struct Trigger: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trigger",
+        abstract: "sshd ForceCommand: start the BACKUP, print its result record, exit with its status.",
+        discussion: """
+        --via systemd  systemctl start UNIT (authorised by the polkit rule; the unit runs
+                       borgpull-client -c DIR BACKUP as root). The default.
+        --via sudo     sudo -n CLIENT -c DIR BACKUP (sudoers drop-in allowing exactly that line).
+        --via direct   run the BACKUP in this process's child; only when already root.
+        The server's command line (SSH_ORIGINAL_COMMAND) is never read.
+        """)
+
+    enum Via: String, ExpressibleByArgument, CaseIterable {
+        case systemd, sudo, direct
+    }
+
+    @Option(help: ArgumentHelp("The client's result record (its RESULT_FILE).", valueName: "FILE"))
+    var result = "/var/lib/borgpull/last-backup.json"
+
+    @Option(help: "How to start the BACKUP: systemd, sudo or direct.")
+    var via: Via = .systemd
+
+    @Option(help: ArgumentHelp("The client's configuration directory (sudo, direct).", valueName: "DIR"))
+    var configs = "/etc/borgpull"
+
+    @Option(help: ArgumentHelp("The systemd unit that runs the BACKUP (systemd).", valueName: "UNIT"))
+    var unit = "run-borg-backup.service"
+
+    @Option(help: ArgumentHelp("Absolute path of borgpull-client as written in sudoers (sudo).", valueName: "PATH"))
+    var client = "/usr/local/bin/borgpull-client"
+
+    /// Exit statuses of its own, besides the client's.
+    static let internalError: Int32 = 70
+    static let configError: Int32 = 12
+
+    func validate() throws {
+        guard result.hasPrefix("/"), configs.hasPrefix("/"), client.hasPrefix("/") else {
+            throw ValidationError("--result, --configs and --client must be absolute paths")
+        }
+        guard unit.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }), unit.hasSuffix(".service") else {
+            throw ValidationError("--unit must be a unit name such as run-borg-backup.service")
+        }
+    }
+
+    func run() throws {
+        let started = TriggerClock.now()
+        let argv: [String]
+        switch via {
+        case .systemd:
+            argv = [TriggerClock.firstExecutable(["/usr/bin/systemctl", "/bin/systemctl"]), "start", unit]
+        case .sudo:
+            argv = ["/usr/bin/sudo", "-n", client, "-c", configs, "BACKUP"]
+        case .direct:
+            guard geteuid() == 0 else {
+                say("--via direct needs root, but this runs as uid \(geteuid()) (fix: in sshd's ForceCommand use --via systemd with the polkit rule, or --via sudo with the sudoers drop-in)")
+                throw ExitCode(Trigger.configError)
+            }
+            argv = [TriggerClock.selfExecutable(), "-c", configs, "BACKUP"]
+        }
+
+        // The server recognises this line (ServerOutcome.triggerMarker): the session is up.
+        say("starting BACKUP via \(via.rawValue)")
+        let status = TriggerProcess.run(argv)
+        let code: Int32
+        switch status {
+        case .exited(let rc): code = rc
+        case .signaled(let s):
+            say("\(argv[0]) was killed by signal \(s)")
+            code = 5
+        case .failedToStart(let e):
+            say("cannot start \(argv[0]): \(String(cString: strerror(e))) (fix: install it, or choose another --via)")
+            throw ExitCode(Trigger.internalError)
+        }
+
+        // The record, if this BACKUP wrote one.
+        guard let record = freshRecord(since: started) else {
+            if code == 0 || code == 1 {
+                // sudo and systemctl also use status 1 for their own failures: never pass that
+                // on as "ok with warnings" without the record that says so.
+                say("\(argv.joined(separator: " ")) exited \(code) but \(result) was not written by this run (fix: make \(result) readable by \(userName()), e.g. mode 0640 with the ssh user's group, and check the client's log)")
+                throw ExitCode(Trigger.internalError)
+            }
+            say("\(argv.joined(separator: " ")) exited \(code); no new result record in \(result)")
+            throw ExitCode(code)
+        }
+        FileHandle.standardOutput.write(Data((record.line + "\n").utf8))
+        throw ExitCode(record.code ?? code)
+    }
+
+    /// The result record if it was modified at or after `since`: one line of JSON and its status code.
+    func freshRecord(since: timespec) -> (line: String, code: Int32?)? {
+        var st = stat()
+        guard stat(result, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let m = st.st_mtim
+        guard m.tv_sec > since.tv_sec || (m.tv_sec == since.tv_sec && m.tv_nsec >= since.tv_nsec) else { return nil }
+        guard st.st_size < 4 << 20, let data = FileManager.default.contents(atPath: result),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              let compact = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            say("\(result) is not a JSON object; not sent")
+            return nil
+        }
+        let code = ((object["status"] as? [String: Any])?["code"] as? NSNumber)?.int32Value
+        return (String(decoding: compact, as: UTF8.self), code)
+    }
+
+    func say(_ text: String) {
+        FileHandle.standardError.write(Data("borgpull-client trigger: \(text)\n".utf8))
+    }
+
+    func userName() -> String {
+        guard let pw = getpwuid(geteuid()) else { return "uid \(geteuid())" }
+        return String(cString: pw.pointee.pw_name)
+    }
+}
+
+enum TriggerClock {
+    static func now() -> timespec {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return ts
+    }
+
+    static func firstExecutable(_ candidates: [String]) -> String {
+        candidates.first { access($0, X_OK) == 0 } ?? candidates[0]
+    }
+
+    static func selfExecutable() -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return "/usr/local/bin/borgpull-client" }
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Runs the BACKUP starter: stdin /dev/null, its stdout onto our stderr (our stdout carries only
+/// the record), SIGHUP/SIGINT/SIGTERM passed on as SIGTERM.
+enum TriggerProcess {
+    enum Status { case exited(Int32), signaled(Int32), failedToStart(Int32) }
+
+    static func run(_ argv: [String]) -> Status {
+        var watched = sigset_t()
+        sigemptyset(&watched)
+        for s in [SIGHUP, SIGINT, SIGTERM, SIGCHLD] { sigaddset(&watched, s) }
+        var old = sigset_t()
+        pthread_sigmask(SIG_BLOCK, &watched, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, 2, 1)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for s in [SIGHUP, SIGINT, SIGTERM, SIGCHLD, SIGPIPE] { sigaddset(&defaults, s) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgv { free(p) } }
+        let env = ["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"]
+        var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
+        defer { for p in cEnv { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, &attr, &cArgv, &cEnv)
+        guard rc == 0 else { return .failedToStart(rc) }
+
+        var tick = timespec(tv_sec: 1, tv_nsec: 0)
+        while true {
+            var status: Int32 = 0
+            let w = waitpid(pid, &status, WNOHANG)
+            if w == pid {
+                if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
+                return .signaled(status & 0x7f)
+            }
+            if w < 0 && errno != EINTR { return .failedToStart(errno) }
+            let s = sigtimedwait(&watched, nil, &tick)
+            if s == SIGHUP || s == SIGINT || s == SIGTERM {
+                _ = kill(pid, SIGTERM)
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import BorgPullCore
+import BorgPullSystem
+import Foundation
+
+/// BACKUP: trigger the client's backup through the forward and report its outcome.
+enum BackupMode {
+    /// The `--json` output: the server's verdict and the client's record as received.
+    struct JSONOutcome: Codable {
+        var status: Int32
+        var name: String
+        var message: String
+        var client: String?
+        var repository: String?
+        var record: ClientReport?
+        var notices: [String]
+    }
+
+    static func run(configPath: String, json: Bool) -> ServerExit {
+        var config: ServerConfig?
+        let outcome: ServerOutcome
+        var notices: [String] = []
+        do {
+            let c = try ServerConfigFile.load(configPath)
+            config = c
+            for n in c.notices { report("borgpull-server: notice: \(n)") }
+            notices += c.notices
+            let result = try ServerRun(config: c, mode: .backup).run()
+            notices += result.notices
+            let record = ServerOutcome.recordLine(in: result.stdout).flatMap { line -> ClientReport? in
+                try? JSONDecoder().decode(ClientReport.self, from: Data(line.utf8))
+            }
+            if record == nil && !result.stdout.isEmpty {
+                report("borgpull-server: the client's stdout held no result record: \(result.stdout.prefix(200))")
+            }
+            if result.socatDied && record == nil {
+                outcome = ServerOutcome(exit: .serveFailed, message: "socat (borg serve) ended during the backup; see its message above (fix: run SERVE and borg list on the client to test the repository)")
+            } else {
+                outcome = ServerOutcome.backup(config: c, sshExit: result.sshExit, report: record, stderrTail: result.stderrTail,
+                                               interrupted: result.interrupted, timedOut: result.timedOut)
+            }
+        } catch {
+            outcome = ServerOutcome(exit: error.exit, message: error.message)
+        }
+        report(outcome.summary)
+        if json {
+            let j = JSONOutcome(status: outcome.exit.rawValue, name: outcome.exit.name, message: outcome.message,
+                                client: config.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" },
+                                repository: config?.repoDir, record: outcome.report, notices: notices)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            if let data = try? encoder.encode(j) {
+                print(String(decoding: data, as: UTF8.self))
+            }
+        }
+        return outcome.exit
+    }
+}

@@ -1,0 +1,32 @@
+import BorgPullCore
+import BorgPullSystem
+
+/// SERVE: keep the forward (ssh -N) and `borg serve` up until Ctrl-C/SIGTERM.
+enum ServeMode {
+    static func run(configPath: String) -> ServerExit {
+        do {
+            let c = try ServerConfigFile.load(configPath)
+            for n in c.notices { report("borgpull-server: notice: \(n)") }
+            let result = try ServerRun(config: c, mode: .serve).run()
+            let target = "\(c.remoteUser)@\(c.remoteHost):\(c.sshPort)"
+            if result.interrupted {
+                report("borgpull-server: SERVE ended (signal); ssh, socat and borg serve stopped, \(c.socketPath) removed")
+                return .ok
+            }
+            if result.socatDied {
+                report("borgpull-server: serve-failed: socat (borg serve) ended; see its message above")
+                return .serveFailed
+            }
+            if result.sshExit == 255 || result.sshSignal != nil {
+                let o = ServerOutcome.connectFailure(config: c, stderrTail: result.stderrTail, target: target)
+                report(o.summary)
+                return o.exit
+            }
+            report("borgpull-server: SERVE ended: ssh to \(target) exited with status \(result.sshExit ?? -1)")
+            return .ok
+        } catch {
+            report("borgpull-server: \(error.exit.name) (exit \(error.exit.rawValue)): \(error.message)")
+            return error.exit
+        }
+    }
+}

@@ -1,0 +1,382 @@
+import XCTest
+import Foundation
+
+/// Commands for the server system tests (names kept apart from other engineers' helpers).
+enum SrvShell {
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var seconds: Double
+    }
+
+    static var requireSystemTests: Bool { ProcessInfo.processInfo.environment["BORGPULL_REQUIRE_SYSTEM_TESTS"] == "1" }
+
+    /// Skips locally, fails under BORGPULL_REQUIRE_SYSTEM_TESTS=1.
+    static func unmet(_ why: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        if requireSystemTests {
+            XCTFail("prerequisite missing (BORGPULL_REQUIRE_SYSTEM_TESTS=1): \(why)", file: file, line: line)
+        }
+        throw XCTSkip(why)
+    }
+
+    /// posix_spawn + waitpid (Foundation's Process did not always reap its children here).
+    static func spawn(_ argv: [String], stdout: String, stderr: String) -> pid_t? {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, stdout, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        if stderr == stdout {
+            posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 2, stderr, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        }
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK))
+        var cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for p in cArgv { free(p) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, argv[0], &actions, &attr, &cArgv, environ) == 0 else { return nil }
+        return pid
+    }
+
+    static func wait(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    @discardableResult
+    static func run(_ argv: [String]) -> Output {
+        let base = "/var/tmp/bps-\(UUID().uuidString)"
+        defer {
+            unlink(base + ".out")
+            unlink(base + ".err")
+        }
+        let t0 = Date()
+        guard let pid = spawn(argv, stdout: base + ".out", stderr: base + ".err") else {
+            return Output(status: 127, stdout: "", stderr: "cannot run \(argv[0])", seconds: 0)
+        }
+        let status = wait(pid)
+        let o = (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? ""
+        let e = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
+        return Output(status: status, stdout: o, stderr: e, seconds: Date().timeIntervalSince(t0))
+    }
+
+    @discardableResult
+    static func sh(_ script: String) -> Output { run(["/bin/sh", "-c", script]) }
+
+    /// A background process; its output goes to `log`.
+    final class Background {
+        let pid: pid_t
+        var status: Int32?
+        init(pid: pid_t) { self.pid = pid }
+
+        var isRunning: Bool {
+            if status != nil { return false }
+            var st: Int32 = 0
+            let r = waitpid(pid, &st, WNOHANG)
+            if r == pid { status = st & 0x7f == 0 ? (st >> 8) & 0xff : 128 + (st & 0x7f); return false }
+            return r == 0
+        }
+
+        func signal(_ s: Int32) { if isRunning { kill(pid, s) } }
+
+        @discardableResult
+        func wait() -> Int32 {
+            if let s = status { return s }
+            let s = SrvShell.wait(pid)
+            status = s
+            return s
+        }
+    }
+
+    static func start(_ argv: [String], log: String) throws -> Background {
+        guard let pid = spawn(argv, stdout: log, stderr: log) else {
+            throw NSError(domain: "SrvShell", code: 1, userInfo: [NSLocalizedDescriptionKey: "cannot start \(argv[0])"])
+        }
+        return Background(pid: pid)
+    }
+
+    static func waitFor(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            if condition() { return true }
+            usleep(100_000)
+        }
+        return condition()
+    }
+
+    static func freePort() -> Int {
+        let o = run(["/usr/bin/python3", "-c", "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])"])
+        return Int(o.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 22022
+    }
+}
+
+/// A backup server and a backup client on this machine, talking through a real sshd on
+/// 127.0.0.1 that uses policy/sshd/borgpull.conf (user name and paths substituted).
+///
+/// Layout (root-owned parents, so the client's config audit passes):
+///   /srv/bpt/bin           borgpull-client, borgpull-server (copies of the build)
+///   /srv/bpt/client        client config dir (borg_env 0600, borg_paths, hooks)
+///   /srv/bpt/data          what is backed up
+///   /srv/bpt/sshd          sshd_config, host key, authorized keys
+///   /srv/bpt/server.conf   server config
+///   /var/lib/bpt-srv       LOCAL_USER's home: ssh key, known_hosts, repo/
+final class ServerHarness {
+    static let localUser = "bpt-srv"
+    static let sshUser = "bpt-ssh"
+    static let runnerUser = "bpt-run"
+    static let passphrase = "correct horse battery staple"
+
+    static let root = "/srv/bpt"
+    static let bin = "\(root)/bin"
+    static let clientDir = "\(root)/client"
+    static let data = "\(root)/data"
+    static let sshdDir = "\(root)/sshd"
+    static let serverConf = "\(root)/server.conf"
+    static let state = "\(root)/state"
+    static let home = "/var/lib/\(localUser)"
+    static let repo = "\(home)/repo"
+    static let runDir = "/run/bpt-srv"
+    static let clientSocketDir = "/run/bpt-client"
+    static let clientSocket = "\(clientSocketDir)/c.socket"
+    static let resultFile = "\(state)/last-backup.json"
+
+    let port: Int
+    var sshd: SrvShell.Background?
+
+    /// Repository root of this package (two levels above this file).
+    static var packageRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
+    static var buildBin: String { packageRoot + "/.build/debug" }
+
+    /// The shared harness: set up once per test process.
+    nonisolated(unsafe) static var shared: ServerHarness?
+
+    static func get(file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
+        if getuid() != 0 { try SrvShell.unmet("needs root (users, sshd, sudoers)", file: file, line: line) }
+        for t in ["/usr/sbin/sshd", "/usr/bin/socat", "/usr/bin/borg", "/usr/bin/setpriv", "/usr/bin/sudo", "/usr/bin/ssh-keygen"]
+            where !FileManager.default.isExecutableFile(atPath: t) {
+            try SrvShell.unmet("needs \(t)", file: file, line: line)
+        }
+        for b in ["borgpull-client", "borgpull-server"] where !FileManager.default.isExecutableFile(atPath: "\(buildBin)/\(b)") {
+            try SrvShell.unmet("build first: \(buildBin)/\(b) is missing", file: file, line: line)
+        }
+        if let h = shared { return h }
+        let h = try ServerHarness()
+        shared = h
+        return h
+    }
+
+    init() throws {
+        port = SrvShell.freePort()
+        let H = ServerHarness.self
+        SrvShell.sh("[ -f \(H.sshdDir)/sshd.pid ] && kill $(cat \(H.sshdDir)/sshd.pid) 2>/dev/null; true")
+        let setup = SrvShell.sh("""
+            set -e
+            id -u \(H.localUser) >/dev/null 2>&1 || useradd --system --create-home --home-dir \(H.home) --shell /usr/sbin/nologin \(H.localUser)
+            id -u \(H.sshUser) >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/\(H.sshUser) --shell /bin/bash \(H.sshUser)
+            usermod -p '*' \(H.sshUser)
+            id -u \(H.runnerUser) >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin -G \(H.sshUser) \(H.runnerUser)
+            rm -rf \(H.root) \(H.repo) \(H.runDir) \(H.clientSocketDir)
+            install -d -m 0755 \(H.root) \(H.bin) \(H.data) \(H.sshdDir)
+            install -d -m 0700 \(H.clientDir)
+            install -m 0755 \(H.buildBin)/borgpull-client \(H.buildBin)/borgpull-server \(H.bin)/
+            mkdir -p -m 0755 /run/sshd
+            # sshd host key, server user key, known_hosts, authorized keys
+            ssh-keygen -q -t ed25519 -N '' -f \(H.sshdDir)/host_key
+            install -d -m 0700 -o \(H.localUser) -g \(H.localUser) \(H.home)/.ssh
+            rm -f \(H.home)/.ssh/id_ed25519 \(H.home)/.ssh/id_ed25519.pub
+            ssh-keygen -q -t ed25519 -N '' -C bpt-server -f \(H.home)/.ssh/id_ed25519
+            chown \(H.localUser): \(H.home)/.ssh/id_ed25519 \(H.home)/.ssh/id_ed25519.pub
+            echo "[127.0.0.1]:\(port) $(cut -d' ' -f1,2 \(H.sshdDir)/host_key.pub)" > \(H.home)/.ssh/known_hosts
+            chown \(H.localUser): \(H.home)/.ssh/known_hosts
+            install -d -m 0750 -o root -g \(H.sshUser) \(H.sshdDir)/authorized_keys
+            install -m 0640 -o root -g \(H.sshUser) \(H.home)/.ssh/id_ed25519.pub \(H.sshdDir)/authorized_keys/keys
+            # the trigger may run exactly one command as root
+            echo '\(H.sshUser) ALL=(root) NOPASSWD: \(H.bin)/borgpull-client -c \(H.clientDir) BACKUP' > /etc/sudoers.d/bpt-test
+            chmod 0440 /etc/sudoers.d/bpt-test
+            visudo -cf /etc/sudoers.d/bpt-test >/dev/null
+            # data: text, binary, a name with a blank
+            printf 'hello from the client\\n' > \(H.data)/hello.txt
+            head -c 2000000 /dev/urandom > \(H.data)/random.bin
+            printf 'x%.0s' $(seq 1 5000) > "\(H.data)/with blank.txt"
+            """)
+        guard setup.status == 0 else {
+            throw NSError(domain: "ServerHarness", code: 1, userInfo: [NSLocalizedDescriptionKey: "setup failed: \(setup.stdout)\(setup.stderr)"])
+        }
+        try writeSshdConfig()
+        writeClientConfig()
+        writeServerConfig()
+        let s = SrvShell.run(["\(H.bin)/borgpull-client", "-c", H.clientDir, "SETUP"])
+        guard s.status == 0 else {
+            throw NSError(domain: "ServerHarness", code: 2, userInfo: [NSLocalizedDescriptionKey: "client SETUP failed: \(s.stderr)"])
+        }
+        try startSshd()
+        try initRepository()
+    }
+
+    deinit { stopSshd() }
+
+    /// Stops the shared harness's sshd (called from the test class's tearDown).
+    static func shutdown() {
+        shared?.stopSshd()
+        shared = nil
+    }
+
+    /// policy/sshd/borgpull.conf with the test's user, key file and ForceCommand.
+    func writeSshdConfig() throws {
+        let H = ServerHarness.self
+        let policy = try String(contentsOfFile: H.packageRoot + "/policy/sshd/borgpull.conf", encoding: .utf8)
+        var lines: [String] = []
+        for l in policy.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            let t = l.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("Match User ") { lines.append("Match User \(H.sshUser)"); continue }
+            if t.hasPrefix("AuthorizedKeysFile ") { lines.append("    AuthorizedKeysFile \(H.sshdDir)/authorized_keys/keys"); continue }
+            if t.hasPrefix("ForceCommand ") {
+                lines.append("    ForceCommand \(H.bin)/borgpull-client trigger --via sudo --client \(H.bin)/borgpull-client --configs \(H.clientDir) --result \(H.resultFile)")
+                continue
+            }
+            lines.append(l)
+        }
+        let config = """
+            Port \(port)
+            ListenAddress 127.0.0.1
+            HostKey \(H.sshdDir)/host_key
+            PidFile \(H.sshdDir)/sshd.pid
+            UsePAM no
+            AllowTcpForwarding no
+            LogLevel VERBOSE
+            \(lines.joined(separator: "\n"))
+            """
+        try config.write(toFile: "\(H.sshdDir)/sshd_config", atomically: true, encoding: .utf8)
+    }
+
+    func writeClientConfig(extra: String = "") {
+        let H = ServerHarness.self
+        write(H.clientDir + "/borg_env", """
+            # test client
+            export BORG_REPO="ssh://backup-server\(H.repo)"
+            export BORG_PASSPHRASE='\(H.passphrase)'
+            BACKUP_SOCKET="\(H.clientSocket)"
+            BORG_BACKUP_USER="\(H.sshUser)"
+            RUNNER_USER="\(H.runnerUser)"
+            STREAM_LOCAL_BIND_MASK=0117
+            STATE_DIR="\(H.state)"
+            RESULT_FILE="\(H.resultFile)"
+            ARCHIVE_PREFIX="bpt"
+            LOCK_WAIT=30
+            \(extra)
+            """, mode: 0o600)
+        write(H.clientDir + "/borg_paths", "\(H.data)\n", mode: 0o600)
+    }
+
+    func writeServerConfig(_ overrides: [String: String] = [:], to path: String = ServerHarness.serverConf) {
+        let H = ServerHarness.self
+        var keys: [(String, String)] = [
+            ("LOCAL_USER", H.localUser), ("REMOTE_USER", H.sshUser), ("REMOTE_HOST", "127.0.0.1"),
+            ("REPO_NAME", "bpt"), ("REPO_DIR", H.repo), ("RUN_DIR", H.runDir),
+            ("SOCKET_PATH", "${RUN_DIR}/${REPO_NAME}.socket"), ("REMOTE_SOCKET_PATH", H.clientSocket),
+            ("SSH_PORT", String(port)), ("SSH_IDENTITY", "\(H.home)/.ssh/id_ed25519"),
+            ("SSH_KNOWN_HOSTS", "\(H.home)/.ssh/known_hosts"), ("CONNECT_TIMEOUT", "5"), ("BACKUP_TIMEOUT", "300"),
+        ]
+        for (k, v) in overrides {
+            if let i = keys.firstIndex(where: { $0.0 == k }) { keys[i].1 = v } else { keys.append((k, v)) }
+        }
+        write(path, keys.map { "\($0.0)=\"\($0.1)\"" }.joined(separator: "\n") + "\n", mode: 0o644)
+    }
+
+    func write(_ path: String, _ text: String, mode: Int) {
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8))
+        chmod(path, mode_t(mode))
+        chown(path, 0, 0)
+    }
+
+    func startSshd() throws {
+        let H = ServerHarness.self
+        // An sshd of an earlier, crashed test process.
+        if let pid = try? String(contentsOfFile: "\(H.sshdDir)/sshd.pid", encoding: .utf8), let p = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            kill(p, SIGTERM)
+        }
+        let t = SrvShell.run(["/usr/sbin/sshd", "-t", "-f", "\(H.sshdDir)/sshd_config"])
+        guard t.status == 0 else {
+            throw NSError(domain: "ServerHarness", code: 3, userInfo: [NSLocalizedDescriptionKey: "sshd -t: \(t.stderr)"])
+        }
+        sshd = try SrvShell.start(["/usr/sbin/sshd", "-f", "\(H.sshdDir)/sshd_config", "-D", "-e"], log: "\(H.sshdDir)/sshd.log")
+        let up = SrvShell.waitFor(10) {
+            SrvShell.run(["/usr/bin/python3", "-c", "import socket;socket.create_connection(('127.0.0.1',\(port)),1)"]).status == 0
+        }
+        guard up else { throw NSError(domain: "ServerHarness", code: 4, userInfo: [NSLocalizedDescriptionKey: "sshd did not start"]) }
+    }
+
+    func stopSshd() {
+        if let p = sshd { p.signal(SIGTERM); p.wait() }
+    }
+
+    /// The README flow: SERVE on the server, `borg init` on the client, Ctrl-C the SERVE.
+    func initRepository() throws {
+        let H = ServerHarness.self
+        SrvShell.sh("install -d -m 0700 -o \(H.localUser) -g \(H.localUser) \(H.home)")
+        let serve = try SrvShell.start(["\(H.bin)/borgpull-server", "-c", H.serverConf, "SERVE"], log: "\(H.root)/serve-init.log")
+        defer {
+            serve.signal(SIGINT)
+            serve.wait()
+        }
+        guard SrvShell.waitFor(20, { isSocket(H.clientSocket) && serve.isRunning && sshConnected() }) else {
+            let log = (try? String(contentsOfFile: "\(H.root)/serve-init.log", encoding: .utf8)) ?? ""
+            throw NSError(domain: "ServerHarness", code: 5, userInfo: [NSLocalizedDescriptionKey: "SERVE did not forward: \(log)"])
+        }
+        let r = SrvShell.run(["\(H.bin)/borgpull-client", "-c", H.clientDir, "borg", "init", "--encryption=repokey-blake2"])
+        guard r.status == 0 else {
+            throw NSError(domain: "ServerHarness", code: 6, userInfo: [NSLocalizedDescriptionKey: "borg init via SERVE failed: \(r.stdout)\(r.stderr)"])
+        }
+    }
+
+    /// An ssh of LOCAL_USER is connected and the client socket is live.
+    func sshConnected() -> Bool {
+        SrvShell.run(["/usr/bin/python3", "-c", "import socket;s=socket.socket(socket.AF_UNIX);s.settimeout(1);s.connect('\(ServerHarness.clientSocket)')"]).status == 0
+    }
+
+    func isSocket(_ path: String) -> Bool {
+        var st = stat()
+        return lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFSOCK
+    }
+
+    func server(_ mode: String = "BACKUP", config: String = ServerHarness.serverConf, json: Bool = false) -> SrvShell.Output {
+        SrvShell.run(["\(ServerHarness.bin)/borgpull-server", "-c", config] + (json ? ["--json"] : []) + [mode])
+    }
+
+    /// `borg` on the server as LOCAL_USER, directly on the repository (no tunnel).
+    func localBorg(_ args: [String]) -> SrvShell.Output {
+        let H = ServerHarness.self
+        return SrvShell.run(["/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
+                             "/usr/bin/env", "-i", "HOME=\(H.home)", "PATH=/usr/bin:/bin", "BORG_PASSPHRASE=\(H.passphrase)",
+                             "BORG_RELOCATED_REPO_ACCESS_IS_OK=yes", "LANG=C.UTF-8", "/usr/bin/borg"] + args)
+    }
+
+    func archives() -> [String] {
+        localBorg(["list", "--short", ServerHarness.repo]).stdout.split(separator: "\n").map(String.init)
+    }
+
+    /// Processes that must not outlive a run: socat on our socket, borg serve on our repo.
+    func leftovers() -> String {
+        let H = ServerHarness.self
+        return SrvShell.sh("pgrep -a -f '[U]NIX-LISTEN:\(H.runDir)' ; pgrep -a -f '[r]estrict-to-repository \(H.repo)'").stdout
+    }
+
+    /// Waits until no client BACKUP of this config runs.
+    func waitClientIdle(_ seconds: Double = 60) -> Bool {
+        SrvShell.waitFor(seconds) {
+            SrvShell.sh("pgrep -f '[/]\(ServerHarness.bin.dropFirst())/borgpull-client -c \(ServerHarness.clientDir) BACKUP'").status != 0
+        }
+    }
+}
