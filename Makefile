@@ -32,3 +32,13 @@ install-server: release
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install server
 uninstall:
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh uninstall $(ROLE)
+
+# The quick start (as root): a server and a client on this machine, a real pull backup, twice
+# in a row is fine.
+.PHONY: demo bench
+demo:
+	./scripts/demo.sh
+
+# Benchmarks (not tests): local vs push vs pull, medians and ratios in one run. See bench/README.md.
+bench:
+	bench/run.sh

@@ -32,13 +32,11 @@ let package = Package(
             pkgConfig: "libcap",
             providers: [.apt(["libcap-dev"])]
         ),
-        // borgpull-server's Linux-only calls (prctl child subreaper) as static inline wrappers.
-        .systemLibrary(name: "CServerSupport"),
         // The only target that touches the OS.
         .target(
             name: "BorgPullSystem",
             dependencies: [
-                "BorgPullCore", "CLinux", "CSeccomp", "CCap", "CServerSupport",
+                "BorgPullCore", "CLinux", "CSeccomp", "CCap",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -73,7 +73,7 @@ chown "$SRV:$SRV" "$SRV_HOME/.ssh/known_hosts"
 install -d -m 0750 -o root -g "$SSHU" "$DEMO/sshd/authorized_keys"
 install -m 0640 -o root -g "$SSHU" "$SRV_HOME/.ssh/id_ed25519.pub" "$DEMO/sshd/authorized_keys/backup_server_keys"
 cat > /etc/sudoers.d/borgpull-demo <<EOF
-# borgpull demo: the ssh user may start exactly this BACKUP as root (the trigger's --via sudo)
+# borgpull demo: the ssh user may start exactly this BACKUP as root (the trigger's --via sudo-client)
 $SSHU ALL=(root) NOPASSWD: $DEMO/bin/borgpull-client -c $DEMO/client BACKUP
 EOF
 chmod 0440 /etc/sudoers.d/borgpull-demo
@@ -83,7 +83,7 @@ visudo -cf /etc/sudoers.d/borgpull-demo >/dev/null
         "$PORT" "$DEMO/sshd/host_key" "$DEMO/sshd/sshd.pid"
     sed -e "s|^Match User borgpull|Match User $SSHU|" \
         -e "s|^\( *\)AuthorizedKeysFile .*|\1AuthorizedKeysFile $DEMO/sshd/authorized_keys/backup_server_keys|" \
-        -e "s|^\( *\)ForceCommand .*|\1ForceCommand $DEMO/bin/borgpull-client trigger --via sudo --client $DEMO/bin/borgpull-client --configs $DEMO/client --result $DEMO/state/last-backup.json|" \
+        -e "s|^\( *\)ForceCommand .*|\1ForceCommand $DEMO/bin/borgpull-client trigger --via sudo-client --client $DEMO/bin/borgpull-client --configs $DEMO/client --result $DEMO/state/last-backup.json|" \
         "$ROOT/policy/sshd/borgpull.conf"
 } > "$DEMO/sshd/sshd_config"
 mkdir -p -m 0755 /run/sshd
@@ -100,6 +100,7 @@ export BORG_PASSPHRASE='$PASS'
 BACKUP_SOCKET="/run/borgpull-demo/client.socket"
 BORG_BACKUP_USER="$SSHU"
 RUNNER_USER="$RUNNER"
+SECCOMP_POLICY="$ROOT/policy/seccomp/borg.policy"
 STREAM_LOCAL_BIND_MASK=0117
 STATE_DIR="$DEMO/state"
 RESULT_FILE="$DEMO/state/last-backup.json"

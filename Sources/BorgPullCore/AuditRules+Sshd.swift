@@ -45,7 +45,7 @@ public struct SshdEffectiveConfig: Sendable, Equatable {
 public enum SshdRules {
     /// The ForceCommand borgpull installs (policy/sshd/borgpull.conf). It never reads
     /// SSH_ORIGINAL_COMMAND.
-    public static let expectedForceCommand = "/usr/local/bin/borgpull-client trigger"
+    public static let expectedForceCommand = "/usr/local/bin/borgpull-client trigger --via systemd"
 
     /// Findings for the effective config of `user`.
     /// - Parameters:

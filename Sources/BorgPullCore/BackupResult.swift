@@ -134,7 +134,7 @@ public struct ArchiveStats: Sendable, Codable, Equatable {
 }
 
 /// The result record written after every BACKUP (RESULT_FILE, default
-/// /var/lib/borgpull/last-backup.json, mode 0640, group of the ssh user). It holds no secret.
+/// /var/lib/borgpull/results/last-backup.json, mode 0640, group of the ssh user). No secret.
 /// Schema version 1; the server's BACKUP reads it (printed by the ForceCommand).
 public struct BackupRecord: Sendable, Codable, Equatable {
     public var version: Int = 1

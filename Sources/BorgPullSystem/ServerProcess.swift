@@ -1,5 +1,5 @@
 import Glibc
-import CServerSupport
+import CLinux
 import BorgPullCore
 
 /// A server run could not go on: the exit status and a message that names the problem and the fix.

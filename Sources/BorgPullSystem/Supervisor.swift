@@ -22,6 +22,8 @@ public struct SpawnSpec: Sendable {
         /// The helper's own descriptor (the journal under systemd).
         case inherit
         case null
+        /// Onto the helper's stderr (a child whose stdout must not mix with the helper's own).
+        case stderr
         /// Collected into `ProcessResult.stdout` (at most 16 MiB).
         case capture
         /// Forwarded line by line to the line sink, prefixed; the last lines are kept.
@@ -123,6 +125,7 @@ public final class Supervisor: @unchecked Sendable {
             switch output {
             case .inherit: break
             case .null: posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
+            case .stderr: posix_spawn_file_actions_adddup2(&actions, 2, target)
             case .capture, .lines: if let pipe { posix_spawn_file_actions_adddup2(&actions, pipe, target) }
             }
         }
@@ -171,7 +174,7 @@ public final class Supervisor: @unchecked Sendable {
         var readers: [OutputReader] = []
         var childEnds: [Int32] = []
         func makePipe(_ output: SpawnSpec.Output) throws(SystemError) -> Int32? {
-            guard output != .inherit && output != .null else { return nil }
+            guard output == .capture || { if case .lines = output { return true } else { return false } }() else { return nil }
             var fds: [Int32] = [0, 0]
             guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
             _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Glibc
+import BorgPullSystem
 
 /// `borgpull-client trigger`: sshd's ForceCommand for the ssh user (see policy/sshd/borgpull.conf).
 ///
@@ -16,21 +17,24 @@ struct Trigger: ParsableCommand {
         commandName: "trigger",
         abstract: "sshd ForceCommand: start the BACKUP, print its result record, exit with its status.",
         discussion: """
-        --via systemd  systemctl start UNIT (authorised by the polkit rule; the unit runs
-                       borgpull-client -c DIR BACKUP as root). The default.
-        --via sudo     sudo -n CLIENT -c DIR BACKUP (sudoers drop-in allowing exactly that line).
-        --via direct   run the BACKUP in this process's child; only when already root.
+        --via systemd      systemctl start UNIT (authorised by the polkit rule; the
+                           unit runs borgpull-client -c DIR BACKUP as root). Default.
+        --via sudo         sudo -n systemctl start UNIT (policy/sudoers/borgpull: the
+                           original's fallback line, for hosts without polkit).
+        --via sudo-client  sudo -n CLIENT -c DIR BACKUP, for hosts without systemd
+                           (a sudoers line allowing exactly that command).
+        --via direct       run the BACKUP as a child; only when already root.
         The server's command line (SSH_ORIGINAL_COMMAND) is never read.
         """)
 
     enum Via: String, ExpressibleByArgument, CaseIterable {
-        case systemd, sudo, direct
+        case systemd, sudo, sudoClient = "sudo-client", direct
     }
 
     @Option(help: ArgumentHelp("The client's result record (its RESULT_FILE).", valueName: "FILE"))
-    var result = "/var/lib/borgpull/last-backup.json"
+    var result = "/var/lib/borgpull/results/last-backup.json"
 
-    @Option(help: "How to start the BACKUP: systemd, sudo or direct.")
+    @Option(help: "How to start the BACKUP: systemd, sudo, sudo-client or direct.")
     var via: Via = .systemd
 
     @Option(help: ArgumentHelp("The client's configuration directory (sudo, direct).", valueName: "DIR"))
@@ -58,30 +62,39 @@ struct Trigger: ParsableCommand {
     func run() throws {
         let started = TriggerClock.now()
         let argv: [String]
+        let systemctl = TriggerClock.firstExecutable(["/usr/bin/systemctl", "/bin/systemctl"])
         switch via {
         case .systemd:
-            argv = [TriggerClock.firstExecutable(["/usr/bin/systemctl", "/bin/systemctl"]), "start", unit]
+            argv = [systemctl, "start", unit]
         case .sudo:
+            argv = ["/usr/bin/sudo", "-n", systemctl, "start", unit]
+        case .sudoClient:
             argv = ["/usr/bin/sudo", "-n", client, "-c", configs, "BACKUP"]
         case .direct:
             guard geteuid() == 0 else {
                 say("--via direct needs root, but this runs as uid \(geteuid()) (fix: in sshd's ForceCommand use --via systemd with the polkit rule, or --via sudo with the sudoers drop-in)")
                 throw ExitCode(Trigger.configError)
             }
-            argv = [TriggerClock.selfExecutable(), "-c", configs, "BACKUP"]
+            argv = [BackupRunner.executablePath(), "-c", configs, "BACKUP"]
         }
 
         // The server recognises this line (ServerOutcome.triggerMarker): the session is up.
         say("starting BACKUP via \(via.rawValue)")
-        let status = TriggerProcess.run(argv)
+        // stdin /dev/null, its stdout onto our stderr (our stdout carries only the record);
+        // SIGHUP (the ssh session died), SIGINT and SIGTERM are passed on.
         let code: Int32
-        switch status {
-        case .exited(let rc): code = rc
-        case .signaled(let s):
-            say("\(argv[0]) was killed by signal \(s)")
-            code = 5
-        case .failedToStart(let e):
-            say("cannot start \(argv[0]): \(String(cString: strerror(e))) (fix: install it, or choose another --via)")
+        do {
+            let supervisor = try Supervisor()
+            let r = try supervisor.run(SpawnSpec(argv: argv, environment: ["PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"],
+                                                 stdout: .stderr, stderr: .inherit))
+            switch r.termination {
+            case .exited(let rc): code = rc
+            case .signaled(let s):
+                say("\(argv[0]) was killed by signal \(s)")
+                code = 5
+            }
+        } catch {
+            say("cannot start \(argv[0]): \(error) (fix: install it, or choose another --via)")
             throw ExitCode(Trigger.internalError)
         }
 
@@ -135,68 +148,5 @@ enum TriggerClock {
 
     static func firstExecutable(_ candidates: [String]) -> String {
         candidates.first { access($0, X_OK) == 0 } ?? candidates[0]
-    }
-
-    static func selfExecutable() -> String {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
-        guard n > 0 else { return "/usr/local/bin/borgpull-client" }
-        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-}
-
-/// Runs the BACKUP starter: stdin /dev/null, its stdout onto our stderr (our stdout carries only
-/// the record), SIGHUP/SIGINT/SIGTERM passed on as SIGTERM.
-enum TriggerProcess {
-    enum Status { case exited(Int32), signaled(Int32), failedToStart(Int32) }
-
-    static func run(_ argv: [String]) -> Status {
-        var watched = sigset_t()
-        sigemptyset(&watched)
-        for s in [SIGHUP, SIGINT, SIGTERM, SIGCHLD] { sigaddset(&watched, s) }
-        var old = sigset_t()
-        pthread_sigmask(SIG_BLOCK, &watched, &old)
-        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
-
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, 2, 1)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGHUP, SIGINT, SIGTERM, SIGCHLD, SIGPIPE] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
-        defer { for p in cArgv { free(p) } }
-        let env = ["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG=C.UTF-8"]
-        var cEnv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) } + [nil]
-        defer { for p in cEnv { free(p) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, argv[0], &actions, &attr, &cArgv, &cEnv)
-        guard rc == 0 else { return .failedToStart(rc) }
-
-        var tick = timespec(tv_sec: 1, tv_nsec: 0)
-        while true {
-            var status: Int32 = 0
-            let w = waitpid(pid, &status, WNOHANG)
-            if w == pid {
-                if status & 0x7f == 0 { return .exited((status >> 8) & 0xff) }
-                return .signaled(status & 0x7f)
-            }
-            if w < 0 && errno != EINTR { return .failedToStart(errno) }
-            let s = sigtimedwait(&watched, nil, &tick)
-            if s == SIGHUP || s == SIGINT || s == SIGTERM {
-                _ = kill(pid, SIGTERM)
-            }
-        }
     }
 }

@@ -14,6 +14,7 @@ struct BorgPullClient: ParsableCommand {
           BACKUP  audit the config, check the forwarded socket, pre hook,
                   borg create, borg prune, post hook (always), result record
           borg    run a borg command through the tunnel (init, list, extract)
+          trigger sshd ForceCommand: start the BACKUP, print its record
           relay   the built-in remote shell borg uses (BORG_RSH)
 
         CONFIGURATION DIRECTORY: -c/--configs DIR, else $BORGPULL_CONFIG_DIR,

@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 
 /// borgpull-server BACKUP -> real sshd (our Match block) -> ForceCommand `borgpull-client
-/// trigger --via sudo` -> client BACKUP -> archive in the server's repository.
+/// trigger --via sudo-client` -> client BACKUP -> archive in the server's repository.
 /// Needs root; with BORGPULL_REQUIRE_SYSTEM_TESTS=1 a missing prerequisite fails.
 final class ServerEndToEndTests: XCTestCase {
     typealias H = ServerHarness

@@ -243,7 +243,7 @@ final class ServerHarness {
             if t.hasPrefix("Match User ") { lines.append("Match User \(H.sshUser)"); continue }
             if t.hasPrefix("AuthorizedKeysFile ") { lines.append("    AuthorizedKeysFile \(H.sshdDir)/authorized_keys/keys"); continue }
             if t.hasPrefix("ForceCommand ") {
-                lines.append("    ForceCommand \(H.bin)/borgpull-client trigger --via sudo --client \(H.bin)/borgpull-client --configs \(H.clientDir) --result \(H.resultFile)")
+                lines.append("    ForceCommand \(H.bin)/borgpull-client trigger --via sudo-client --client \(H.bin)/borgpull-client --configs \(H.clientDir) --result \(H.resultFile)")
                 continue
             }
             lines.append(l)
@@ -270,6 +270,7 @@ final class ServerHarness {
             BACKUP_SOCKET="\(H.clientSocket)"
             BORG_BACKUP_USER="\(H.sshUser)"
             RUNNER_USER="\(H.runnerUser)"
+            SECCOMP_POLICY="\(H.packageRoot)/policy/seccomp/borg.policy"
             STREAM_LOCAL_BIND_MASK=0117
             STATE_DIR="\(H.state)"
             RESULT_FILE="\(H.resultFile)"
