@@ -1,0 +1,87 @@
+#!/bin/bash
+# bench/run.sh [--size MB] [--reps N] [--variants LIST] [--json] [--keep] [--workdir DIR]
+#
+# In ONE invocation, for each repetition, times these variants, each as a first full run
+# (fresh repository, fresh borg cache) and an unchanged re-run (second create into the same
+# repository with the same cache):
+#   local       borg create to a local repository
+#   push        borg create ssh://SRV_USER@127.0.0.1:PORT/REPO over the loopback sshd
+#   pull        borgpull-server -c CONF BACKUP (when the real commands are built; see README)
+#   pull-socat  the interim pull transport: socat + borg serve on the server, ssh -R, the
+#               client's borg create through a socat relay (BORG_RSH)
+# The order of variants alternates between repetitions (forward, reverse, ...).
+# Prints medians (min-max) and the ratios pull/local, pull/push against the aims.
+# Run as root. Everything it starts is stopped on exit; scratch data is removed.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+
+SIZE=200 REPS=3 JSON=0 VARIANTS=""
+while [ $# -gt 0 ]; do
+    case $1 in
+        --size) SIZE=$2; shift 2 ;;
+        --reps) REPS=$2; shift 2 ;;
+        --variants) VARIANTS=$2; shift 2 ;;
+        --json) JSON=1; shift ;;
+        --keep) BENCH_KEEP=1; shift ;;
+        --workdir) WORKDIR=$2; shift 2 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+
+. "$here/pull-real.sh"
+if [ -z "$VARIANTS" ]; then
+    if pull_real_available; then VARIANTS="local push pull pull-socat"; else VARIANTS="local push pull-socat"; fi
+fi
+read -r -a VLIST <<<"${VARIANTS//,/ }"
+
+"$here/corpus.sh" "$WORKDIR/corpus-$SIZE" "$SIZE" >&2
+bench_setup "$WORKDIR/corpus-$SIZE"
+for v in "${VLIST[@]}"; do [ "$v" = pull ] && pull_real_setup; done
+
+# Warm up: corpus in the page cache, borg's Python modules loaded once, one ssh handshake.
+find "$CORPUS" -type f -exec cat {} + >/dev/null
+borg --version >/dev/null
+"${SSH_BASE[@]}" -i "$RUN/ssh/id_push" -p "$PORT" "$SRV_USER@127.0.0.1" </dev/null >/dev/null 2>&1 || true
+
+RESULTS="$RUN/results.tsv"
+: > "$RESULTS"
+
+run_variant() { # VARIANT REP
+    local v=$1 rep=$2 kind fn user=root
+    case $v in
+        local) kind=local fn=local_run ;;
+        push) kind=push fn=push_run ;;
+        pull-socat) kind=pull fn=pull_socat_run user=$CLI_USER ;;
+        pull) kind=pull fn=pull_real_run user=$(pull_real_borg_user) ;;
+        *) die "unknown variant $v" ;;
+    esac
+    local repo base phase t rc
+    repo=$(init_repo "$kind" "$v-$rep")
+    base=$(base_dir "$v-$rep" "$user")
+    for phase in first rerun; do
+        sync
+        t=$(now_ns); rc=0
+        "$fn" "$repo" "$base" "bench-$phase" >"$RUN/$v-$rep-$phase.log" 2>&1 || rc=$?
+        t=$(secs_since "$t")
+        if [ "$rc" != 0 ]; then
+            log "$v rep $rep $phase: rc $rc"; sed 's/^/    /' "$RUN/$v-$rep-$phase.log" >&2
+            [ "$rc" = 1 ] || die "$v failed"
+        fi
+        printf '%s\t%s\t%s\t%s\t%s\n' "$v" "$phase" "$rep" "$t" "$rc" >> "$RESULTS"
+        log "rep $rep $v $phase ${t}s"
+    done
+    rm -rf "$repo"
+}
+
+for rep in $(seq 1 "$REPS"); do
+    order=("${VLIST[@]}")
+    if [ $((rep % 2)) = 0 ]; then
+        order=(); for ((i=${#VLIST[@]}-1; i>=0; i--)); do order+=("${VLIST[$i]}"); done
+    fi
+    for v in "${order[@]}"; do run_variant "$v" "$rep"; done
+done
+
+python3 "$here/report.py" "$RESULTS" --size "$SIZE" --reps "$REPS" \
+    --encryption "$ENCRYPTION" --compression "$COMPRESSION" $([ "$JSON" = 1 ] && echo --json)
