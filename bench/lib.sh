@@ -26,7 +26,7 @@ SOCAT_BUF=""                         # tweaks: e.g. 131072 -> socat -b 131072 on
 # The client relay used by the pull path (BORG_RSH). Must accept and ignore the arguments
 # borg appends (host, "borg serve ..."). %SOCKET% and %PEERUID% are substituted.
 # Drop-in for the real tool: 'borgpull-client relay --socket %SOCKET% --peer-uid %PEERUID%'
-PULL_RELAY=${BENCH_PULL_RELAY:-"sh -c 'exec socat %SOCAT_B% STDIO UNIX-CONNECT:%SOCKET%'"}
+PULL_RELAY=${BENCH_PULL_RELAY:-"sh -c 'exec %CGX% relay socat %SOCAT_B% STDIO UNIX-CONNECT:%SOCKET%'"}
 
 BG_PIDS=()       # process-group leaders started by us (killed as groups on cleanup)
 SSHD_PID=""
@@ -54,6 +54,10 @@ bench_cleanup() {
     for p in "${BG_PIDS[@]}"; do
         wait "$p" 2>/dev/null
     done
+    if [ -n "${CGROOT:-}" ] && [ -d "$CGROOT" ]; then
+        for p in "$CGROOT"/*/; do rmdir "$p" 2>/dev/null; done
+        rmdir "$CGROOT" 2>/dev/null || log "could not remove cgroup $CGROOT (processes left?)"
+    fi
     if [ -n "${RUN:-}" ] && [ -d "$RUN" ] && [ "${BENCH_KEEP:-0}" != 1 ]; then
         rm -rf "$RUN"
     fi
@@ -76,6 +80,25 @@ stop_bg() {
     wait "$pid" 2>/dev/null || true
     for p in "${BG_PIDS[@]}"; do [ "$p" = "$pid" ] || keep+=("$p"); done
     BG_PIDS=("${keep[@]}")
+}
+
+# CPU accounting (bench/breakdown.sh): one cpuacct cgroup (v1) per component. cg-exec
+# moves each component into its cgroup right before exec; children inherit it.
+CG_COMPONENTS="borg-create borg-serve ssh sshd socat-srv relay"
+cg_setup() { # must run before bench_setup starts sshd
+    local base=${BENCH_CPUACCT:-/sys/fs/cgroup/cpuacct} c
+    [ -w "$base/cgroup.procs" ] || die "no writable cgroup v1 cpuacct hierarchy at $base"
+    CGROOT="$base/borgpull-bench.$$"
+    mkdir "$CGROOT"
+    for c in $CG_COMPONENTS; do
+        mkdir "$CGROOT/$c"
+        chmod 0666 "$CGROOT/$c/cgroup.procs"   # the bench users move themselves (their own pids only)
+    done
+}
+cg_snapshot() { # prints "name usage_ns" for each component and "machine" (everything on the box)
+    local c
+    for c in $CG_COMPONENTS; do echo "$c $(cat "$CGROOT/$c/cpuacct.usage")"; done
+    echo "machine $(cat "$(dirname "$CGROOT")/cpuacct.usage")"
 }
 
 free_port() {
@@ -105,6 +128,7 @@ bench_setup() {
     trap bench_cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
+    [ "${BENCH_CPU:-0}" != 1 ] || cg_setup
 
     mkdir -p -m 0755 "$RUN/ssh" "$RUN/repos" "$RUN/bin" "$RUN/base"
     mkdir -p -m 0700 "$RUN/home-srv" "$RUN/home-cli" "$RUN/sock-srv" "$RUN/sock-cli" "$RUN/pullenv"
@@ -121,10 +145,23 @@ bench_setup() {
     ssh-keygen -q -t ed25519 -N '' -f "$RUN/ssh/host_ed25519"
     ssh-keygen -q -t ed25519 -N '' -f "$RUN/ssh/id_push"
     ssh-keygen -q -t ed25519 -N '' -f "$RUN/ssh/id_pull"
-    printf 'restrict,command="borg serve --append-only --restrict-to-path %s" %s\n' \
+    printf 'restrict,command="'"$RUN"'/bin/cg-exec borg-serve borg serve --append-only --restrict-to-path %s" %s\n' \
         "$RUN/repos/push" "$(cat "$RUN/ssh/id_push.pub")" > "$RUN/ssh/authorized_keys.$SRV_USER"
     cat "$RUN/ssh/id_pull.pub" > "$RUN/ssh/authorized_keys.$CLI_USER"
     chmod 0644 "$RUN/ssh/authorized_keys."*
+
+    # cg-exec NAME CMD...: move this process into the bench's cpuacct cgroup NAME (only when
+    # bench/breakdown.sh created them; else a no-op) and exec CMD. Used on every variant alike.
+    cat > "$RUN/bin/cg-exec" <<EOF
+#!/bin/sh
+d=\$(cat "$RUN/cg.root" 2>/dev/null) || d=
+if [ -n "\$d" ] && [ -w "\$d/\$1/cgroup.procs" ]; then echo \$\$ > "\$d/\$1/cgroup.procs"; fi
+shift
+exec "\$@"
+EOF
+    chmod 0755 "$RUN/bin/cg-exec"
+    [ -z "${CGROOT:-}" ] || echo "$CGROOT" > "$RUN/cg.root"
+    CGX="$RUN/bin/cg-exec"
 
     # The client side of the pull path (what the ForceCommand runs in the interim variant).
     cat > "$RUN/bin/pull-client" <<EOF
@@ -132,7 +169,7 @@ bench_setup() {
 # ForceCommand of $CLI_USER: ignores SSH_ORIGINAL_COMMAND, runs the client's borg create
 # through the relay (BORG_RSH) to the forwarded socket. Settings come from the harness.
 set -a; . "$RUN/pullenv/env"; set +a
-exec borg create \$BORG_CREATE_OPTS "::\$ARCHIVE" "\$CORPUS"
+exec $RUN/bin/cg-exec borg-create borg create \$BORG_CREATE_OPTS "::\$ARCHIVE" "\$CORPUS"
 EOF
     chmod 0755 "$RUN/bin/pull-client"
 
@@ -170,7 +207,7 @@ Match User $CLI_USER
     ClientAliveCountMax 3
 EOF
     /usr/sbin/sshd -t -f "$RUN/ssh/sshd_config" || die "sshd -t failed"
-    /usr/sbin/sshd -D -e -f "$RUN/ssh/sshd_config" 2>"$RUN/ssh/sshd.log" &
+    "$CGX" sshd /usr/sbin/sshd -D -e -f "$RUN/ssh/sshd_config" 2>"$RUN/ssh/sshd.log" &
     SSHD_PID=$!
     local i
     for i in $(seq 100); do
@@ -223,14 +260,14 @@ ssh_opts_string() { # the ssh options used by push and pull, as one shell-quoted
 # (a) local borg create to a local repository.
 local_run() {
     ( borg_common_env; export BORG_BASE_DIR=$2
-      borg create $BORG_CREATE_OPTS "$1::$3" "$CORPUS" )
+      "$CGX" borg-create borg create $BORG_CREATE_OPTS "$1::$3" "$CORPUS" )
 }
 
 # (b) push: borg create ssh:// over the loopback sshd (SRV_USER runs borg serve).
 push_run() {
     ( borg_common_env; export BORG_BASE_DIR=$2
-      export BORG_RSH="$(ssh_opts_string) -i $RUN/ssh/id_push"
-      borg create $BORG_CREATE_OPTS "ssh://$SRV_USER@127.0.0.1:$PORT$1::$3" "$CORPUS" )
+      export BORG_RSH="$CGX ssh $(ssh_opts_string) -i $RUN/ssh/id_push"
+      "$CGX" borg-create borg create $BORG_CREATE_OPTS "ssh://$SRV_USER@127.0.0.1:$PORT$1::$3" "$CORPUS" )
 }
 
 socat_b() { [ -n "$SOCAT_BUF" ] && echo "-b $SOCAT_BUF" || true; }
@@ -245,6 +282,7 @@ pull_socat_run() {
     local S="$RUN/sock-srv/borg.sock" C="$RUN/sock-cli/borg.sock"
     local relay=${PULL_RELAY//%SOCKET%/$C}
     relay=${relay//%PEERUID%/0}
+    relay=${relay//%CGX%/$CGX}
     relay=${relay//%SOCAT_B%/$(socat_b)}
     {
         echo "BORG_PASSPHRASE='$PASSPHRASE'"
@@ -262,15 +300,15 @@ pull_socat_run() {
 
     start_bg env BORG_BASE_DIR="$RUN/home-srv/.borg" \
         setpriv --reuid="$SRV_USER" --regid="$SRV_USER" --init-groups \
-        socat $(socat_b) "UNIX-LISTEN:$S,fork,unlink-early,umask=0077" \
-        EXEC:"borg serve --append-only --restrict-to-repository $repo"
+        "$CGX" socat-srv socat $(socat_b) "UNIX-LISTEN:$S,fork,unlink-early,umask=0077" \
+        EXEC:"$CGX borg-serve borg serve --append-only --restrict-to-repository $repo"
     local socat_pid=$LAST_BG i
     for i in $(seq 200); do  # wait until S listens (no test connection: it would start a borg serve)
         grep -q " $S\$" /proc/net/unix 2>/dev/null && break
         sleep 0.01
     done
     local rc=0
-    "${SSH_BASE[@]}" "${SSH_EXTRA_OPTS[@]}" -T -o ExitOnForwardFailure=yes -i "$RUN/ssh/id_pull" \
+    "$CGX" ssh "${SSH_BASE[@]}" "${SSH_EXTRA_OPTS[@]}" -T -o ExitOnForwardFailure=yes -i "$RUN/ssh/id_pull" \
         -p "$PORT" -R "$C:$S" "$CLI_USER@127.0.0.1" </dev/null || rc=$?
     stop_bg "$socat_pid"
     rm -f "$S"
