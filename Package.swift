@@ -18,11 +18,13 @@ let package = Package(
     targets: [
         // Pure decisions: no OS calls, no Foundation file I/O. Unit-tested on fakes.
         .target(name: "BorgPullCore"),
+        // Declarations of Linux interfaces the Glibc module hides (signalfd, closefrom, SO_PEERCRED).
+        .systemLibrary(name: "CLinux"),
         // The only target that touches the OS.
         .target(
             name: "BorgPullSystem",
             dependencies: [
-                "BorgPullCore",
+                "BorgPullCore", "CLinux",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]

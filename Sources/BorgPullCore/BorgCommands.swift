@@ -1,0 +1,76 @@
+/// The one place that decides borg's argv and environment for the client.
+///
+/// Sources: borg 1.2 usage (`borg create`, `borg prune`, "Environment Variables",
+/// "Placeholders"). A borg-2 profile would be a second implementation of this type.
+public struct BorgCommands: Sendable {
+    public var config: ClientConfig
+    /// argv of the relay borg starts as its remote shell, e.g. `["/usr/local/bin/borgpull-client", "relay", ...]`.
+    public var relayCommand: [String]
+    /// The directory borg keeps its cache, security and key files in (`BORG_BASE_DIR`).
+    public var baseDirectory: String
+    /// Set when AF_INET is blocked, so borg's stale-lock detection still has a stable host id.
+    public var hostID: String?
+
+    public init(config: ClientConfig, relayCommand: [String], baseDirectory: String, hostID: String? = nil) {
+        self.config = config
+        self.relayCommand = relayCommand
+        self.baseDirectory = baseDirectory
+        self.hostID = hostID
+    }
+
+    /// `borg create --json --lock-wait N OPTIONS [--patterns-from F] [--exclude-from F] ::PREFIX-{now} PATHS...`
+    /// (the repository comes from `BORG_REPO`). `paths` are the borg_paths entries to archive.
+    public func create(paths: [String]) -> [String] {
+        var argv = [config.borgBinary, "create", "--json", "--lock-wait", String(config.lockWait)]
+        argv += config.createOptions
+        if let p = config.patternsFile { argv += ["--patterns-from", p] }
+        if let e = config.excludesFile { argv += ["--exclude-from", e] }
+        argv.append("::" + config.archiveTemplate)
+        // `--` ends options: a path starting with '-' is still a path.
+        argv.append("--")
+        argv += paths
+        return argv
+    }
+
+    /// `borg prune --lock-wait N --list --glob-archives 'PREFIX-*' --keep-... OPTIONS`.
+    /// The archive filter is always present: without it prune would delete other hosts' archives.
+    public func prune() -> [String] {
+        var argv = [config.borgBinary, "prune", "--lock-wait", String(config.lockWait), "--list",
+                    "--glob-archives", config.pruneGlob]
+        for r in config.retention { argv += ["--\(r.option)", r.value] }
+        argv += config.pruneOptions
+        return argv
+    }
+
+    /// Any other borg command for `borgpull-client borg ...` (the admin's throw-away shell).
+    public func passthrough(_ args: [String]) -> [String] { [config.borgBinary] + args }
+
+    /// The environment borg runs with: nothing inherited.
+    /// - Parameter passphraseFD: the descriptor number borg reads the passphrase from, if any.
+    public func environment(passphraseFD: Int32?) -> [String: String] {
+        var env: [String: String] = [:]
+        for (k, v) in config.borgEnvironment { env[k] = v }
+        env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
+        env["LANG"] = "C.UTF-8"
+        env["HOME"] = baseDirectory
+        env["BORG_BASE_DIR"] = baseDirectory
+        env["BORG_REPO"] = config.repository
+        env["BORG_RSH"] = ShellQuote.join(relayCommand)
+        if let passphraseFD { env["BORG_PASSPHRASE_FD"] = String(passphraseFD) }
+        if case .command(let c) = config.passphrase { env["BORG_PASSCOMMAND"] = c }
+        if let hostID { env["BORG_HOST_ID"] = hostID }
+        return env
+    }
+}
+
+/// POSIX shell single-quoting, which borg's `shlex.split` of BORG_RSH undoes exactly.
+public enum ShellQuote {
+    public static func quote(_ s: String) -> String {
+        if !s.isEmpty, s.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "/._-=:,+@".contains($0)) }) {
+            return s
+        }
+        return "'" + s.replacing("'", with: "'\\''") + "'"
+    }
+
+    public static func join(_ argv: [String]) -> String { argv.map(quote).joined(separator: " ") }
+}

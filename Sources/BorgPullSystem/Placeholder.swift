@@ -1,2 +1,0 @@
-import BorgPullCore
-public enum BorgPullSystem {}

@@ -1,0 +1,103 @@
+import Glibc
+
+/// The built-in remote shell for borg (`BORG_RSH`): connects to the forwarded socket, checks
+/// the listener is the ssh user's sshd (SO_PEERCRED) before any byte flows, then copies
+/// stdin → socket and socket → stdout until both directions are finished.
+///
+/// Half-close follows unix(7)/shutdown(2): EOF on stdin becomes `shutdown(SHUT_WR)` on the
+/// socket, and EOF from the socket closes stdout, while the other direction keeps flowing.
+/// All descriptors are non-blocking, so a full pipe in one direction never stalls the other.
+public enum Relay {
+    /// Exit status for a refused or failed connection (the value ssh uses for its own errors).
+    public static let connectionFailed: Int32 = 255
+
+    /// Runs the relay; returns the process exit status. Messages go to stderr, which borg shows.
+    public static func run(socketPath: String, peerUID: UInt32) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let sock: Int32
+        do {
+            sock = try UnixSocket.connect(socketPath)
+            let peer = try UnixSocket.peer(sock)
+            guard peer.uid == peerUID else {
+                close(sock)
+                warn("refusing \(socketPath): its listener runs as uid \(peer.uid) (pid \(peer.pid)), not the ssh user's uid \(peerUID); it is not sshd's forwarded socket")
+                return connectionFailed
+            }
+        } catch {
+            warn("cannot reach the backup server through \(socketPath): \(error)")
+            return connectionFailed
+        }
+        return copy(sock: sock) ? 0 : connectionFailed
+    }
+
+    static func warn(_ s: String) {
+        let line = Array("borgpull relay: \(s)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// A byte queue for one direction.
+    struct Pipe {
+        var bytes: [UInt8] = []
+        var start = 0
+        var pending: Int { bytes.count - start }
+        mutating func consume(_ n: Int) {
+            start += n
+            if start == bytes.count { bytes.removeAll(keepingCapacity: true); start = 0 }
+        }
+    }
+
+    static func copy(sock: Int32) -> Bool {
+        for fd in [0, 1, sock] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
+        let cap = 1 << 18
+        var buf = [UInt8](repeating: 0, count: cap)
+        var up = Pipe(), down = Pipe()        // up: stdin -> socket, down: socket -> stdout
+        var stdinEOF = false, sockEOF = false, shutDown = false, stdoutClosed = false
+        var ok = true
+
+        while !(shutDown && stdoutClosed) {
+            var fds: [pollfd] = []
+            var idx = (stdin: -1, sockIn: -1, sockOut: -1, stdout: -1)
+            func add(_ fd: Int32, _ ev: Int32) -> Int { fds.append(pollfd(fd: fd, events: Int16(ev), revents: 0)); return fds.count - 1 }
+            if !stdinEOF && up.pending < cap { idx.stdin = add(0, POLLIN) }
+            if !sockEOF && down.pending < cap && !stdoutClosed { idx.sockIn = add(sock, POLLIN) }
+            if up.pending > 0 && !shutDown { idx.sockOut = add(sock, POLLOUT) }
+            if down.pending > 0 && !stdoutClosed { idx.stdout = add(1, POLLOUT) }
+            if fds.isEmpty { break }
+            if retrying({ poll(&fds, nfds_t(fds.count), -1) }) < 0 { ok = false; break }
+            func ready(_ i: Int) -> Bool { i >= 0 && fds[i].revents != 0 }
+
+            if ready(idx.stdin) {
+                let n = retrying { read(0, &buf, cap - up.pending) }
+                if n > 0 { up.bytes += buf[0..<n] } else if n == 0 || errno != EAGAIN { stdinEOF = true }
+            }
+            if ready(idx.sockIn) {
+                let n = retrying { recv(sock, &buf, cap - down.pending, 0) }
+                if n > 0 { down.bytes += buf[0..<n] } else if n == 0 || errno != EAGAIN { sockEOF = true }
+            }
+            if ready(idx.sockOut) || (up.pending > 0 && !shutDown) {
+                let n = up.bytes[up.start...].withUnsafeBytes { b in retrying { send(sock, b.baseAddress, b.count, Int32(MSG_NOSIGNAL)) } }
+                if n > 0 { up.consume(n) } else if n < 0 && errno != EAGAIN {
+                    // The server side is gone: nothing more can be sent.
+                    up = Pipe(); stdinEOF = true
+                }
+            }
+            if ready(idx.stdout) || down.pending > 0 && !stdoutClosed {
+                let n = down.bytes[down.start...].withUnsafeBytes { b in retrying { write(1, b.baseAddress, b.count) } }
+                if n > 0 { down.consume(n) } else if n < 0 && errno != EAGAIN {
+                    // borg closed its end: stop reading for it.
+                    down = Pipe(); close(1); stdoutClosed = true; sockEOF = true
+                }
+            }
+            if stdinEOF && up.pending == 0 && !shutDown {
+                shutdown(sock, Int32(SHUT_WR))
+                shutDown = true
+            }
+            if sockEOF && down.pending == 0 && !stdoutClosed {
+                close(1)
+                stdoutClosed = true
+            }
+        }
+        close(sock)
+        return ok
+    }
+}

@@ -1,0 +1,43 @@
+import ArgumentParser
+import Logging
+import BorgPullCore
+import BorgPullSystem
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Run one backup through the forwarded socket (what the server's BACKUP triggers).",
+        discussion: """
+        Order: load and audit the config; check the socket (exists, is a socket, not a symlink,
+        owned by the ssh user, mode within StreamLocalBindMask, someone listening) — on any socket
+        problem nothing runs, not even the pre hook; take the run lock (a second BACKUP exits 11
+        at once); pre hook; borg create ::PREFIX-{now}; borg prune --glob-archives 'PREFIX-*'; the
+        post hook always (after a pre-hook failure, a borg error, SIGTERM/SIGINT); then the result
+        record (RESULT_FILE, default /var/lib/borgpull/last-backup.json).
+
+        EXIT STATUS (the worst of the steps):
+        \(ClientExit.table)
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    @Flag(help: "Print the result record (JSON) on stdout at the end.")
+    var json = false
+
+    func run() throws {
+        let log = Logger(label: "borgpull-client")
+        let supervisor: Supervisor
+        do { supervisor = try Supervisor() } catch {
+            log.error("\(error)")
+            throw ExitCode(ClientExit.internalError.rawValue)
+        }
+        let (status, record) = BackupRunner(directory: options.resolved, supervisor: supervisor, log: log).backup()
+        if let record {
+            for line in record.summary.split(separator: "\n") {
+                if status == .ok { log.info("\(line)") } else if status == .warning { log.warning("\(line)") } else { log.error("\(line)") }
+            }
+            if json { print(record.json(), terminator: "") }
+        }
+        throw ExitCode(status.rawValue)
+    }
+}

@@ -1,0 +1,23 @@
+import ArgumentParser
+import Logging
+import BorgPullCore
+import BorgPullSystem
+
+struct Setup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "setup",
+        abstract: "Create the socket directory (owner: the ssh user, mode 0710) and the state directory.",
+        discussion: """
+        Run at boot by borg-backup-create-directory.service (/run is empty after a reboot).
+        Idempotent. A socket directory owned by anyone but the ssh user is refused, not taken
+        over: it may hold someone else's files. Exit status 0 ok, 12 configuration problem,
+        70 system error.
+        """)
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() throws {
+        let status = SetupRunner.run(directory: options.resolved, log: Logger(label: "borgpull-client"))
+        throw ExitCode(status.rawValue)
+    }
+}
