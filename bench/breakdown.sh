@@ -2,7 +2,7 @@
 # bench/breakdown.sh [--size MB] [--reps N] [--no-tweaks] [--no-breakdown] [--json] [--keep]
 #
 # Where the time goes, and which cheap transport tweaks help (the product is not changed).
-#  1. breakdown: local, push and pull-socat, first full run and unchanged re-run; the CPU
+#  1. breakdown: local, push, pull-socat (and pull-relay when borgpull-client is built), first full run and unchanged re-run; the CPU
 #     seconds of each component, measured exactly with one cgroup-v1 cpuacct group per
 #     component (borg-create, borg-serve, ssh, sshd, socat-srv, relay), plus the CPU used by
 #     everything else on the machine during the run (other work disturbs the timing).
@@ -37,6 +37,8 @@ done
 
 "$here/corpus.sh" "$WORKDIR/corpus-$SIZE" "$SIZE" >&2
 BENCH_CPU=1 bench_setup "$WORKDIR/corpus-$SIZE"
+PULLS="pull-socat"
+if [ -x "$BORGPULL_CLIENT" ]; then install_borgpull_client; PULLS+=" pull-relay"; fi
 find "$CORPUS" -type f -exec cat {} + >/dev/null
 borg --version >/dev/null
 
@@ -64,6 +66,7 @@ measure() {
         local) kind=local fn=local_run ;;
         push) kind=push fn=push_run ;;
         pull-socat) kind=pull fn=pull_socat_run user=$CLI_USER ;;
+        pull-relay) kind=pull fn=pull_relay_run user=$CLI_USER ;;
     esac
     apply_tweak "$tweak"
     local repo base phase t0 wall before after rc
@@ -97,7 +100,7 @@ alternate() { # REP WORDS...: the words forward on odd reps, reversed on even on
 
 if [ "$DO_BREAKDOWN" = 1 ]; then
     for rep in $(seq 1 "$REPS"); do
-        for v in $(alternate "$rep" local push pull-socat); do
+        for v in $(alternate "$rep" local push $PULLS); do
             measure breakdown "$v" base "$rep" first rerun
         done
     done
@@ -105,9 +108,8 @@ fi
 if [ "$DO_TWEAKS" = 1 ]; then
     combos=()
     for t in $TWEAKS; do
-        for v in push pull-socat; do
-            case $t in socat-b128k) [ "$v" = push ] && continue ;; esac   # no socat in push
-            case $t in aes128-gcm+b128k) [ "$v" = push ] && continue ;; esac
+        for v in push $PULLS; do
+            case $t in socat-b128k|aes128-gcm+b128k) [ "$v" = pull-socat ] || continue ;; esac
             combos+=("$v/$t")
         done
     done

@@ -28,6 +28,10 @@ SOCAT_BUF=""                         # tweaks: e.g. 131072 -> socat -b 131072 on
 # Drop-in for the real tool: 'borgpull-client relay --socket %SOCKET% --peer-uid %PEERUID%'
 PULL_RELAY=${BENCH_PULL_RELAY:-"sh -c 'exec %CGX% relay socat %SOCAT_B% STDIO UNIX-CONNECT:%SOCKET%'"}
 
+# The built commands (swift build -c release); used by the pull and pull-relay rows.
+BORGPULL_CLIENT=${BORGPULL_CLIENT:-$REPO_ROOT/.build/release/borgpull-client}
+BORGPULL_SERVER=${BORGPULL_SERVER:-$REPO_ROOT/.build/release/borgpull-server}
+
 BG_PIDS=()       # process-group leaders started by us (killed as groups on cleanup)
 SSHD_PID=""
 
@@ -277,11 +281,25 @@ socat_b() { [ -n "$SOCAT_BUF" ] && echo "-b $SOCAT_BUF" || true; }
 #           (as SRV_USER), wait until S listens, then ssh -R C:S CLI_USER@client
 #   client: sshd binds C as CLI_USER, ForceCommand runs borg create with BORG_RSH = relay
 #   server: when ssh returns, stop socat (and any borg serve), remove S
-pull_socat_run() {
-    local repo=$1 base=$2 archive=$3
+pull_socat_run() { pull_transport_run "$PULL_RELAY" "$@"; }
+
+# (c, interim, built-in relay) the same transport, with borgpull-client's relay as BORG_RSH
+# (connects C, checks SO_PEERCRED = the ssh user, copies). Needs BORGPULL_CLIENT.
+pull_relay_run() {
+    pull_transport_run "%CGX% relay $BORGPULL_CLIENT_COPY relay --socket %SOCKET% --peer-uid %PEERUID%" "$@"
+}
+# install_borgpull_client: copy the built binary where the client user can run it.
+install_borgpull_client() {
+    [ -x "${BORGPULL_CLIENT:-}" ] || die "BORGPULL_CLIENT (the built borgpull-client) is not executable"
+    BORGPULL_CLIENT_COPY="$RUN/bin/borgpull-client"
+    install -m 0755 "$BORGPULL_CLIENT" "$BORGPULL_CLIENT_COPY"
+}
+
+pull_transport_run() { # RELAY_TEMPLATE REPO BASE ARCHIVE
+    local repo=$2 base=$3 archive=$4
     local S="$RUN/sock-srv/borg.sock" C="$RUN/sock-cli/borg.sock"
-    local relay=${PULL_RELAY//%SOCKET%/$C}
-    relay=${relay//%PEERUID%/0}
+    local relay=${1//%SOCKET%/$C}
+    relay=${relay//%PEERUID%/$CLI_UID}
     relay=${relay//%CGX%/$CGX}
     relay=${relay//%SOCAT_B%/$(socat_b)}
     {

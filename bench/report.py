@@ -33,7 +33,7 @@ for v in variants:
             stats[v][phase] = dict(median=statistics.median(xs), min=min(xs), max=max(xs), n=len(xs))
 
 ratios = []
-pulls = [v for v in ("pull", "pull-socat") if v in stats]
+pulls = [v for v in ("pull", "pull-socat", "pull-relay") if v in stats]
 for pv in pulls:
     for name, num, den, phase, aim in AIMS:
         if den in stats and phase in stats[pv] and phase in stats[den]:

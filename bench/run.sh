@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/run.sh [--size MB] [--reps N] [--variants LIST] [--json] [--keep] [--workdir DIR]
+# bench/run.sh [--size MB] [--reps N] [--variants LIST] [--build] [--json] [--keep] [--workdir DIR]
 #
 # In ONE invocation, for each repetition, times these variants, each as a first full run
 # (fresh repository, fresh borg cache) and an unchanged re-run (second create into the same
@@ -9,6 +9,8 @@
 #   pull        borgpull-server -c CONF BACKUP (when the real commands are built; see README)
 #   pull-socat  the interim pull transport: socat + borg serve on the server, ssh -R, the
 #               client's borg create through a socat relay (BORG_RSH)
+#   pull-relay  the same transport with borgpull-client's built-in relay as BORG_RSH
+#               (when .build/release/borgpull-client exists; --build builds it)
 # The order of variants alternates between repetitions (forward, reverse, ...).
 # Prints medians (min-max) and the ratios pull/local, pull/push against the aims.
 # Run as root. Everything it starts is stopped on exit; scratch data is removed.
@@ -16,29 +18,39 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-SIZE=200 REPS=3 JSON=0 VARIANTS=""
+SIZE=200 REPS=3 JSON=0 VARIANTS="" BUILD=0
 while [ $# -gt 0 ]; do
     case $1 in
         --size) SIZE=$2; shift 2 ;;
         --reps) REPS=$2; shift 2 ;;
         --variants) VARIANTS=$2; shift 2 ;;
         --json) JSON=1; shift ;;
+        --build) BUILD=1; shift ;;
         --keep) BENCH_KEEP=1; shift ;;
         --workdir) WORKDIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
 
 . "$here/pull-real.sh"
+if [ "$BUILD" = 1 ]; then
+    log "building release binaries"
+    (cd "$REPO_ROOT" && swift build -c release >&2)
+fi
 if [ -z "$VARIANTS" ]; then
-    if pull_real_available; then VARIANTS="local push pull pull-socat"; else VARIANTS="local push pull-socat"; fi
+    VARIANTS="local push"
+    if pull_real_available; then VARIANTS+=" pull"; fi
+    VARIANTS+=" pull-socat"
+    if [ -x "$BORGPULL_CLIENT" ]; then VARIANTS+=" pull-relay"; fi
 fi
 read -r -a VLIST <<<"${VARIANTS//,/ }"
 
 "$here/corpus.sh" "$WORKDIR/corpus-$SIZE" "$SIZE" >&2
 bench_setup "$WORKDIR/corpus-$SIZE"
-for v in "${VLIST[@]}"; do [ "$v" = pull ] && pull_real_setup; done
+for v in "${VLIST[@]}"; do
+    case $v in pull) pull_real_setup ;; pull-relay) install_borgpull_client ;; esac
+done
 
 # Warm up: corpus in the page cache, borg's Python modules loaded once, one ssh handshake.
 find "$CORPUS" -type f -exec cat {} + >/dev/null
@@ -54,6 +66,7 @@ run_variant() { # VARIANT REP
         local) kind=local fn=local_run ;;
         push) kind=push fn=push_run ;;
         pull-socat) kind=pull fn=pull_socat_run user=$CLI_USER ;;
+        pull-relay) kind=pull fn=pull_relay_run user=$CLI_USER ;;
         pull) kind=pull fn=pull_real_run user=$(pull_real_borg_user) ;;
         *) die "unknown variant $v" ;;
     esac
