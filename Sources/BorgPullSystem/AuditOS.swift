@@ -8,19 +8,7 @@ import Glibc
 /// Every call reports absence as nil instead of throwing: the audit turns that into a finding.
 enum AuditOS {
     /// lstat(2) of `path` as `FileFacts`, nil if it does not exist or cannot be examined.
-    static func facts(_ path: String) -> FileFacts? {
-        var st = stat()
-        guard lstat(path, &st) == 0 else { return nil }
-        let kind: FileFacts.Kind
-        switch st.st_mode & S_IFMT {
-        case S_IFREG: kind = .regular
-        case S_IFDIR: kind = .directory
-        case S_IFLNK: kind = .symlink
-        case S_IFSOCK: kind = .socket
-        default: kind = .other
-        }
-        return FileFacts(path: path, kind: kind, uid: st.st_uid, gid: st.st_gid, mode: UInt32(st.st_mode) & 0o7777)
-    }
+    static func facts(_ path: String) -> FileFacts? { (try? Files.facts(path)) ?? nil }
 
     /// Reads a regular file without following a final symlink (O_NOFOLLOW); nil on any error.
     static func read(_ path: String, limit: Int = 4 << 20) -> String? {
@@ -52,16 +40,9 @@ enum AuditOS {
         return out.sorted()
     }
 
-    struct Account { var name: String; var uid: UInt32; var gid: UInt32; var home: String; var shell: String }
+    typealias Account = BorgPullSystem.Account
 
-    static func user(_ name: String) -> Account? {
-        var pw = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buf = [CChar](repeating: 0, count: 16384)
-        guard getpwnam_r(name, &pw, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return Account(name: name, uid: pw.pw_uid, gid: pw.pw_gid, home: String(cString: pw.pw_dir),
-                       shell: String(cString: pw.pw_shell))
-    }
+    static func user(_ name: String) -> Account? { Account.user(name) }
 
     static func userName(_ uid: UInt32) -> String? {
         var pw = passwd()
@@ -79,13 +60,7 @@ enum AuditOS {
         return String(cString: gr.gr_name)
     }
 
-    static func groupID(_ name: String) -> UInt32? {
-        var gr = group()
-        var result: UnsafeMutablePointer<group>?
-        var buf = [CChar](repeating: 0, count: 65536)
-        guard getgrnam_r(name, &gr, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return gr.gr_gid
-    }
+    static func groupID(_ name: String) -> UInt32? { Account.groupID(name) }
 
     /// Every gid of `user` (primary and supplementary), per getgrouplist(3).
     static func groups(of user: Account) -> [UInt32] {
@@ -161,30 +136,10 @@ enum AuditOS {
 
     static func run(_ argv: [String], timeout: Double = 10) -> Output { Running(argv, timeout: timeout).wait() }
 
-    /// Connects to a Unix socket and returns the peer's credentials (SO_PEERCRED), or errno.
+    /// Connects to a Unix socket and returns the listener's credentials (SO_PEERCRED).
     static func peer(of path: String) -> (uid: UInt32, pid: Int32)? {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return nil }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let ok = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard ok == 0 else { return nil }
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (socket(7)); the type needs
-        // _GNU_SOURCE, which the Glibc module does not define.
-        var cred: (Int32, UInt32, UInt32) = (0, 0, 0)
-        var len = socklen_t(MemoryLayout<(Int32, UInt32, UInt32)>.size)
-        guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 else { return nil }
-        return (cred.1, cred.0)
+        guard case .success(let p) = UnixSocket.isListening(path) else { return nil }
+        return (p.uid, p.pid)
     }
 }
 

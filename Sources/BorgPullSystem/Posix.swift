@@ -47,6 +47,16 @@ public struct Account: Sendable, Equatable {
                        shell: String(cString: pw.pw_shell))
     }
 
+    /// The account of the effective uid (getpwuid_r(3)).
+    public static func current() -> Account? {
+        var pw = passwd()
+        var result: UnsafeMutablePointer<passwd>?
+        var buffer = [CChar](repeating: 0, count: 16384)
+        guard getpwuid_r(geteuid(), &pw, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
+        return Account(name: String(cString: pw.pw_name), uid: pw.pw_uid, gid: pw.pw_gid,
+                       home: String(cString: pw.pw_dir), shell: String(cString: pw.pw_shell))
+    }
+
     /// Looks up a group id by name.
     public static func groupID(_ name: String) -> UInt32? {
         var gr = group()

@@ -17,31 +17,6 @@ public struct ServerFailure: Error, CustomStringConvertible, Sendable {
 
 // errnoText(_:) comes from SeccompSystem.swift (same module).
 
-/// An account from NSS (getpwnam_r(3)).
-public struct ServerAccount: Sendable, Equatable {
-    public var name: String
-    public var uid: UInt32
-    public var gid: UInt32
-    public var home: String
-
-    public static func lookup(_ name: String) -> ServerAccount? {
-        var pw = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 16384)
-        guard getpwnam_r(name, &pw, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return ServerAccount(name: name, uid: pw.pw_uid, gid: pw.pw_gid, home: String(cString: pw.pw_dir))
-    }
-
-    /// The account of the effective uid.
-    public static func current() -> ServerAccount? {
-        var pw = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 16384)
-        guard getpwuid_r(geteuid(), &pw, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return ServerAccount(name: String(cString: pw.pw_name), uid: pw.pw_uid, gid: pw.pw_gid, home: String(cString: pw.pw_dir))
-    }
-}
-
 /// The process-wide signal set-up of a server run.
 ///
 /// SIGINT, SIGTERM, SIGHUP and SIGCHLD are blocked and collected with sigtimedwait(2) in the
@@ -89,14 +64,14 @@ struct ServerSpawner {
     static let setpriv = "/usr/bin/setpriv"
 
     /// argv that runs `argv` as `account` (nil: as the server's own user).
-    static func asUser(_ account: ServerAccount?, _ argv: [String]) -> [String] {
+    static func asUser(_ account: Account?, _ argv: [String]) -> [String] {
         guard let a = account, geteuid() == 0, a.uid != 0 else { return argv }
         return [setpriv, "--reuid=\(a.uid)", "--regid=\(a.gid)", "--init-groups", "--no-new-privs",
                 "--pdeathsig=TERM", "--"] + argv
     }
 
     /// A minimal environment for a child running as `account`.
-    static func environment(for account: ServerAccount) -> [String] {
+    static func environment(for account: Account) -> [String] {
         ["PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME=\(account.home)", "USER=\(account.name)",
          "LOGNAME=\(account.name)", "LANG=C.UTF-8", "LC_CTYPE=C.UTF-8"]
     }

@@ -81,23 +81,12 @@ public enum ServerSocket {
 
     /// 0 if a connection succeeds, else errno.
     static func connectResult(_ path: String) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return errno }
-        defer { close(fd) }
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else { return ENAMETOOLONG }
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-            raw[bytes.count] = 0
+        do {
+            close(try UnixSocket.connect(path))
+            return 0
+        } catch {
+            return error.errno
         }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        return rc == 0 ? 0 : errno
     }
 
     /// Whether some socket is listening on `path` in this network namespace (/proc/net/unix:
@@ -170,9 +159,9 @@ public final class ServerRun {
     }
 
     /// Checks the accounts, binaries and directories a run needs. Runs as part of `run`.
-    public func checkEnvironment() throws(ServerFailure) -> ServerAccount {
+    public func checkEnvironment() throws(ServerFailure) -> Account {
         let c = config
-        guard let local = ServerAccount.lookup(c.localUser) else {
+        guard let local = Account.user(c.localUser) else {
             throw ServerFailure(.configError, "\(c.file): LOCAL_USER=\(c.localUser) does not exist on this server (fix: useradd --system --create-home --home-dir /var/lib/\(c.localUser) --shell /usr/sbin/nologin \(c.localUser), or set LOCAL_USER)")
         }
         if geteuid() != 0 && geteuid() != local.uid {
@@ -205,7 +194,7 @@ public final class ServerRun {
     }
 
     /// RUN_DIR: created for LOCAL_USER when missing; must be a real directory LOCAL_USER can write.
-    func prepareRunDirectory(_ local: ServerAccount) throws(ServerFailure) {
+    func prepareRunDirectory(_ local: Account) throws(ServerFailure) {
         let dirs = [FileRulesPath.parent(config.socketPath), FileRulesPath.parent(config.lockFile)]
         for dir in Set(dirs) {
             var st = stat()
@@ -246,7 +235,7 @@ public final class ServerRun {
         return try supervise(local: local, notices: notices)
     }
 
-    func supervise(local: ServerAccount, notices: [String]) throws(ServerFailure) -> ServerRunResult {
+    func supervise(local: Account, notices: [String]) throws(ServerFailure) -> ServerRunResult {
         let c = config
         let env = ServerSpawner.environment(for: local)
         var result = ServerRunResult(sshExit: nil, sshSignal: nil, stdout: "", stderrTail: "", interrupted: false,
