@@ -36,7 +36,7 @@ public struct BorgCommands: Sendable {
     /// The archive filter is always present: without it prune would delete other hosts' archives.
     public func prune() -> [String] {
         var argv = [config.borgBinary, "prune", "--lock-wait", String(config.lockWait), "--list",
-                    "--glob-archives", config.pruneGlob]
+                    "--glob-archives=\(config.pruneGlob)"]
         for r in config.retention { argv += ["--\(r.option)", r.value] }
         argv += config.pruneOptions
         return argv

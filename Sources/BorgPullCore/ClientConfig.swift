@@ -179,11 +179,25 @@ public struct ClientConfig: Sendable {
                               problem: "BORG_REPO=\(repo.value) is not an ssh:// repository URL",
                               fix: "set BORG_REPO=ssh://HOST/FULL/PATH/TO/REPO (the host part is only a label; the tunnel decides where it goes)")
         }
+        let repoHost = repo.value.dropFirst("ssh://".count).prefix { $0 != "/" }
+        guard !repoHost.hasPrefix("-"), !repoHost.split(separator: "@").contains(where: { $0.hasPrefix("-") }),
+              !repo.value.contains(where: { $0.isWhitespace || ($0.asciiValue ?? 32) < 32 }) else {
+            throw ConfigError(file: envPath, line: repo.line,
+                              problem: "BORG_REPO's host part `\(LogText.sanitize(String(repoHost)))` starts with `-` or the URL holds whitespace: borg passes the host to the remote shell as an argument",
+                              fix: "set BORG_REPO=ssh://backup-server/FULL/PATH/TO/REPO")
+        }
 
         let socket = try required("BACKUP_SOCKET", hint: "/run/borg/HOST.socket")
         guard socket.value.hasPrefix("/"), !socket.value.hasSuffix("/") else {
             throw ConfigError(file: envPath, line: socket.line, problem: "BACKUP_SOCKET must be an absolute file path",
                               fix: "set BACKUP_SOCKET=/run/borg/HOST.socket")
+        }
+        // The same rule as the server's socket paths: they reach ssh -R and sockaddr_un.
+        guard socket.value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._/-".contains($0)) }),
+              !socket.value.split(separator: "/").contains(".."), socket.value.utf8.count <= 107 else {
+            throw ConfigError(file: envPath, line: socket.line,
+                              problem: "BACKUP_SOCKET=\(LogText.sanitize(socket.value)) may only use A-Z a-z 0-9 . _ / -, no .., and at most 107 bytes (sockaddr_un)",
+                              fix: "set BACKUP_SOCKET=/run/borg/HOST.socket (the same path as the server's REMOTE_SOCKET_PATH)")
         }
 
         // BORG_RSH: the seed's socat line is understood and replaced by the built-in relay.
@@ -237,6 +251,12 @@ public struct ClientConfig: Sendable {
             }
         }
 
+        if runner == "nobody" || runner == "root" || runner == sshUser {
+            throw ConfigError(file: envPath, line: env.assignment("RUNNER_USER")?.line,
+                              problem: "RUNNER_USER=\(runner) must be an account of its own (not root, nobody or the ssh user): borg's state and its processes belong to it",
+                              fix: "useradd -r -M -d /nonexistent -s /usr/sbin/nologin -G \(sshUser) borgpull-runner; set RUNNER_USER=borgpull-runner")
+        }
+
         var bindMask: UInt32 = 0o117
         if let m = env.assignment("STREAM_LOCAL_BIND_MASK") {
             guard let v = UInt32(m.value, radix: 8), v <= 0o777 else {
@@ -274,6 +294,13 @@ public struct ClientConfig: Sendable {
         let resultFile = try absolutePath("RESULT_FILE", default: "\(stateDir)/results/last-backup.json")
         let borgBinary = try absolutePath("BORG_BINARY", default: "/usr/bin/borg")
         let seccompPolicy = try absolutePath("SECCOMP_POLICY", default: defaultSeccompPolicy)
+
+        var firstLine: [String: Int] = [:]
+        for a in env.assignments {
+            if let first = firstLine[a.key] {
+                notices.append("\(envPath):\(a.line): \(a.key) is assigned again (first at line \(first)); the last value wins")
+            } else { firstLine[a.key] = a.line }
+        }
 
         var borgEnv: [(key: String, value: String)] = []
         for a in env.finalAssignments where !knownKeys.contains(a.key) {
@@ -351,6 +378,7 @@ public enum ArchiveNames {
     /// Why `prefix` cannot be an archive prefix, or nil if it can.
     public static func prefixProblem(_ prefix: String) -> String? {
         if prefix.isEmpty { return "it is empty, so prune would match every archive of the repository" }
+        if prefix.hasPrefix("-") { return "it starts with `-`, which borg would read as an option" }
         if prefix.contains(where: { "*?[]/\\\n\t ".contains($0) }) || prefix.contains("::") {
             return "it may not contain spaces, /, ::, or glob characters * ? [ ]"
         }
@@ -371,21 +399,39 @@ public enum ArchiveNames {
 public enum OptionsList {
     public enum Command: Sendable { case create, prune }
 
-    /// Options borgpull decides itself, with the reason.
+    /// Long options borgpull decides itself, per command, with the reason.
+    static func managedLong(for command: Command) -> [(name: String, why: String)] {
+        var out: [(String, String)] = [
+            ("--rsh", "the transport is borgpull's relay"), ("--remote-path", "the transport is borgpull's relay"),
+            ("--json", "borgpull sets it"), ("--lock-wait", "borgpull sets it (see LOCK_WAIT)"),
+        ]
+        if command == .prune {
+            let keep = "retention belongs in borg_env (KEEP_DAILY=..., KEEP_WEEKLY=...), where it wins over the defaults"
+            for k in ["within", "last", "secondly", "minutely", "hourly", "daily", "weekly", "monthly", "yearly"] {
+                out.append(("--keep-\(k)", keep))
+            }
+            let filter = "prune is always limited to this host's archives (ARCHIVE_PREFIX)"
+            out += [("--prefix", filter), ("--glob-archives", filter)]
+        }
+        return out
+    }
+
+    /// Why `option` may not appear in the options file, or nil.
+    ///
+    /// argparse (which borg uses) accepts any unambiguous prefix of a long option (`--rs` for
+    /// `--rsh`) and short options with their value attached (`-d1`, `-a*`): both are matched.
     static func managed(_ option: String, for command: Command) -> String? {
         let name = option.split(separator: "=", maxSplits: 1).first.map(String.init) ?? option
-        switch name {
-        case "--rsh", "--remote-path": return "the transport is borgpull's relay"
-        case "--json", "--lock-wait": return "borgpull sets it (see LOCK_WAIT)"
-        default: break
+        if name.hasPrefix("--") && name.count > 2 {
+            if let m = managedLong(for: command).first(where: { $0.name.hasPrefix(name) }) { return m.why }
+            return nil
         }
-        if command == .prune {
-            if name.hasPrefix("--keep-") || name == "-d" || name == "-w" || name == "-m" || name == "-y" || name == "-H" {
+        if command == .prune, name.hasPrefix("-"), name.count >= 2 {
+            let flag = String(name.prefix(2))
+            if ["-d", "-w", "-m", "-y", "-H"].contains(flag) {
                 return "retention belongs in borg_env (KEEP_DAILY=..., KEEP_WEEKLY=...), where it wins over the defaults"
             }
-            if ["--prefix", "-P", "--glob-archives", "-a"].contains(name) {
-                return "prune is always limited to this host's archives (ARCHIVE_PREFIX)"
-            }
+            if ["-P", "-a"].contains(flag) { return "prune is always limited to this host's archives (ARCHIVE_PREFIX)" }
         }
         return nil
     }

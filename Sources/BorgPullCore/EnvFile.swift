@@ -54,6 +54,14 @@ public struct EnvFile: Sendable, Equatable {
     /// Parses `text`; `file` names the file in errors.
     /// - Throws: `ConfigError` with the line of the first problem.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> EnvFile {
+        if text.unicodeScalars.first == "\u{FEFF}" {
+            throw ConfigError(file: file, line: 1, problem: "the file starts with an invisible UTF-8 byte-order mark",
+                              fix: "remove it: sed -i '1s/^\\xEF\\xBB\\xBF//' \(file)")
+        }
+        if let nul = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex(where: { $0.contains("\u{0}") }) {
+            throw ConfigError(file: file, line: nul + 1, problem: "the line holds a NUL byte, which no program argument or environment can carry",
+                              fix: "remove the NUL byte (cat -v \(file) shows it as ^@)")
+        }
         var parser = Parser(chars: Array(text.unicodeScalars), file: file)
         return EnvFile(file: file, assignments: try parser.run())
     }

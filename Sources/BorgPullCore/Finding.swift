@@ -90,6 +90,10 @@ public enum FileRules {
             out.append(Finding(.fail, check: "file.owner", what: "\(role) must be owned by root", location: f.path,
                                expected: "uid 0", actual: "uid \(f.uid)", fix: "chown root:root \(f.path)"))
         }
+        if f.mode & 0o6000 != 0 && f.kind != .directory {
+            out.append(Finding(.fail, check: "file.setid", what: "\(role) has the setuid or setgid bit", location: f.path,
+                               expected: "no setuid/setgid bit", actual: octal(f.mode), fix: "chmod ug-s \(f.path)"))
+        }
         if f.mode & 0o022 != 0 {
             out.append(Finding(.fail, check: "file.writable", what: "\(role) is writable by group or other", location: f.path,
                                expected: "no group/other write", actual: octal(f.mode), fix: "chmod go-w \(f.path)"))

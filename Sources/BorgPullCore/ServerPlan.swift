@@ -214,6 +214,14 @@ public struct ServerOutcome: Sendable, Equatable {
                               interrupted: Bool, timedOut: Bool) -> ServerOutcome {
         let target = "\(c.remoteUser)@\(c.remoteHost):\(c.sshPort)"
         if let r = report, let code = r.status?.code {
+            // An honest trigger exits with the record's code, and an ok record has no failed
+            // step. Anything else is not believed: the run counts as failed.
+            if let e = sshExit, e != code {
+                return ServerOutcome(exit: .clientFailed, message: "the client's result record says status \(code) but its trigger exited \(e); not trusting the record (fix: look at the client's log; check that sshd's ForceCommand is `borgpull-client trigger`)", report: r)
+            }
+            if code <= 1, let bad = r.failedSteps.first {
+                return ServerOutcome(exit: .clientFailed, message: "the client's result record says status \(code) but lists the failed step \(bad.name ?? "?"); not trusting it (fix: look at the client's log)", report: r)
+            }
             return fromClient(code: code, report: r, target: target)
         }
         if timedOut {
@@ -332,13 +340,13 @@ extension ServerOutcome {
     /// The human summary BACKUP prints: verdict, archive, stats, steps, warnings.
     public var summary: String {
         var lines = ["borgpull-server: \(exit.name) (exit \(exit.rawValue)): \(message)"]
-        guard let r = report else { return lines.joined(separator: "\n") }
+        guard let r = report else { return lines.map(LogText.sanitize).joined(separator: "\n") }
         if let h = r.host { lines.append("  client:   \(h)") }
         if let a = r.archive { lines.append("  archive:  \(a)") }
         if let s = r.stats {
-            let parts = [s.files.map { "\($0) files" }, s.originalSize.map { "original \(ServerOutcome.bytes($0))" },
-                         s.compressedSize.map { "compressed \(ServerOutcome.bytes($0))" },
-                         s.deduplicatedSize.map { "deduplicated \(ServerOutcome.bytes($0))" }].compactMap { $0 }
+            let parts = [s.files.map { "\($0) files" }, s.originalSize.map { "original \(ByteCount.format($0))" },
+                         s.compressedSize.map { "compressed \(ByteCount.format($0))" },
+                         s.deduplicatedSize.map { "deduplicated \(ByteCount.format($0))" }].compactMap { $0 }
             if !parts.isEmpty { lines.append("  stats:    " + parts.joined(separator: ", ")) }
         }
         if let st = r.started, let fi = r.finished { lines.append("  time:     \(st) .. \(fi)") }
@@ -349,19 +357,10 @@ extension ServerOutcome {
             lines.append("  step:     \(name)\(status)\(s.message ?? "")\(secs)")
         }
         for w in r.warnings ?? [] { lines.append("  warning:  \(w)") }
-        return lines.joined(separator: "\n")
+        // Every field came from the client: nothing in it may drive the admin's terminal.
+        return lines.map(LogText.sanitize).joined(separator: "\n")
     }
 
-    /// IEC byte counts with one decimal.
-    static func bytes(_ n: Int64) -> String {
-        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(n)
-        var i = 0
-        while v >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
-        if i == 0 { return "\(n) B" }
-        let tenths = Int((v * 10).rounded())
-        return "\(tenths / 10).\(tenths % 10) \(units[i])"
-    }
 }
 
 extension String {

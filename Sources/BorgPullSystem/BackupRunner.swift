@@ -88,7 +88,8 @@ public final class BackupRunner {
             throw EarlyExit(status: .configError, message: "\(error)")
         }
         if checkSocket { try self.checkSocket(config, ssh: ssh) }
-        let relay = [selfPath, "relay", "--socket", config.socketPath, "--peer-uid", String(ssh.uid)]
+        // `--`: what borg appends (host, remote command) can never become the relay's options.
+        let relay = [selfPath, "relay", "--socket", config.socketPath, "--peer-uid", String(ssh.uid), "--"]
         // BORG_HOST_ID: borg derives it from the MAC through an AF_INET socket, which the
         // filter refuses; without a stable id borg could never remove its own stale locks.
         let commands = BorgCommands(config: config, relayCommand: relay, baseDirectory: "\(config.stateDirectory)/borg",
@@ -174,7 +175,7 @@ public final class BackupRunner {
             let spec = SpawnSpec(argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
                                  workingDirectory: workingDirectory)
             let child: ProcessResult
-            do { child = try supervisor.run(spec) { line in self.log.info("\(line)") } } catch {
+            do { child = try supervisor.run(spec) { line in self.log.info("\(LogText.sanitize(line))") } } catch {
                 close(fds[1])
                 throw error
             }
@@ -187,7 +188,7 @@ public final class BackupRunner {
         let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
         let spec = SpawnSpec(argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
                              workingDirectory: workingDirectory)
-        return BorgRun(process: try supervisor.run(spec) { line in self.log.info("\(line)") }, sandboxFailure: nil)
+        return BorgRun(process: try supervisor.run(spec) { line in self.log.info("\(LogText.sanitize(line))") }, sandboxFailure: nil)
     }
 
     /// The step result of a borg run (`create`, `prune`), with warnings collected.
@@ -197,7 +198,7 @@ public final class BackupRunner {
             return StepResult(name: name, status: .failed, message: "sandbox step \(step) failed, so borg \(name) did not run: \(r.tail.last ?? "see the log")", seconds: r.seconds)
         }
         let outcome = r.termination.borgOutcome
-        if case .warning = outcome { warnings += r.tail.suffix(20).map { "borg \(name): \($0)" } }
+        if case .warning = outcome { warnings += r.tail.suffix(20).map { "borg \(name): \(LogText.sanitize($0))" } }
         let detail = outcome.isFailure ? ": " + (r.tail.last ?? "see the log") : ""
         return .borg(name, outcome: outcome, interrupted: r.interruptedBy != nil, seconds: r.seconds, detail: detail)
     }
@@ -212,7 +213,7 @@ public final class BackupRunner {
         let spec = SpawnSpec(argv: [path], environment: env, stdout: .lines(prefix: "[\(name)] "), stderr: .lines(prefix: "[\(name)] "))
         let r: ProcessResult
         // The post hook is not interrupted by a stop request: it is what undoes the pre hook.
-        do { r = try supervisor.run(spec, timeout: Double(config.hookTimeout), forwardSignals: phase != "post") { line in self.log.info("\(line)") } } catch {
+        do { r = try supervisor.run(spec, timeout: Double(config.hookTimeout), forwardSignals: phase != "post") { line in self.log.info("\(LogText.sanitize(line))") } } catch {
             return StepResult(name: name, status: .failed, message: "\(name) could not start: \(error)")
         }
         if r.timedOut {

@@ -134,8 +134,19 @@ public enum ClientAudit {
                           expected: "a valid configuration", actual: error.problem, fix: error.fix))
         }
         if let c = config { borgBinary = c.borgBinary }
+        // borg runs as the runner with the passphrase, and `--version` below runs it as root:
+        // the binary gets the same rule as hooks (root-owned, not writable by others, up to /).
+        let failsBeforeBorg = a.findings.filter { $0.severity == .fail }.count
+        if AuditOS.facts(borgBinary) == nil {
+            a.add(Finding(.fail, check: "borg.binary", what: "borg is not installed", location: borgBinary,
+                          expected: "a root-owned borg 1.2.x or 1.4.x", actual: "missing",
+                          fix: "apt-get install borgbackup  (or set BORG_BINARY in borg_env)"))
+        } else {
+            a.checkFile(borgBinary, role: "borg binary")
+        }
+        let borgTrusted = a.findings.filter { $0.severity == .fail }.count == failsBeforeBorg
         var borgPinned: String? = nil
-        if options.checkBorgVersion {
+        if options.checkBorgVersion && borgTrusted {
             // Debian's /usr/bin/borg is a setuptools entry script that pins its version
             // (`EASY-INSTALL-ENTRY-SCRIPT: 'borgbackup==1.2.4'`, enforced by pkg_resources at
             // start-up): read it there. Otherwise ask borg (about 0.4-0.8 s of Python start-up).
@@ -149,6 +160,10 @@ public enum ClientAudit {
 
         if let c = config {
             a.checkSecrets(c)
+            // STATE_DIR holds the run lock and the result record and is chowned by SETUP: it and
+            // every parent must be root's (safe_path), or a planted symlink could redirect a chown.
+            if AuditOS.facts(c.stateDirectory) != nil { a.checkFile(c.stateDirectory, role: "state directory") }
+            else { a.checkParents(of: c.stateDirectory) }
             if options.checkPaths { a.checkPaths(c) }
         }
         a.checkBinaries()

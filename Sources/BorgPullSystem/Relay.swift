@@ -14,6 +14,10 @@ public enum Relay {
     /// Runs the relay; returns the process exit status. Messages go to stderr, which borg shows.
     public static func run(socketPath: String, peerUID: UInt32) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        // A closed stdin/stdout/stderr would hand its number to the socket: fill the gaps first.
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 {
+            _ = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)
+        }
         let sock: Int32
         do {
             sock = try UnixSocket.connect(socketPath)

@@ -41,6 +41,7 @@ public enum Sandbox {
     public static func applyAndExec(plan: SandboxPlan, executable: String, argv: [String],
                                     environment: [String], statusFD: Int32? = nil) -> Never {
         var step = Step(statusFD: statusFD)
+        let parentAtStart = getppid()
 
         // 0 arguments: everything execve needs is built now, so nothing after the seccomp load
         // allocates or can fail except execve itself. The status fd must not leak into borg.
@@ -145,6 +146,11 @@ public enum Sandbox {
         // 12 no_new_privs: execve can no longer grant privileges (setuid bits, file caps);
         // also what lets an unprivileged process load a seccomp filter.
         step.current = .noNewPrivs
+        // Parent-death signal (set here: a uid change clears it): if the client dies (SIGKILL,
+        // OOM) borg dies too, instead of running on unsupervised after the run lock is gone and
+        // with no post hook. If the client is already gone, stop now.
+        if borgpull_set_pdeathsig(SIGKILL) != 0 { step.fail(detail: "PR_SET_PDEATHSIG") }
+        if getppid() != parentAtStart { step.fail(detail: "the client (pid \(parentAtStart)) is gone") }
         if borgpull_set_no_new_privs() != 0 { step.fail() }
         if borgpull_get_no_new_privs() != 1 { step.fail(detail: "PR_GET_NO_NEW_PRIVS is not 1") }
 

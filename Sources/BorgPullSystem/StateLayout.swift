@@ -12,27 +12,40 @@ import BorgPullCore
 ///     STATE_DIR/backup.lock                  the run lock
 ///
 /// SETUP creates it with full root; BACKUP (in the hardened unit, without CAP_CHOWN) only
-/// creates what is missing.
+/// creates what is missing. Every level must be a real directory: a symlink or a file planted
+/// there is refused, never followed (owners and modes are changed with lchown/chmod only after
+/// lstat said "directory"; the audit checks that STATE_DIR's parents are root's).
 public enum StateLayout {
     public static func prepare(_ config: ClientConfig, sshGID: UInt32, runner: Account?, log: Logger) throws(SystemError) {
         try Files.makeParents(config.stateDirectory)
-        try Files.makeDirectory(config.stateDirectory, mode: 0o711)
+        try directory(config.stateDirectory, mode: 0o711)
         let results = FileRules.parents(of: config.resultFile).first ?? config.stateDirectory
         if results != config.stateDirectory {
             try Files.makeParents(results)
-            try Files.makeDirectory(results, mode: 0o750)
-            if let f = try Files.facts(results), f.gid != sshGID || f.mode & 0o2000 == 0 {
-                if chown(results, 0, sshGID) != 0 || chmod(results, 0o2750) != 0 {
+            let f = try directory(results, mode: 0o750)
+            if f.gid != sshGID || f.mode & 0o2000 == 0 {
+                if lchown(results, 0, sshGID) != 0 || chmod(results, 0o2750) != 0 {
                     log.warning("cannot give \(results) to the ssh user's group (\(SystemError("chown", path: results))); run SETUP as root so the server can read the result record")
                 }
             }
         }
         let base = "\(config.stateDirectory)/borg"
-        try Files.makeDirectory(base, mode: 0o700)
-        if let runner, let f = try Files.facts(base), f.uid != runner.uid || f.gid != runner.gid {
-            guard chown(base, runner.uid, runner.gid) == 0 else {
+        let f = try directory(base, mode: 0o700)
+        if let runner, f.uid != runner.uid || f.gid != runner.gid {
+            guard lchown(base, runner.uid, runner.gid) == 0 else {
                 throw SystemError("chown \(base) to the runner \(runner.name) (run SETUP as root)", path: base)
             }
         }
+    }
+
+    /// Creates `path` if missing and returns its lstat facts; refuses anything but a directory.
+    @discardableResult
+    static func directory(_ path: String, mode: mode_t) throws(SystemError) -> FileFacts {
+        try Files.makeDirectory(path, mode: mode)
+        guard let f = try Files.facts(path), f.kind == .directory else {
+            throw SystemError("refusing \(path): not a directory (a symlink or file there is never followed; remove it, then run SETUP)",
+                              path: nil, errno: ENOTDIR)
+        }
+        return f
     }
 }

@@ -14,6 +14,8 @@ static inline int borgpull_set_no_new_privs(void) { return prctl(PR_SET_NO_NEW_P
 /// prctl(PR_GET_NO_NEW_PRIVS): 1 when set, 0 when not, -1 on error.
 static inline int borgpull_get_no_new_privs(void) { return prctl(PR_GET_NO_NEW_PRIVS, 0L, 0L, 0L, 0L); }
 
+/// prctl(PR_SET_PDEATHSIG, sig): the kernel sends `sig` when the parent (the client) dies.
+static inline int borgpull_set_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0L, 0L, 0L); }
 /// prctl(PR_SET_KEEPCAPS, flag): keep the permitted set across a change away from uid 0.
 static inline int borgpull_set_keepcaps(int flag) { return prctl(PR_SET_KEEPCAPS, (unsigned long)flag, 0L, 0L, 0L); }
 

@@ -30,7 +30,7 @@ enum BackupMode {
                 try? JSONDecoder().decode(ClientReport.self, from: Data(line.utf8))
             }
             if record == nil && !result.stdout.isEmpty {
-                report("borgpull-server: the client's stdout held no result record: \(result.stdout.prefix(200))")
+                report("borgpull-server: the client's stdout held no result record: \(LogText.sanitize(String(result.stdout.prefix(200))))")
             }
             if result.socatDied && record == nil {
                 outcome = ServerOutcome(exit: .serveFailed, message: "socat (borg serve) ended during the backup; see its message above (fix: run SERVE and borg list on the client to test the repository)")

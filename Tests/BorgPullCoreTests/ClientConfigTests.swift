@@ -66,6 +66,28 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertTrue(error(extra: [.optionsPrune: "--prefix=x\n"])?.problem.contains("this host's archives") ?? false)
     }
 
+    func testArgparseAbbreviationsAndShortFormsAreCaught() {
+        for (file, line) in [(ClientFile.optionsCreate, "--rs=/bin/sh"), (.optionsCreate, "--remote-pat=x"),
+                             (.optionsCreate, "--lock-w=0"), (.optionsCreate, "--js"), (.optionsPrune, "-d1"),
+                             (.optionsPrune, "--glob-a=*"), (.optionsPrune, "-a*"), (.optionsPrune, "--pre=x"),
+                             (.optionsPrune, "--keep-d=9")] {
+            XCTAssertNotNil(error(extra: [file: line + "\n"]), line)
+        }
+        XCTAssertNotNil(try? build(extra: [.optionsCreate: "--stats\n--exclude-caches\n", .optionsPrune: "--stats\n--save-space\n"]))
+    }
+
+    func testHostileValuesAreRefused() {
+        XCTAssertNotNil(error(env: "BORG_REPO=ssh://--peer-uid=0/r\nBACKUP_SOCKET=/run/b.s\n"))
+        XCTAssertNotNil(error(env: "BORG_REPO=ssh://b/srv/r\nBACKUP_SOCKET='/run/a b.s'\n"))
+        XCTAssertNotNil(error(env: "BORG_REPO=ssh://b/srv/r\nBACKUP_SOCKET=/run/../etc/x\n"))
+        XCTAssertNotNil(error(env: "BORG_REPO=ssh://b/srv/r\nBACKUP_SOCKET=/run/" + String(repeating: "x", count: 110) + "\n"))
+        XCTAssertNotNil(error(env: base + "RUNNER_USER=nobody\n"))
+        XCTAssertNotNil(error(env: base + "ARCHIVE_PREFIX=-x\n"))
+        XCTAssertEqual(error(env: "\u{FEFF}" + base)?.line, 1)
+        XCTAssertEqual(error(env: base + "A=x\u{0}y\n")?.line, 3)
+        XCTAssertTrue((try? build(env: base + "KEEP_DAILY=3\nKEEP_DAILY=4\n"))?.notices.contains { $0.contains("assigned again") } ?? false)
+    }
+
     func testArchivePrefixRules() {
         XCTAssertNotNil(error(env: base + "ARCHIVE_PREFIX={now}\n"))
         XCTAssertNotNil(error(env: base + "ARCHIVE_PREFIX='a*'\n"))
@@ -94,7 +116,7 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertTrue(create.contains("--patterns-from"))
         XCTAssertFalse(create.contains("--exclude-from"), "an empty excludes file is not passed")
         let prune = cmds.prune()
-        XCTAssertEqual(prune[prune.firstIndex(of: "--glob-archives")! + 1], "{hostname}-*")
+        XCTAssertTrue(prune.contains("--glob-archives={hostname}-*"), "one argument: a prefix can never become an option")
         XCTAssertFalse(prune.contains("--prefix"))
         let env = cmds.environment(passphraseFD: 3)
         XCTAssertEqual(env["BORG_RSH"], "/usr/local/bin/borgpull-client relay --socket '/run/my sock'")

@@ -118,6 +118,52 @@ final class ClientBackupTests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stderr)
     }
 
+    /// borg killed with SIGKILL leaves its locks; the next BACKUP must get past them (borg kills
+    /// a stale lock of a dead pid on this host id, then waits: clock_nanosleep under seccomp).
+    /// And the client killed with SIGKILL takes its borg with it (parent-death signal).
+    func testKilledBorgAndKilledClientLeaveNothingThatBlocksTheNextBackup() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        try f.initRepository()
+        f.installHooks()
+        Shell.sh("mkfifo -m 0600 \(f.data)/fifo")
+        f.write("borg_options_create", "--read-special\n")
+        func startBackup() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: Shell.product("borgpull-client"))
+            p.arguments = ["-c", f.conf, "BACKUP"]
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            var waited = 0
+            while Shell.sh("pgrep -f '^/usr/bin/python3 /usr/bin/borg create --json' >/dev/null").status != 0 && waited < 150 {
+                usleep(100_000); waited += 1
+            }
+            sleep(1)
+            return p
+        }
+        // 1. SIGKILL borg: BACKUP reports borg's failure, the post hook runs.
+        let p = try startBackup()
+        Shell.sh("pkill -KILL -f '^/usr/bin/python3 /usr/bin/borg create --json'")
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 2)
+        XCTAssertTrue(f.ran("post"))
+        // 2. SIGKILL the client: its borg dies with it.
+        let q = try startBackup()
+        kill(q.processIdentifier, SIGKILL)
+        q.waitUntilExit()
+        var gone = false
+        for _ in 0..<50 where !gone {
+            usleep(100_000)
+            gone = Shell.sh("pgrep -f '^/usr/bin/python3 /usr/bin/borg create --json'").status == 1
+        }
+        XCTAssertTrue(gone, "borg did not die with its client")
+        // 3. The next BACKUP works: stale locks are borg's to clear, and it can wait for them.
+        Shell.sh("rm -f \(f.data)/fifo \(f.conf)/borg_options_create")
+        f.writeEnv("LOCK_WAIT=5\n")
+        let again = f.client(["BACKUP"])
+        XCTAssertEqual(again.status, 0, again.stderr)
+    }
+
     func testStaleSocketStopsBeforeThePreHook() throws {
         let f = try ClientFixture()
         try f.startServer()
