@@ -147,6 +147,8 @@ public final class ServerRun {
     /// Lines of ssh's stderr are forwarded live with this prefix (nil: kept, not shown).
     public var forwardStderrPrefix: String? = "  | "
 
+    /// The signalfd, spawning and reaping of the run (created once the lock is held).
+    var supervisor: Supervisor?
     var socatPid: pid_t = 0
     var sshPid: pid_t = 0
     var socatExited = false
@@ -168,7 +170,7 @@ public final class ServerRun {
             throw ServerFailure(.configError, "\(c.file): borgpull-server runs as uid \(geteuid()) but LOCAL_USER=\(c.localUser) (fix: run it as root, or as \(c.localUser))")
         }
         var binaries = [c.socatBinary, c.sshBinary, c.borgBinary]
-        if geteuid() == 0 && local.uid != 0 { binaries.append(ServerSpawner.setpriv) }
+        if geteuid() == 0 && local.uid != 0 { binaries.append(ServerChildren.setpriv) }
         for b in binaries where access(b, X_OK) != 0 {
             let pkg = b.hasSuffix("socat") ? "socat" : b.hasSuffix("ssh") ? "openssh-client" : b.hasSuffix("borg") ? "borgbackup" : "util-linux"
             throw ServerFailure(.configError, "\(c.file): \(b) is not an executable file: \(errnoText()) (fix: apt-get install -y \(pkg), or set the *_BINARY key)")
@@ -229,42 +231,49 @@ public final class ServerRun {
             notices.append("removed a dead socket left behind at \(config.socketPath)")
             log("borgpull-server: removed a dead socket left behind at \(config.socketPath)")
         }
-        ServerSignals.block()
-        ServerSpawner.becomeSubreaper()
+        let supervisor: Supervisor
+        do { supervisor = try Supervisor() } catch {
+            throw ServerFailure(.serveFailed, "cannot set up signal handling: \(error)")
+        }
+        // A closed pipe to a child must be an EPIPE, not the end of the server.
+        signal(SIGPIPE, SIG_IGN)
+        supervisor.becomeSubreaper()
+        self.supervisor = supervisor
         defer { cleanup() }
-        return try supervise(local: local, notices: notices)
+        return try supervise(supervisor, local: local, notices: notices)
     }
 
-    func supervise(local: Account, notices: [String]) throws(ServerFailure) -> ServerRunResult {
+    func supervise(_ supervisor: Supervisor, local: Account, notices: [String]) throws(ServerFailure) -> ServerRunResult {
         let c = config
-        let env = ServerSpawner.environment(for: local)
+        let env = ServerChildren.environment(for: local)
         var result = ServerRunResult(sshExit: nil, sshSignal: nil, stdout: "", stderrTail: "", interrupted: false,
                                      timedOut: false, socatDied: false, notices: notices)
         // 1. socat + borg serve, as LOCAL_USER.
-        let socatArgv = ServerSpawner.asUser(local, [c.socatBinary] + ServerPlan.socatArguments(c))
-        socatPid = try ServerSpawner.spawn(socatArgv, environment: env, stderr: 2)
-        let readyBy = serverClock() + 10
+        let socatArgv = ServerChildren.asUser(local, [c.socatBinary] + ServerPlan.socatArguments(c))
+        socatPid = try ServerChildren.spawn(supervisor, socatArgv, environment: env, stdout: .null, stderr: .inherit)
+        let readyBy = monotonicSeconds() + 10
         while !ServerSocket.isListening(c.socketPath) {
             reapChildren()
             if socatExited {
                 throw ServerFailure(.serveFailed, "socat ended before listening on \(c.socketPath) (its message is above) (fix: check that \(local.name) can write \(FileRulesPath.parent(c.socketPath)) and that nothing else uses the path)")
             }
-            if ServerSignals.take().contains(where: { $0 != SIGCHLD }) {
+            if !supervisor.takeSignals().isEmpty {
                 result.interrupted = true
                 return result
             }
-            if serverClock() > readyBy {
+            if monotonicSeconds() > readyBy {
                 throw ServerFailure(.serveFailed, "socat did not listen on \(c.socketPath) within 10 s (fix: run `\(socatArgv.joined(separator: " "))` by hand to see why)")
             }
-            usleep(20_000)
+            supervisor.wait(timeout: 0.02)
         }
 
         // 2. ssh, as LOCAL_USER; stdout = the result record, stderr = ssh's and the client's messages.
         let out = try ServerPipe(limit: 4 << 20)
         let err = try ServerPipe(limit: 64 << 10)
-        let sshArgv = ServerSpawner.asUser(local, [c.sshBinary] + ServerPlan.sshArguments(c, mode: mode))
+        let sshArgv = ServerChildren.asUser(local, [c.sshBinary] + ServerPlan.sshArguments(c, mode: mode))
         log("borgpull-server: \(mode.rawValue) \(c.repoName): \(c.remoteUser)@\(c.remoteHost):\(c.sshPort), client socket \(c.remoteSocketPath) -> \(c.socketPath) -> borg serve \(c.repoDir)\(c.appendOnly ? " (append-only)" : "")")
-        sshPid = try ServerSpawner.spawn(sshArgv, environment: env, stdout: out.writeFD, stderr: err.writeFD)
+        sshPid = try ServerChildren.spawn(supervisor, sshArgv, environment: env,
+                                          stdout: .descriptor(out.writeFD), stderr: .descriptor(err.writeFD))
         out.closeWriteEnd()
         err.closeWriteEnd()
         if mode == .serve {
@@ -272,7 +281,7 @@ public final class ServerRun {
         }
 
         // 3. Wait for ssh; forward SIGINT/SIGTERM/SIGHUP; enforce BACKUP_TIMEOUT.
-        let deadline = mode == .backup && c.backupTimeout > 0 ? serverClock() + Double(c.backupTimeout) : Double.infinity
+        let deadline = mode == .backup && c.backupTimeout > 0 ? monotonicSeconds() + Double(c.backupTimeout) : Double.infinity
         var stopSentAt: Double?
         var pendingLine: [UInt8] = []
         func forward(_ bytes: [UInt8]) {
@@ -284,17 +293,16 @@ public final class ServerRun {
             }
         }
         while sshStatus == nil && sshSignal == nil {
-            var fds = [pollfd(fd: out.readFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: err.readFD, events: Int16(POLLIN), revents: 0)]
-            _ = poll(&fds, nfds_t(out.eof ? 0 : 2), 200)
+            // Wakes on output, on a signal and on SIGCHLD (a child ended), else after 0.2 s.
+            supervisor.wait(readable: [out, err].filter { !$0.eof }.map(\.readFD), timeout: 0.2)
             out.drain()
             forward(err.drain())
-            for s in ServerSignals.take() where s != SIGCHLD {
+            for s in supervisor.takeSignals() {
                 if stopSentAt == nil {
                     log("borgpull-server: received signal \(s); stopping ssh, socat and borg serve")
                     result.interrupted = true
                     stopSSH(SIGTERM)
-                    stopSentAt = serverClock()
+                    stopSentAt = monotonicSeconds()
                 } else {
                     stopSSH(SIGKILL)
                 }
@@ -304,9 +312,9 @@ public final class ServerRun {
                 log("borgpull-server: socat ended unexpectedly; stopping ssh")
                 result.socatDied = true
                 stopSSH(SIGTERM)
-                stopSentAt = serverClock()
+                stopSentAt = monotonicSeconds()
             }
-            let now = serverClock()
+            let now = monotonicSeconds()
             if now > deadline && stopSentAt == nil {
                 log("borgpull-server: BACKUP_TIMEOUT=\(c.backupTimeout) s elapsed; stopping ssh")
                 result.timedOut = true
@@ -316,8 +324,8 @@ public final class ServerRun {
             if let t = stopSentAt, now - t > 10 { stopSSH(SIGKILL) }
         }
         // ssh ended: collect what is still in the pipes (bounded: a grandchild may hold them).
-        let drainBy = serverClock() + 2
-        while (!out.eof || !err.eof) && serverClock() < drainBy {
+        let drainBy = monotonicSeconds() + 2
+        while (!out.eof || !err.eof) && monotonicSeconds() < drainBy {
             var fds = [pollfd(fd: out.readFD, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: err.readFD, events: Int16(POLLIN), revents: 0)]
             _ = poll(&fds, 2, 100)
@@ -339,13 +347,12 @@ public final class ServerRun {
 
     /// Reaps every child that ended (ssh, socat, and orphans re-parented to us).
     func reapChildren() {
-        while true {
-            var status: Int32 = 0
-            let pid = waitpid(-1, &status, WNOHANG)
-            if pid <= 0 { return }
-            let exited = status & 0x7f == 0
+        for (pid, termination) in supervisor?.reapChildren() ?? [] {
             if pid == sshPid {
-                if exited { sshStatus = (status >> 8) & 0xff } else { sshSignal = status & 0x7f }
+                switch termination {
+                case .exited(let code): sshStatus = code
+                case .signaled(let signal): sshSignal = signal
+                }
             } else if pid == socatPid {
                 socatExited = true
             }
@@ -361,13 +368,13 @@ public final class ServerRun {
         for group in [socatPid, sshPid] where group > 0 {
             _ = kill(-group, SIGTERM)
         }
-        let killAt = serverClock() + 10
+        let killAt = monotonicSeconds() + 10
         var killed = false
         while true {
             reapChildren()
             let alive = [socatPid, sshPid].filter { $0 > 0 && (kill(-$0, 0) == 0 || errno == EPERM) }
             if alive.isEmpty { break }
-            if serverClock() > killAt {
+            if monotonicSeconds() > killAt {
                 if killed { break }
                 for g in alive { _ = kill(-g, SIGKILL) }
                 killed = true

@@ -7,6 +7,12 @@ public enum Termination: Sendable, Equatable {
     case exited(Int32)
     case signaled(Int32)
 
+    /// Decodes a status from wait(2) (WIFEXITED/WEXITSTATUS, WTERMSIG).
+    init(waitStatus status: Int32) {
+        let low = status & 0x7f
+        self = low == 0 ? .exited((status >> 8) & 0xff) : .signaled(low)
+    }
+
     /// The borg meaning of this termination.
     public var borgOutcome: BorgOutcome {
         switch self {
@@ -28,6 +34,9 @@ public struct SpawnSpec: Sendable {
         case capture
         /// Forwarded line by line to the line sink, prefixed; the last lines are kept.
         case lines(prefix: String)
+        /// Onto a descriptor of the helper, e.g. the write end of a pipe the caller reads itself
+        /// (`run` does not read it).
+        case descriptor(Int32)
     }
 
     public var argv: [String]
@@ -73,7 +82,8 @@ public func monotonicSeconds() -> Double {
 /// SIGINT, SIGTERM, SIGHUP and SIGCHLD are blocked in the whole process and read from a
 /// signalfd(2), so a signal never interrupts the helper between steps: it is seen by `run` (and
 /// forwarded to the running child's process group) or by `takeSignals` at a step boundary.
-/// Create it first thing in `main`, before any thread starts, so every thread inherits the mask.
+/// Create it before any thread starts (first thing in the client's `main`; in borgpull-server's
+/// `ServerRun` once the lock is held), so every thread inherits the mask.
 public final class Supervisor: @unchecked Sendable {
     let signalFD: Int32
     /// The first terminating signal received (SIGTERM, SIGINT or SIGHUP), if any.
@@ -89,6 +99,39 @@ public final class Supervisor: @unchecked Sendable {
         let fd = signalfd(-1, &set, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
         guard fd >= 0 else { throw SystemError("signalfd") }
         signalFD = fd
+    }
+
+    deinit {
+        close(signalFD)
+    }
+
+    /// Makes this process the reaper of its orphaned descendants (prctl(2) PR_SET_CHILD_SUBREAPER,
+    /// see CLinux/shim.h): a grandchild whose parent died first is re-parented here, not to PID 1,
+    /// and `reapChildren` collects it.
+    public func becomeSubreaper() {
+        _ = bps_set_child_subreaper()
+    }
+
+    /// Waits until one of `descriptors` is readable (or at its end), a watched signal arrives
+    /// (SIGCHLD too: a child ended) or `timeout` seconds pass (poll(2) on them and the signalfd).
+    /// Nothing is consumed: read the signals with `takeSignals`, the children with `reapChildren`.
+    public func wait(readable descriptors: [Int32] = [], timeout: Double) {
+        var pfds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
+        pfds += descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = poll(&pfds, nfds_t(pfds.count), Int32(max(0, timeout) * 1000) + 1)
+    }
+
+    /// Reaps, without waiting, every child that has ended: the ones `spawn` started and, after
+    /// `becomeSubreaper`, orphaned descendants (waitpid(2) on -1 with WNOHANG).
+    /// - Returns: each reaped pid with how it ended, in the order reaped.
+    public func reapChildren() -> [(pid: pid_t, termination: Termination)] {
+        var out: [(pid: pid_t, termination: Termination)] = []
+        while true {
+            var status: Int32 = 0
+            let pid = retrying { waitpid(-1, &status, WNOHANG) }
+            if pid <= 0 { return out }
+            out.append((pid, Termination(waitStatus: status)))
+        }
     }
 
     /// Reads pending signals; returns the terminating ones (SIGCHLD is consumed silently).
@@ -127,6 +170,7 @@ public final class Supervisor: @unchecked Sendable {
             case .null: posix_spawn_file_actions_addopen(&actions, target, "/dev/null", O_WRONLY, 0)
             case .stderr: posix_spawn_file_actions_adddup2(&actions, 2, target)
             case .capture, .lines: if let pipe { posix_spawn_file_actions_adddup2(&actions, pipe, target) }
+            case .descriptor(let fd): posix_spawn_file_actions_adddup2(&actions, fd, target)
             }
         }
         var highest: Int32 = 2
@@ -204,8 +248,7 @@ public final class Supervisor: @unchecked Sendable {
             var status: Int32 = 0
             let r = retrying { waitpid(pid, &status, WNOHANG) }
             guard r == pid else { return }
-            let low = status & 0x7f
-            termination = low == 0 ? .exited((status >> 8) & 0xff) : .signaled(low)
+            termination = Termination(waitStatus: status)
         }
 
         while termination == nil {
@@ -222,9 +265,7 @@ public final class Supervisor: @unchecked Sendable {
             var wait = 1.0
             if let d = deadline, !timedOut { wait = min(wait, d - now) }
             if let k = killAt { wait = min(wait, k - now) }
-            var pfds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
-            pfds += readers.filter { !$0.closed }.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
-            _ = poll(&pfds, nfds_t(pfds.count), Int32(max(0, wait) * 1000) + 1)
+            self.wait(readable: readers.filter { !$0.closed }.map(\.fd), timeout: wait)
             for s in takeSignals() {
                 interruptedBy = interruptedBy ?? s
                 if forwardSignals { kill(-pid, s) }
