@@ -288,7 +288,8 @@ public final class ServerRun {
             guard let prefix = forwardStderrPrefix else { return }
             pendingLine += bytes
             while let nl = pendingLine.firstIndex(of: 10) {
-                log(prefix + String(decoding: pendingLine[..<nl], as: UTF8.self))
+                // The client (or anyone on its side of the tunnel) wrote this: make it inert.
+                log(prefix + LogText.sanitize(String(decoding: pendingLine[..<nl], as: UTF8.self)))
                 pendingLine.removeSubrange(...nl)
             }
         }
