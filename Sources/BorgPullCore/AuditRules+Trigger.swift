@@ -57,7 +57,8 @@ public struct TriggerAnalysis: Sendable, Equatable {
 /// evaluated: every rule is taken to apply on this host.
 ///
 /// For every rule that applies to the ssh user: OK only for exactly
-/// `/usr/bin/systemctl start run-borg-backup.service`, run as root (`(root)` or no runas list),
+/// `/usr/bin/systemctl start run-borg-backup.service` (or, for `trigger --via sudo-client`,
+/// `/ABS/PATH/borgpull-client -c /ABS/DIR BACKUP`), run as root (`(root)` or no runas list),
 /// with `NOPASSWD` and without `SETENV`. FAIL for `ALL`, a command without arguments (sudo then
 /// allows any arguments), wildcards, other verbs or units, sudoedit, negated commands, other
 /// runas users, a missing NOPASSWD, and lines the analysis cannot read. `Defaults` that keep the
@@ -181,6 +182,9 @@ public enum SudoersRules {
         if c.contains(where: { "*?[".contains($0) }) { return "wildcards in `\(c)` match more than one command" }
         if words.count == 1 { return "`\(prog)` without arguments allows it with any arguments" }
         if words == ["/usr/bin/systemctl", "start", TriggerRules.unit] { return nil }
+        // `trigger --via sudo-client` (hosts without systemd): exactly one BACKUP of one config dir.
+        if words.count == 4, prog.hasPrefix("/"), prog.hasSuffix("/borgpull-client"), words[1] == "-c",
+           words[2].hasPrefix("/"), words[3] == "BACKUP" { return nil }
         if prog.hasSuffix("/systemctl") && words.count >= 2 && words[1] != "start" {
             return "verb `\(words[1])` (only `start` is needed)"
         }

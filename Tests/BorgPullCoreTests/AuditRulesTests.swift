@@ -124,6 +124,16 @@ final class SudoersRulesTests: XCTestCase {
         XCTAssertEqual(r.findings.count, 1)
     }
 
+    func testSudoClientLineIsOKButNothingWider() {
+        let ok = judge("borgpull ALL=(root) NOPASSWD: /usr/local/bin/borgpull-client -c /etc/borgpull BACKUP\n")
+        XCTAssertTrue(ok.grantsTrigger)
+        XCTAssertEqual(worst(ok.findings), .ok)
+        for wide in ["/usr/local/bin/borgpull-client", "/usr/local/bin/borgpull-client -c /etc/borgpull borg list",
+                     "/usr/local/bin/borgpull-client -c * BACKUP", "/usr/local/bin/borgpull-client -c etc BACKUP"] {
+            XCTAssertEqual(worst(judge("borgpull ALL=(root) NOPASSWD: \(wide)\n").findings), .fail, wide)
+        }
+    }
+
     func testSeedAliasFormIsOK() {
         let r = judge("""
         # Borg backup command, but without any parameters!
