@@ -39,3 +39,23 @@ public enum BorgOutcome: Sendable, Equatable, Codable {
         }
     }
 }
+
+/// Picks the line of borg's stderr that says what went wrong.
+///
+/// After a traceback borg prints an environment block (`Platform:`, `Linux:`, `Borg:`,
+/// `Python:`, `PID:`, `sys.argv:`, `SSH_ORIGINAL_COMMAND:`; borg 1.2 `archiver.py`), so the last
+/// line is rarely the error. This skips that block and indented traceback lines.
+public enum BorgMessages {
+    static let environmentBlock = ["Platform:", "Linux:", "Borg:", "Python:", "PID:", "sys.argv:", "SSH_ORIGINAL_COMMAND:"]
+
+    public static func headline(_ tail: [String]) -> String? {
+        for line in tail.reversed() {
+            let t = line.trimmingBlanks()
+            if t.isEmpty || line.first == " " || line.first == "\t" { continue }
+            if environmentBlock.contains(where: { t.hasPrefix($0) }) { continue }
+            if t.hasPrefix("Traceback (most recent call last)") { continue }
+            return t
+        }
+        return nil
+    }
+}

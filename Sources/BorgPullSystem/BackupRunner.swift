@@ -195,11 +195,11 @@ public final class BackupRunner {
     func borgStep(_ name: String, _ run: BorgRun, warnings: inout [String]) -> StepResult {
         let r = run.process
         if let step = run.sandboxFailure {
-            return StepResult(name: name, status: .failed, message: "sandbox step \(step) failed, so borg \(name) did not run: \(r.tail.last ?? "see the log")", seconds: r.seconds)
+            return StepResult(name: name, status: .failed, message: "sandbox step \(step) failed, so borg \(name) did not run: \(LogText.sanitize(r.tail.last ?? "see the log"))", seconds: r.seconds)
         }
         let outcome = r.termination.borgOutcome
         if case .warning = outcome { warnings += r.tail.suffix(20).map { "borg \(name): \(LogText.sanitize($0))" } }
-        let detail = outcome.isFailure ? ": " + (r.tail.last ?? "see the log") : ""
+        let detail = outcome.isFailure ? ": " + LogText.sanitize(BorgMessages.headline(r.tail) ?? "see the log") : ""
         return .borg(name, outcome: outcome, interrupted: r.interruptedBy != nil, seconds: r.seconds, detail: detail)
     }
 

@@ -135,6 +135,15 @@ final class OutcomeTests: XCTestCase {
         XCTAssertEqual(BorgOutcome(exitCode: 143), .signaled(15))
     }
 
+    func testBorgHeadlineSkipsTheEnvironmentBlock() {
+        let tail = ["Traceback (most recent call last):", "  File \"x.py\", line 1", "PermissionError: [Errno 13] Permission denied: '/var/lib/borgpull/borg/.cache'",
+                    "", "Platform: Linux vm 6.1", "Borg: 1.2.4  Python: CPython 3.11.2", "PID: 12  CWD: /", "sys.argv: ['borg']", "SSH_ORIGINAL_COMMAND: None"]
+        XCTAssertEqual(BorgMessages.headline(tail), "PermissionError: [Errno 13] Permission denied: '/var/lib/borgpull/borg/.cache'")
+        XCTAssertEqual(BorgMessages.headline(["Connection closed by remote host. Is borg working on the server?"]), "Connection closed by remote host. Is borg working on the server?")
+        XCTAssertNil(BorgMessages.headline([]))
+        XCTAssertEqual(LogText.sanitize("a\u{1b}]0;x\u{7}\nb\tc"), "a\\x1b]0;x\\x07\\x0ab\tc")
+    }
+
     func testVerdictIsTheWorstStep() {
         let ok = StepResult(name: "create", status: .ok, message: "")
         let warn = StepResult(name: "create", status: .warning, message: "")
