@@ -76,6 +76,19 @@ final class ServerPlanTests: XCTestCase {
         XCTAssertEqual(outcome(c, ssh: nil, timedOut: true).exit, .timeout)
     }
 
+    func testInconsistentRecordIsNotBelieved() throws {
+        let c = try config()
+        // A record saying ok while the trigger exited 2, or ok with a failed step: a failure.
+        XCTAssertEqual(outcome(c, ssh: 2, report: report(0)).exit, .clientFailed)
+        let failedStep = ClientReport.Step(name: "create", status: "failed", message: "boom", seconds: nil)
+        XCTAssertEqual(outcome(c, ssh: 0, report: report(0, steps: [failedStep])).exit, .clientFailed)
+        XCTAssertEqual(outcome(c, ssh: 0, report: report(0)).exit, .ok)
+        // Nothing from the client can drive the admin's terminal.
+        let hostile = outcome(c, ssh: 1, report: report(1, warnings: ["evil\u{1b}]0;PWNED\u{7}\nborgpull-server: ok (exit 0): FAKE"]))
+        XCTAssertFalse(hostile.summary.contains("\u{1b}"))
+        XCTAssertFalse(hostile.summary.split(separator: "\n").contains { $0.hasPrefix("borgpull-server: ok (exit 0)") })
+    }
+
     func testSSHFailures() throws {
         let c = try config()
         let hk = outcome(c, ssh: 255, stderr: "No ED25519 host key is known for [client.example.org]:2222 and you have requested strict checking.\nHost key verification failed.\n")
