@@ -11,20 +11,7 @@ enum AuditOS {
     static func facts(_ path: String) -> FileFacts? { (try? Files.facts(path)) ?? nil }
 
     /// Reads a regular file without following a final symlink (O_NOFOLLOW); nil on any error.
-    static func read(_ path: String, limit: Int = 4 << 20) -> String? {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var data = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while data.count < limit {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            data.append(contentsOf: buf[0..<n])
-        }
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func read(_ path: String, limit: Int = 4 << 20) -> String? { Files.readUpTo(path, limit: limit) }
 
     /// Names in a directory (no `.`/`..`), sorted; nil if it cannot be opened.
     static func list(_ dir: String) -> [String]? {

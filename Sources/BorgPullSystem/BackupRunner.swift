@@ -108,6 +108,9 @@ public final class BackupRunner {
         if let problem = SocketRules.problem(facts, path: config.socketPath, sshUser: ssh.name, sshUID: ssh.uid, bindMask: config.bindMask) {
             throw EarlyExit(status: .socketProblem, message: problem)
         }
+        // Connecting (not just reading /proc/net/unix) tells who listens, so a socket served by
+        // anyone but sshd is refused before the pre hook. The price: the server starts one
+        // `borg serve` for this probe, which is stopped at once (it may log a SigTerm traceback).
         switch UnixSocket.isListening(config.socketPath, as: (ssh.uid, ssh.gid)) {
         case .success(let peer) where peer.uid != ssh.uid:
             throw EarlyExit(status: .socketProblem, message: "the listener behind \(config.socketPath) runs as uid \(peer.uid), not the ssh user \(ssh.name) (uid \(ssh.uid)); refusing to send the backup there")

@@ -42,6 +42,23 @@ public enum Files {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// Reads at most `limit` bytes of `path` (O_NOFOLLOW); nil on any error. For /proc files and
+    /// audits, where a truncated read is fine and absence is not an exception.
+    public static func readUpTo(_ path: String, limit: Int) -> String? {
+        let fd = retrying { open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK) }
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while bytes.count < limit {
+            let n = retrying { Glibc.read(fd, &chunk, min(chunk.count, limit - bytes.count)) }
+            if n < 0 { return nil }
+            if n == 0 { break }
+            bytes += chunk[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync,
     /// fchown/fchmod, rename(2). Readers see the old or the new file, never half of one.
     public static func writeAtomically(_ path: String, contents: String, mode: mode_t, uid: UInt32? = nil, gid: UInt32? = nil) throws(SystemError) {

@@ -24,7 +24,7 @@ public enum ServerConfigFile {
                 throw ServerFailure(.configError, "\(path) is writable by group or other (fix: chmod go-w \(path))")
             }
         }
-        guard let text = readSmallFile(path, limit: 1 << 20) else {
+        guard let text = Files.readUpTo(path, limit: 1 << 20) else {
             throw ServerFailure(.configError, "\(path): cannot read the server config: \(errnoText()) (fix: chmod 0644 \(path))")
         }
         do {

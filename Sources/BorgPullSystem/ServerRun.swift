@@ -89,34 +89,9 @@ public enum ServerSocket {
         }
     }
 
-    /// Whether some socket is listening on `path` in this network namespace (/proc/net/unix:
-    /// flag __SO_ACCEPTCON 00010000, state 01). Checking this instead of connecting means the
-    /// readiness probe does not make socat start a `borg serve`.
-    public static func isListening(_ path: String) -> Bool {
-        guard let text = readSmallFile("/proc/net/unix", limit: 8 << 20) else { return false }
-        for line in text.split(separator: "\n").dropFirst() {
-            let f = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard f.count >= 8, String(f[7]) == path else { continue }
-            if String(f[3]) == "00010000" { return true }
-        }
-        return false
-    }
-}
-
-/// Reads a small file (nil on error).
-func readSmallFile(_ path: String, limit: Int) -> String? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while out.count < limit {
-        let n = read(fd, &chunk, chunk.count)
-        if n < 0 && errno == EINTR { continue }
-        if n <= 0 { break }
-        out += chunk[0..<n]
-    }
-    return String(decoding: out, as: UTF8.self)
+    /// Whether a socket listens on `path` (`UnixSocket.listedAsListening`): no connection is
+    /// made, so the readiness probe does not make socat start a `borg serve`.
+    public static func isListening(_ path: String) -> Bool { UnixSocket.listedAsListening(path) }
 }
 
 /// What a server run produced, for the command to report.

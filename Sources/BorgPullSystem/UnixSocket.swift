@@ -45,6 +45,19 @@ public enum UnixSocket {
         return Peer(pid: c.pid, uid: c.uid, gid: c.gid)
     }
 
+    /// Whether a socket bound to `path` is listening in this network namespace, read from
+    /// /proc/net/unix (proc(5): flags __SO_ACCEPTCON 00010000) without connecting. False when
+    /// not listed, which includes "listening, but in another network namespace".
+    public static func listedAsListening(_ path: String) -> Bool {
+        guard let text = Files.readUpTo("/proc/net/unix", limit: 8 << 20) else { return false }
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard f.count >= 8, String(f[7]) == path else { continue }
+            if String(f[3]) == "00010000" { return true }
+        }
+        return false
+    }
+
     /// Whether something listens on `path` (connects and closes at once).
     /// Connecting through a forwarded socket makes the server start one `borg serve` that sees
     /// EOF and exits; that is the price of telling a stale socket from a live one.
