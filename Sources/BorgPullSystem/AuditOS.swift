@@ -14,18 +14,7 @@ enum AuditOS {
     static func read(_ path: String, limit: Int = 4 << 20) -> String? { Files.readUpTo(path, limit: limit) }
 
     /// Names in a directory (no `.`/`..`), sorted; nil if it cannot be opened.
-    static func list(_ dir: String) -> [String]? {
-        guard let d = opendir(dir) else { return nil }
-        defer { closedir(d) }
-        var out: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            if name != "." && name != ".." { out.append(name) }
-        }
-        return out.sorted()
-    }
+    static func list(_ dir: String) -> [String]? { facts(dir)?.kind == .directory ? Files.entries(dir) : nil }
 
     typealias Account = BorgPullSystem.Account
 

@@ -110,6 +110,28 @@ public enum Files {
         }
     }
 
+    /// Names in a directory, without `.` and `..` (opendir(3)); empty if it cannot be read.
+    public static func entries(_ dir: String) -> [String] {
+        guard let d = opendir(dir) else { return [] }
+        defer { closedir(d) }
+        var out: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { out.append(name) }
+        }
+        return out.sorted()
+    }
+
+    /// Gives `path` and everything below it to `uid`:`gid` with lchown(2): symlinks are changed
+    /// themselves, never followed, and the walk does not descend through them.
+    public static func chownTree(_ path: String, uid: UInt32, gid: UInt32) throws(SystemError) {
+        guard lchown(path, uid, gid) == 0 else { throw SystemError("lchown", path: path) }
+        guard let f = try facts(path), f.kind == .directory else { return }
+        for name in entries(path) { try chownTree("\(path)/\(name)", uid: uid, gid: gid) }
+    }
+
     /// Whether `path` exists (lstat: a dangling symlink exists).
     public static func exists(_ path: String) -> Bool {
         var st = stat()

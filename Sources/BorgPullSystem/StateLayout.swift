@@ -31,9 +31,19 @@ public enum StateLayout {
         }
         let base = "\(config.stateDirectory)/borg"
         let f = try directory(base, mode: 0o700)
-        if let runner, f.uid != runner.uid || f.gid != runner.gid {
-            guard lchown(base, runner.uid, runner.gid) == 0 else {
-                throw SystemError("chown \(base) to the runner \(runner.name) (run SETUP as root)", path: base)
+        // borg's cache and security dirs must be the runner's all the way down (an older
+        // version, or borg run as root by hand, leaves root-owned files that make borg fail).
+        if let runner {
+            let owned = { (p: String) -> Bool in
+                guard let g = try? Files.facts(p) else { return true }
+                return g.uid == runner.uid && g.gid == runner.gid
+            }
+            if f.uid != runner.uid || f.gid != runner.gid || !Files.entries(base).allSatisfy({ owned("\(base)/\($0)") }) {
+                do { try Files.chownTree(base, uid: runner.uid, gid: runner.gid) } catch {
+                    throw SystemError("give \(base) to the runner \(runner.name): \(error) (run SETUP as root: borg-backup-create-directory.service)",
+                                      path: nil, errno: error.errno)
+                }
+                log.notice("gave \(base) to the runner \(runner.name)")
             }
         }
     }

@@ -54,6 +54,18 @@ final class SandboxBackupTests: XCTestCase {
         XCTAssertEqual(p.terminationStatus, 5)
     }
 
+    func testRootOwnedLeftoversInBorgsBaseDirAreGivenToTheRunner() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        try f.initRepository()
+        // What an older version (borg as root) or a manual `borg` as root leaves behind.
+        Shell.sh("mkdir -p \(f.state)/borg/.cache/borg/leftover && touch \(f.state)/borg/.cache/borg/leftover/lock && chown -R root:root \(f.state)/borg/.cache")
+        let r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let owner = Shell.run(["stat", "-c", "%U", "\(f.state)/borg/.cache/borg/leftover/lock"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(owner, ClientFixture.runnerUser)
+    }
+
     func testUnsafePolicyFileOrMissingRunnerRefusesBeforeThePreHook() throws {
         let f = try ClientFixture()
         try f.startServer()
