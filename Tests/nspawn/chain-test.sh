@@ -42,9 +42,14 @@ SRV_CONF=$SRV_ROOT/client.conf
 SRV_RUN=/run/bpc-srv-$$
 PASSPHRASE="chain test $$ 'quoted' \$dollar"
 SERVE_PID=
+BACKUP_PID=
 
 cleanup() {
   local rc=$?
+  if [[ -n $BACKUP_PID ]] && kill -0 "$BACKUP_PID" 2>/dev/null; then
+    kill -TERM "$BACKUP_PID" 2>/dev/null || true
+    wait "$BACKUP_PID" 2>/dev/null || true
+  fi
   if [[ -n $SERVE_PID ]] && kill -0 "$SERVE_PID" 2>/dev/null; then
     kill -INT "$SERVE_PID" 2>/dev/null || true
     wait "$SERVE_PID" 2>/dev/null || true
@@ -212,9 +217,48 @@ echo "# repository initialised in $((SECONDS - T0)) s"
 
 # --- BACKUP: the whole chain.
 T0=$SECONDS
-rc=0
-"$BIN/borgpull-server" -c "$SRV_CONF" --json BACKUP > "$WORK/backup.out" 2> "$WORK/backup.err" || rc=$?
+"$BIN/borgpull-server" -c "$SRV_CONF" --json BACKUP > "$WORK/backup.out" 2> "$WORK/backup.err" &
+BACKUP_PID=$!
+# Meanwhile: what borg and the relay run under, inside the unit (one line per runner process:
+# comm, uids, seccomp mode, number of stacked filters, no_new_privs, effective and bounding caps).
+probe() {
+  inside sh -c 'for p in $(pgrep -u borgpull-runner); do
+    printf "%s %s %s %s %s %s %s\n" "$(cat /proc/$p/comm)" \
+      "$(awk "/^Uid:/{print \$2\"/\"\$3\"/\"\$4}" /proc/$p/status)" \
+      "$(awk "/^Seccomp:/{print \$2}" /proc/$p/status)" "$(awk "/^Seccomp_filters:/{print \$2}" /proc/$p/status)" \
+      "$(awk "/^NoNewPrivs:/{print \$2}" /proc/$p/status)" "$(awk "/^CapEff:/{print \$2}" /proc/$p/status)" \
+      "$(awk "/^CapBnd:/{print \$2}" /proc/$p/status)"
+  done' 2>/dev/null || true
+}
+SEEN=
+for ((i = 0; i < 300; i++)); do
+  kill -0 "$BACKUP_PID" 2>/dev/null || break
+  SEEN+=$(probe)$'\n'
+  [[ -z ${HELPER_FILTERS:-} ]] && HELPER_FILTERS=$(inside sh -c 'p=$(systemctl show -p MainPID --value run-borg-backup.service); [ "${p:-0}" != 0 ] && awk "/^Seccomp_filters:/{print \$2}" /proc/$p/status' 2>/dev/null || true)
+  grep -q '^borg ' <<<"$SEEN" && grep -q '^borgpull-client ' <<<"$SEEN" && [[ -n $HELPER_FILTERS ]] && break
+  sleep 0.2
+done
+rc=0; wait "$BACKUP_PID" || rc=$?
 echo "# BACKUP took $((SECONDS - T0)) s"
+RUNNER_UID=$(inside id -u borgpull-runner)
+BORG_LINE=$(grep -m1 '^borg ' <<<"$SEEN" || true)
+RELAY_LINE=$(grep -m1 '^borgpull-client ' <<<"$SEEN" || true)
+# The unit's filters plus ours: systemd installs one filter per setting and architecture
+# (38 for run-borg-backup.service on systemd 252); the sandbox stacks its own (40 seen).
+# Effective caps: CAP_DAC_READ_SEARCH only; bounding: the same.
+echo "# seccomp filters: helper (the unit's) ${HELPER_FILTERS:-?}; borg/relay: $(cut -d' ' -f4 <<<"$BORG_LINE")/$(cut -d' ' -f4 <<<"$RELAY_LINE")"
+sandboxed() {  # sandboxed DESC LINE
+  local comm ids mode nfilters nnp eff bnd
+  read -r comm ids mode nfilters nnp eff bnd <<<"$2"
+  if [[ -n $2 && $ids == "$RUNNER_UID/$RUNNER_UID/$RUNNER_UID" && $mode == 2 && ${HELPER_FILTERS:-0} -ge 1 && ${nfilters:-0} -gt ${HELPER_FILTERS:-99} && $nnp == 1 &&
+        $eff == 0000000000000004 && $bnd == 0000000000000004 ]]; then
+    ok "$1 runs as the runner, seccomp (${nfilters} stacked filters, the unit has $HELPER_FILTERS), no_new_privs, only CAP_DAC_READ_SEARCH"
+  else
+    bad "$1 runs sandboxed inside the unit" "seen: ${2:-nothing} (want uid $RUNNER_UID, Seccomp 2, more filters than the helper's ${HELPER_FILTERS:-?}, NoNewPrivs 1, CapEff/CapBnd 0000000000000004)"
+  fi
+}
+sandboxed "borg (inside run-borg-backup.service)" "$BORG_LINE"
+sandboxed "the relay (borg's BORG_RSH)" "$RELAY_LINE"
 if [[ $rc == 0 ]]; then ok "borgpull-server BACKUP exits 0"
 else bad "borgpull-server BACKUP exits 0 (got $rc)" "$(cat "$WORK/backup.err")$(inside journalctl --no-pager -o cat -u run-borg-backup.service | tail -n 30)"; fi
 grep -q '"status":0' "$WORK/backup.out" && ok "server --json reports status 0" || bad "server --json reports status 0" "$(cat "$WORK/backup.out")"
