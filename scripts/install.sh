@@ -127,11 +127,17 @@ install_server() {
 uninstall() {
   rm -f "$BIN/borgpull-client" "$BIN/borgpull-server" "$BIN/borgpull-check"
   rm -rf "$SHARE" "$DESTDIR$PREFIX/share/doc/borgpull"
+  local live=false
+  [[ -z $DESTDIR ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]] && live=true
   if $client; then
+    $live && systemctl disable --now borg-backup-create-directory.service 2>/dev/null || true
     rm -f "$SYSTEMD/borg-backup-create-directory.service" "$SYSTEMD/run-borg-backup.service" \
           "$DESTDIR/etc/polkit-1/rules.d/50-borgpull.rules" "$DESTDIR/etc/ssh/sshd_config.d/borgpull.conf"
+    # Without the Match block the server's key (outside the account's home) is no longer read.
+    if $live && systemctl -q is-active ssh.service && sshd -t; then systemctl reload ssh.service; fi
   fi
   if $server; then rm -f "$SYSTEMD/borgpull-server@.service" "$SYSTEMD/borgpull-server@.timer"; fi
+  if $live; then systemctl daemon-reload; fi
   say "kept /etc/borgpull, /etc/borgpull-server, repositories, state and users (remove them by hand if you mean it)"
 }
 

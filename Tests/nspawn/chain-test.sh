@@ -234,8 +234,11 @@ SEEN=
 for ((i = 0; i < 300; i++)); do
   kill -0 "$BACKUP_PID" 2>/dev/null || break
   SEEN+=$(probe)$'\n'
-  [[ -z ${HELPER_FILTERS:-} ]] && HELPER_FILTERS=$(inside sh -c 'p=$(systemctl show -p MainPID --value run-borg-backup.service); [ "${p:-0}" != 0 ] && awk "/^Seccomp_filters:/{print \$2}" /proc/$p/status' 2>/dev/null || true)
-  grep -q '^borg ' <<<"$SEEN" && grep -q '^borgpull-client ' <<<"$SEEN" && [[ -n $HELPER_FILTERS ]] && break
+  if grep -q '^borg ' <<<"$SEEN" && grep -q '^borgpull-client ' <<<"$SEEN"; then
+    # The helper (the unit's main process, root) while borg runs: the unit's filters only.
+    HELPER_FILTERS=$(inside sh -c 'p=$(systemctl show -p MainPID --value run-borg-backup.service); [ "${p:-0}" != 0 ] && awk "/^Seccomp_filters:/{print \$2}" /proc/$p/status' 2>/dev/null || true)
+    break
+  fi
   sleep 0.2
 done
 rc=0; wait "$BACKUP_PID" || rc=$?
@@ -244,7 +247,7 @@ RUNNER_UID=$(inside id -u borgpull-runner)
 BORG_LINE=$(grep -m1 '^borg ' <<<"$SEEN" || true)
 RELAY_LINE=$(grep -m1 '^borgpull-client ' <<<"$SEEN" || true)
 # The unit's filters plus ours: systemd installs one filter per setting and architecture
-# (38 for run-borg-backup.service on systemd 252); the sandbox stacks its own (40 seen).
+# (39 for run-borg-backup.service on systemd 252); the sandbox stacks its own (40 seen).
 # Effective caps: CAP_DAC_READ_SEARCH only; bounding: the same.
 echo "# seccomp filters: helper (the unit's) ${HELPER_FILTERS:-?}; borg/relay: $(cut -d' ' -f4 <<<"$BORG_LINE")/$(cut -d' ' -f4 <<<"$RELAY_LINE")"
 sandboxed() {  # sandboxed DESC LINE
@@ -305,6 +308,15 @@ rc=0
 "$BIN/borgpull-server" -c "$SRV_CONF" BACKUP > /dev/null 2> "$WORK/again.err" || rc=$?
 expect_eq "next BACKUP after the failed one exits 0" 0 "$rc"
 expect_eq "no socat/borg serve left on the host" "" "$(leftovers)"
+
+# --- make uninstall: binaries, units, policy files go; config, state and users stay.
+if out=$(inside sh -c 'cd /src/borgpull && scripts/install.sh uninstall client' 2>&1); then ok "install.sh uninstall client"
+else bad "install.sh uninstall client" "$out"; fi
+expect_eq "uninstall removed the binaries, units, polkit rule and Match block" "gone gone gone gone" \
+  "$(inside sh -c 'for f in /usr/local/bin/borgpull-client /etc/systemd/system/run-borg-backup.service \
+      /etc/polkit-1/rules.d/50-borgpull.rules /etc/ssh/sshd_config.d/borgpull.conf; do [ -e $f ] && printf "kept " || printf "gone "; done' | sed 's/ $//')"
+expect_eq "uninstall kept the edited config" "$ENV_SUM" "$(inside sha256sum /etc/borgpull/borg_env)"
+expect_eq "SETUP unit no longer enabled" no "$(inside sh -c '[ -e /etc/systemd/system/multi-user.target.wants/borg-backup-create-directory.service ] && echo yes || echo no')"
 
 echo "chain-test: $PASS passed, $FAIL failed"
 (( FAIL == 0 ))
