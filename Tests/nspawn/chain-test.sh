@@ -318,5 +318,22 @@ expect_eq "uninstall removed the binaries, units, polkit rule and Match block" "
 expect_eq "uninstall kept the edited config" "$ENV_SUM" "$(inside sha256sum /etc/borgpull/borg_env)"
 expect_eq "SETUP unit no longer enabled" no "$(inside sh -c '[ -e /etc/systemd/system/multi-user.target.wants/borg-backup-create-directory.service ] && echo yes || echo no')"
 
+# --- make install-server (in the same container: it is a plain Debian system too).
+if out=$(inside sh -c 'cd /src/borgpull && scripts/install.sh install server' 2>&1); then ok "install.sh install server"
+else bad "install.sh install server" "$out"; fi
+expect_eq "server: user borg, key, example config, units" \
+  "borg root:borg 640 borg:borg 600 borg:borg 700 yes" \
+  "$(inside sh -c 'printf "%s %s %s %s %s\n" "$(id -un borg)" \
+      "$(stat -c "%U:%G %a" /etc/borgpull-server/borgpull.conf.example)" \
+      "$(stat -c "%U:%G %a" /var/lib/borg_remote_pull/.ssh/id_ed25519)" "$(stat -c "%U:%G %a" /srv/borg)" \
+      "$([ -f /etc/systemd/system/borgpull-server@.timer ] && echo yes || echo no)"' 2>&1)"
+CHECK=$(inside borgpull-check --json --server-config /etc/borgpull-server/borgpull.conf.example || true)
+python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+sys.exit(0 if any(f["check"] == "server.parse" and f["severity"] == "OK" for f in r["findings"]) else 1)' <<<"$CHECK" \
+  && ok "the server example config parses (borgpull-check --server-config)" \
+  || bad "the server example config parses (borgpull-check --server-config)" "$CHECK"
+
 echo "chain-test: $PASS passed, $FAIL failed"
 (( FAIL == 0 ))
