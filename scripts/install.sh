@@ -58,12 +58,20 @@ install_client() {
   else
     say "polkit is not installed: the ForceCommand's --via systemd needs it (apt-get install polkitd), or use policy/sudoers/ and --via sudo"
   fi
-  install -d -m 0755 "$DESTDIR/etc/ssh/sshd_config.d"
-  install -m 0644 -o root -g root policy/sshd/borgpull.conf "$DESTDIR/etc/ssh/sshd_config.d/borgpull.conf"
+  # The sshd Match block is configuration too (an admin may change the ForceCommand's --via):
+  # installed when missing, else kept; the shipped one stays in $SHARE/policy/sshd/ to compare.
+  install -d -m 0755 "$SHARE/policy/sshd" "$DESTDIR/etc/ssh/sshd_config.d"
+  install -m 0644 policy/sshd/borgpull.conf "$SHARE/policy/sshd/borgpull.conf"
   if [[ $SSH_USER != borgpull ]]; then
     sed -i -e "s|^Match User borgpull\$|Match User $SSH_USER|" \
            -e "s|/etc/ssh/authorized_keys/borgpull/|/etc/ssh/authorized_keys/$SSH_USER/|" \
-           "$DESTDIR/etc/ssh/sshd_config.d/borgpull.conf"
+           "$SHARE/policy/sshd/borgpull.conf"
+  fi
+  local match="$DESTDIR/etc/ssh/sshd_config.d/borgpull.conf"
+  if [[ ! -e $match ]]; then
+    install -m 0644 -o root -g root "$SHARE/policy/sshd/borgpull.conf" "$match"
+  elif ! cmp -s "$SHARE/policy/sshd/borgpull.conf" "$match"; then
+    say "kept existing $match (differs from the shipped $SHARE/policy/sshd/borgpull.conf: diff them)"
   fi
   # The server's key lives outside the account's home, root-owned: the account cannot change
   # it, sshd (reading as the user) can. Never overwritten.

@@ -139,6 +139,9 @@ inside sed -i \
 timeout 60 "$C" exec "$NAME" sh -c 'echo ARCHIVE_PREFIX=chain >> /etc/borgpull/borg_env' </dev/null
 timeout 60 "$C" exec "$NAME" sh -c 'cat > /etc/ssh/authorized_keys/borgpull/backup_server_keys' < "$SRV_HOME/.ssh/id_ed25519.pub"
 ENV_SUM=$(inside sha256sum /etc/borgpull/borg_env)
+# An admin's change to the sshd Match block (a comment here) must survive too.
+inside sh -c 'echo "    # local change" >> /etc/ssh/sshd_config.d/borgpull.conf'
+MATCH_SUM=$(inside sha256sum /etc/ssh/sshd_config.d/borgpull.conf)
 
 # --- install twice: the edited config survives, nothing else changes.
 if out=$(inside sh -c 'cd /src/borgpull && scripts/install.sh install client' 2>&1); then
@@ -148,6 +151,7 @@ else
 fi
 expect_eq "edited borg_env survives a second install" "$ENV_SUM" "$(inside sha256sum /etc/borgpull/borg_env)"
 expect_eq "edited borg_paths survives" /srv/chain-data "$(inside cat /etc/borgpull/borg_paths)"
+expect_eq "edited sshd Match block survives" "$MATCH_SUM" "$(inside sha256sum /etc/ssh/sshd_config.d/borgpull.conf)"
 expect_eq "authorized key survives" "$(cut -d' ' -f1,2 "$SRV_HOME/.ssh/id_ed25519.pub")" \
   "$(inside cut -d' ' -f1,2 /etc/ssh/authorized_keys/borgpull/backup_server_keys)"
 expect_eq "borg_env still root 0600" "root:root 600" "$(inside stat -c '%U:%G %a' /etc/borgpull/borg_env || true)"
