@@ -8,12 +8,15 @@ DESTDIR ?=
 build:
 	$(SWIFT) build
 
+# Static Swift runtime: the installed binaries need only Debian's libc, libseccomp and libcap,
+# not the toolchain's /opt/swift/usr/lib/swift (a client has no Swift installed).
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
 
 # The whole suite: unit tests of the core, system tests on the real kernel, borg, socat,
 # sshd and systemd (root needed; set BORGPULL_REQUIRE_SYSTEM_TESTS=1 to fail instead of skip).
-test:
+# The release build comes first: the systemd chain test installs it into a container.
+test: release
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 

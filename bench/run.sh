@@ -37,7 +37,7 @@ done
 . "$here/pull-real.sh"
 if [ "$BUILD" = 1 ]; then
     log "building release binaries"
-    (cd "$REPO_ROOT" && swift build -c release >&2)
+    (cd "$REPO_ROOT" && swift build -c release --static-swift-stdlib >&2)
 fi
 if [ -z "$VARIANTS" ]; then
     VARIANTS="local push"

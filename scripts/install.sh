@@ -39,31 +39,52 @@ install_common() {
   for b in borgpull-client borgpull-server borgpull-check; do
     install -m 0755 -o root -g root ".build/release/$b" "$BIN/$b"
   done
-  install -d -m 0755 "$SHARE/units"
+  install -d -m 0755 "$SHARE/units" "$DESTDIR$PREFIX/share/doc/borgpull"
   install -m 0644 units/*.service units/*.timer "$SHARE/units/"
+  install -m 0644 README.md SECURITY.md units/README-units.md "$DESTDIR$PREFIX/share/doc/borgpull/"
 }
 
 install_client() {
   ensure_user "$SSH_USER" /bin/bash "/var/lib/$SSH_USER-home"
   ensure_user "$RUNNER_USER" /usr/sbin/nologin /nonexistent "$(id -gn "$SSH_USER")"
+  local ssh_group; ssh_group=$(id -gn "$SSH_USER")
   install -d -m 0755 "$SHARE/policy/seccomp"
   if compgen -G "policy/seccomp/*.policy" >/dev/null; then install -m 0644 policy/seccomp/*.policy "$SHARE/policy/seccomp/"; fi
   install -m 0644 units/borg-backup-create-directory.service units/run-borg-backup.service "$SYSTEMD/"
-  if [[ -d $DESTDIR/etc/polkit-1/rules.d || -d /etc/polkit-1 ]]; then
-    install -d -m 0700 "$DESTDIR/etc/polkit-1/rules.d" 2>/dev/null || true
-    install -m 0644 policy/polkit/50-borgpull.rules "$DESTDIR/etc/polkit-1/rules.d/50-borgpull.rules"
+  # polkit: Debian 12 ships /etc/polkit-1/rules.d as polkitd:root 0700; keep its owner.
+  if [[ -d $DESTDIR/etc/polkit-1 ]]; then
+    [[ -d $DESTDIR/etc/polkit-1/rules.d ]] || install -d -m 0700 "$DESTDIR/etc/polkit-1/rules.d"
+    install -m 0644 -o root -g root policy/polkit/50-borgpull.rules "$DESTDIR/etc/polkit-1/rules.d/50-borgpull.rules"
+  else
+    say "polkit is not installed: the ForceCommand's --via systemd needs it (apt-get install polkitd), or use policy/sudoers/ and --via sudo"
   fi
-  if [[ -f policy/sshd/borgpull.conf ]]; then
-    install -d -m 0755 "$DESTDIR/etc/ssh/sshd_config.d"
-    install -m 0644 policy/sshd/borgpull.conf "$DESTDIR/etc/ssh/sshd_config.d/borgpull.conf"
+  # The sshd Match block is configuration too (an admin may change the ForceCommand's --via):
+  # installed when missing, else kept; the shipped one stays in $SHARE/policy/sshd/ to compare.
+  install -d -m 0755 "$SHARE/policy/sshd" "$DESTDIR/etc/ssh/sshd_config.d"
+  install -m 0644 policy/sshd/borgpull.conf "$SHARE/policy/sshd/borgpull.conf"
+  if [[ $SSH_USER != borgpull ]]; then
+    sed -i -e "s|^Match User borgpull\$|Match User $SSH_USER|" \
+           -e "s|/etc/ssh/authorized_keys/borgpull/|/etc/ssh/authorized_keys/$SSH_USER/|" \
+           "$SHARE/policy/sshd/borgpull.conf"
   fi
-  install -d -m 0755 "$DESTDIR/etc/ssh/authorized_keys"
-  install -d -m 0755 "$DESTDIR/etc/ssh/authorized_keys/$SSH_USER"
-  [[ -e $DESTDIR/etc/ssh/authorized_keys/$SSH_USER/backup_server_keys ]] ||
-    install -m 0644 /dev/null "$DESTDIR/etc/ssh/authorized_keys/$SSH_USER/backup_server_keys"
+  local match="$DESTDIR/etc/ssh/sshd_config.d/borgpull.conf"
+  if [[ ! -e $match ]]; then
+    install -m 0644 -o root -g root "$SHARE/policy/sshd/borgpull.conf" "$match"
+  elif ! cmp -s "$SHARE/policy/sshd/borgpull.conf" "$match"; then
+    say "kept existing $match (differs from the shipped $SHARE/policy/sshd/borgpull.conf: diff them)"
+  fi
+  # The server's key lives outside the account's home, root-owned: the account cannot change
+  # it, sshd (reading as the user) can. Never overwritten.
+  install -d -m 0755 -o root -g root "$DESTDIR/etc/ssh/authorized_keys"
+  install -d -m 0750 -o root -g "$ssh_group" "$DESTDIR/etc/ssh/authorized_keys/$SSH_USER"
+  local keys="$DESTDIR/etc/ssh/authorized_keys/$SSH_USER/backup_server_keys"
+  if [[ -e $keys ]]; then say "kept existing $keys"; else
+    install -m 0640 -o root -g "$ssh_group" /dev/null "$keys"
+    say "installed $keys (empty: put the server's public key there)"
+  fi
   # The config skeleton: only what is missing, never over an existing file.
   local conf="$DESTDIR/etc/borgpull"
-  install -d -m 0700 -o root -g root "$conf"
+  if [[ -d $conf ]]; then say "kept existing $conf"; else install -d -m 0700 -o root -g root "$conf"; fi
   for f in configs/client/*; do
     local name; name=$(basename "$f")
     if [[ -e $conf/$name ]]; then say "kept existing $conf/$name"; continue; fi
@@ -73,27 +94,58 @@ install_client() {
   done
   if [[ -z $DESTDIR ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
     systemctl daemon-reload
+    # SETUP now and at every boot (it is idempotent); the backup unit is never enabled.
     systemctl enable borg-backup-create-directory.service
+    systemctl restart borg-backup-create-directory.service ||
+      say "borg-backup-create-directory.service failed: journalctl -u borg-backup-create-directory.service"
+    # sshd: check the Match block and make a running sshd read it.
+    if command -v sshd >/dev/null; then
+      mkdir -p -m 0755 /run/sshd
+      if ! sshd -t; then
+        say "sshd -t fails with $DESTDIR/etc/ssh/sshd_config.d/borgpull.conf: fix it before the next sshd restart"
+      elif systemctl -q is-active ssh.service; then
+        systemctl reload ssh.service && say "reloaded ssh.service"
+      fi
+    fi
   fi
 }
 
 install_server() {
   ensure_user "$SERVER_USER" /bin/bash "/var/lib/borg_remote_pull"
+  local group home; group=$(id -gn "$SERVER_USER"); home=$(getent passwd "$SERVER_USER" | cut -d: -f6)
   install -m 0644 units/borgpull-server@.service units/borgpull-server@.timer "$SYSTEMD/"
-  install -d -m 0750 -o root -g "$(id -gn "$SERVER_USER")" "$DESTDIR/etc/borgpull-server"
-  local sample="$DESTDIR/etc/borgpull-server/borgpull.conf.example"
-  install -m 0640 -o root -g "$(id -gn "$SERVER_USER")" configs/server/borgpull.conf.example "$sample"
+  install -d -m 0750 -o root -g "$group" "$DESTDIR/etc/borgpull-server"
+  # The example is ours (replaced on every install); NAME.conf files are never touched.
+  install -m 0640 -o root -g "$group" configs/server/borgpull.conf.example \
+    "$DESTDIR/etc/borgpull-server/borgpull.conf.example"
+  if [[ -z $DESTDIR ]]; then
+    [[ -d /srv/borg ]] || { install -d -m 0700 -o "$SERVER_USER" -g "$group" /srv/borg; say "created /srv/borg for repositories"; }
+    install -d -m 0700 -o "$SERVER_USER" -g "$group" "$home" "$home/.ssh"
+    if [[ ! -e $home/.ssh/id_ed25519 ]]; then
+      setpriv --reuid="$SERVER_USER" --regid="$group" --init-groups -- \
+        ssh-keygen -q -t ed25519 -N '' -C "borgpull-server@$(hostname)" -f "$home/.ssh/id_ed25519"
+      say "created $home/.ssh/id_ed25519"
+    fi
+    say "the server's public key (for the client's /etc/ssh/authorized_keys/borgpull/backup_server_keys):"
+    cat "$home/.ssh/id_ed25519.pub"
+  fi
   if [[ -z $DESTDIR ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then systemctl daemon-reload; fi
 }
 
 uninstall() {
   rm -f "$BIN/borgpull-client" "$BIN/borgpull-server" "$BIN/borgpull-check"
-  rm -rf "$SHARE"
+  rm -rf "$SHARE" "$DESTDIR$PREFIX/share/doc/borgpull"
+  local live=false
+  [[ -z $DESTDIR ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]] && live=true
   if $client; then
+    $live && systemctl disable --now borg-backup-create-directory.service 2>/dev/null || true
     rm -f "$SYSTEMD/borg-backup-create-directory.service" "$SYSTEMD/run-borg-backup.service" \
           "$DESTDIR/etc/polkit-1/rules.d/50-borgpull.rules" "$DESTDIR/etc/ssh/sshd_config.d/borgpull.conf"
+    # Without the Match block the server's key (outside the account's home) is no longer read.
+    if $live && systemctl -q is-active ssh.service && sshd -t; then systemctl reload ssh.service; fi
   fi
   if $server; then rm -f "$SYSTEMD/borgpull-server@.service" "$SYSTEMD/borgpull-server@.timer"; fi
+  if $live; then systemctl daemon-reload; fi
   say "kept /etc/borgpull, /etc/borgpull-server, repositories, state and users (remove them by hand if you mean it)"
 }
 

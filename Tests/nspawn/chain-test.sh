@@ -1,0 +1,344 @@
+#!/bin/bash
+# The whole chain under a real systemd, with the real binaries (issue 6).
+#
+# Client: a container booted from the cached rootfs (systemd 252, polkitd, openssh,
+# NO sudo). The worktree is bind-mounted read-only at /src/borgpull and
+# `scripts/install.sh install client` (what `make install-client` runs) installs
+# the release binaries, the units, the sshd Match block, the polkit rule, the
+# users and the config skeleton INSIDE the running container. The test then
+# edits what README says to edit (borg_env, borg_paths, the server's key), runs
+# install again (the edited config must survive), starts the container's sshd on
+# 127.0.0.1:PORT (no --private-network: the container shares the host's network
+# namespace) and asserts on `borgpull-check --json`.
+#
+# Server: on the host, as a test user, with the repository on the host:
+#   borgpull-server SERVE      + `borgpull-client borg init` inside  -> repository
+#   borgpull-server BACKUP     -> container sshd -> ForceCommand
+#     `borgpull-client trigger --via systemd` -> systemctl start run-borg-backup.service
+#     (polkit) -> helper BACKUP (sandboxed borg as borgpull-runner) -> relay -> archive
+# Checks: exit 0, the archive on the host, a byte-identical restore, the unit's journal
+# shows "BACKUP ok"; a failing pre hook fails the unit and the server exits 2 naming
+# pre-hook; nothing is left running.
+#
+# Needs root, systemd-nspawn, debootstrap (first run), borg, socat, ssh, python3 on the
+# host, and static release binaries (`make release`). Exits non-zero on any failure.
+# KEEP=1 leaves the container and files in place for debugging.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+C="$HERE/container.sh"
+NAME=bp-chain-$$
+WORK=$(mktemp -d /var/tmp/borgpull-chain.XXXXXX)
+BIN=$REPO/.build/release
+PASS=0 FAIL=0
+
+# Host (server) side. Root-owned 0755 parents: the server's config audit wants them.
+SRV=bpc-srv
+SRV_ROOT=/srv/borgpull-chain-$$
+SRV_HOME=$SRV_ROOT/home
+SRV_REPO=$SRV_HOME/repo
+SRV_CONF=$SRV_ROOT/client.conf
+SRV_RUN=/run/bpc-srv-$$
+PASSPHRASE="chain test $$ 'quoted' \$dollar"
+SERVE_PID=
+BACKUP_PID=
+
+cleanup() {
+  local rc=$?
+  if [[ -n $BACKUP_PID ]] && kill -0 "$BACKUP_PID" 2>/dev/null; then
+    kill -TERM "$BACKUP_PID" 2>/dev/null || true
+    wait "$BACKUP_PID" 2>/dev/null || true
+  fi
+  if [[ -n $SERVE_PID ]] && kill -0 "$SERVE_PID" 2>/dev/null; then
+    kill -INT "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+  fi
+  if [[ ${KEEP:-0} == 1 ]]; then
+    echo "KEEP=1: container $NAME, $WORK and $SRV_ROOT left in place" >&2
+    exit $rc
+  fi
+  "$C" stop "$NAME" >/dev/null 2>&1 || true
+  "$HERE/rootfs.sh" discard "$WORK/rootfs" || true
+  rm -rf "$WORK" "$SRV_ROOT" "$SRV_RUN"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ok()   { PASS=$((PASS + 1)); echo "ok   - $1"; }
+bad()  { FAIL=$((FAIL + 1)); echo "FAIL - $1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | head -n 40 | sed 's/^/       /'; return 0; }
+die()  { bad "$1" "${2:-}"; echo "chain-test: $PASS passed, $FAIL failed (aborted)"; exit 1; }
+inside() { timeout 300 "$C" exec "$NAME" "$@" </dev/null; }
+expect_eq() { if [[ $3 == "$2" ]]; then ok "$1"; else bad "$1" "want '$2', got '$3'"; fi; }
+wait_for() {  # wait_for SECONDS CMD...
+  local t=$1 i; shift
+  for ((i = 0; i < t * 5; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+  return 1
+}
+as_srv() { setpriv --reuid="$SRV" --regid="$SRV" --init-groups -- env -i HOME="$SRV_HOME" PATH=/usr/bin:/bin LANG=C.UTF-8 "$@"; }
+srv_borg() { as_srv BORG_PASSPHRASE="$PASSPHRASE" BORG_RELOCATED_REPO_ACCESS_IS_OK=yes /usr/bin/borg "$@"; }
+leftovers() { pgrep -a -f "[U]NIX-LISTEN:$SRV_RUN" || true; pgrep -a -f "[r]estrict-to-repository $SRV_REPO" || true; }
+
+# --- Prerequisites: static release binaries (the container has no Swift runtime).
+for b in borgpull-client borgpull-server borgpull-check; do
+  [[ -x $BIN/$b ]] || die "release binary $BIN/$b" "missing: run 'make release' first"
+  if ldd "$BIN/$b" | grep -q libswiftCore; then
+    die "release binary $b is linked statically against the Swift runtime" \
+        "it needs $(ldd "$BIN/$b" | grep -m1 libswiftCore): run 'make release' (swift build -c release --static-swift-stdlib)"
+  fi
+done
+PORT=$(python3 -c "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])")
+
+# --- Boot a fresh container with the worktree read-only inside.
+T0=$SECONDS
+ROOT=$("$HERE/rootfs.sh" fresh "$WORK/rootfs")
+"$C" start "$ROOT" "$NAME" --bind-ro="$REPO:/src/borgpull"
+echo "# container up in $((SECONDS - T0)) s (rootfs $ROOT)"
+expect_eq "no sudo in the container" absent "$(inside sh -c 'command -v sudo >/dev/null && echo present || echo absent')"
+expect_eq "container shares the host's network namespace" "$(readlink /proc/self/ns/net)" "$(inside readlink /proc/self/ns/net)"
+
+# --- make install-client, inside.
+if out=$(inside sh -c 'cd /src/borgpull && scripts/install.sh install client' 2>&1); then
+  ok "install.sh install client (inside the container)"
+else
+  die "install.sh install client (inside the container)" "$out"
+fi
+echo "$out" | sed 's/^/# /'
+expect_eq "SETUP unit enabled" enabled "$(inside systemctl is-enabled borg-backup-create-directory.service || true)"
+expect_eq "SETUP unit active" active "$(inside systemctl is-active borg-backup-create-directory.service || true)"
+expect_eq "/run/borg: ssh user, 0710" "borgpull:borgpull 710" "$(inside stat -c '%U:%G %a' /run/borg || true)"
+expect_eq "/etc/borgpull: root 0700" "root:root 700" "$(inside stat -c '%U:%G %a' /etc/borgpull || true)"
+expect_eq "borg_env: root 0600" "root:root 600" "$(inside stat -c '%U:%G %a' /etc/borgpull/borg_env || true)"
+expect_eq "binaries: root 0755" "root:root 755" "$(inside stat -c '%U:%G %a' /usr/local/bin/borgpull-client || true)"
+expect_eq "runner in the ssh user's group" yes "$(inside sh -c 'id -nG borgpull-runner | tr " " "\n" | grep -qx borgpull && echo yes || echo no')"
+
+# --- The server's account and key, on the host.
+id -u "$SRV" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SRV"
+install -d -m 0755 "$SRV_ROOT"
+install -d -m 0700 -o "$SRV" -g "$SRV" "$SRV_HOME" "$SRV_HOME/.ssh"
+as_srv ssh-keygen -q -t ed25519 -N '' -C bpc-server -f "$SRV_HOME/.ssh/id_ed25519"
+echo "[127.0.0.1]:$PORT $(inside cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)" > "$SRV_HOME/.ssh/known_hosts"
+chown "$SRV:$SRV" "$SRV_HOME/.ssh/known_hosts"
+
+# --- What README says to edit on the client: borg_env, borg_paths, the server's key.
+inside sh -euc '
+  mkdir -p "/srv/chain-data/sub dir"
+  printf "hello from the container\n" > /srv/chain-data/hello.txt
+  head -c 3000000 /dev/urandom > /srv/chain-data/random.bin
+  printf "x%.0s" $(seq 1 5000) > "/srv/chain-data/sub dir/with blank.txt"
+  echo /srv/chain-data > /etc/borgpull/borg_paths
+'
+# borg_env: the repository URL and the passphrase (single-quoted, as the skeleton says).
+QUOTED=${PASSPHRASE//\'/\'\"\'\"\'}
+inside sed -i \
+  -e "s|^export BORG_REPO=.*|export BORG_REPO=\"ssh://backup-server$SRV_REPO\"|" \
+  -e "s|^export BORG_PASSPHRASE=.*|export BORG_PASSPHRASE='$QUOTED'|" \
+  /etc/borgpull/borg_env
+timeout 60 "$C" exec "$NAME" sh -c 'echo ARCHIVE_PREFIX=chain >> /etc/borgpull/borg_env' </dev/null
+timeout 60 "$C" exec "$NAME" sh -c 'cat > /etc/ssh/authorized_keys/borgpull/backup_server_keys' < "$SRV_HOME/.ssh/id_ed25519.pub"
+ENV_SUM=$(inside sha256sum /etc/borgpull/borg_env)
+# An admin's change to the sshd Match block (a comment here) must survive too.
+inside sh -c 'echo "    # local change" >> /etc/ssh/sshd_config.d/borgpull.conf'
+MATCH_SUM=$(inside sha256sum /etc/ssh/sshd_config.d/borgpull.conf)
+
+# --- install twice: the edited config survives, nothing else changes.
+if out=$(inside sh -c 'cd /src/borgpull && scripts/install.sh install client' 2>&1); then
+  ok "second install.sh install client"
+else
+  bad "second install.sh install client" "$out"
+fi
+expect_eq "edited borg_env survives a second install" "$ENV_SUM" "$(inside sha256sum /etc/borgpull/borg_env)"
+expect_eq "edited borg_paths survives" /srv/chain-data "$(inside cat /etc/borgpull/borg_paths)"
+expect_eq "edited sshd Match block survives" "$MATCH_SUM" "$(inside sha256sum /etc/ssh/sshd_config.d/borgpull.conf)"
+expect_eq "authorized key survives" "$(cut -d' ' -f1,2 "$SRV_HOME/.ssh/id_ed25519.pub")" \
+  "$(inside cut -d' ' -f1,2 /etc/ssh/authorized_keys/borgpull/backup_server_keys)"
+expect_eq "borg_env still root 0600" "root:root 600" "$(inside stat -c '%U:%G %a' /etc/borgpull/borg_env || true)"
+
+# --- The container's sshd on 127.0.0.1:PORT (Debian's ssh.service, our Match block).
+inside sh -c "printf 'Port %s\nListenAddress 127.0.0.1\n' $PORT > /etc/ssh/sshd_config.d/00-chain-test-listen.conf"
+if out=$(inside sh -c 'systemctl start ssh.service' 2>&1); then ok "sshd starts with our Match block"
+else die "sshd starts with our Match block" "$out$(inside journalctl --no-pager -u ssh.service | tail -n 20)"; fi
+wait_for 10 python3 -c "import socket;socket.create_connection(('127.0.0.1',$PORT),1)" \
+  || die "sshd listens on 127.0.0.1:$PORT" "$(inside journalctl --no-pager -u ssh.service | tail -n 20)"
+EFF=$(inside sshd -T -C user=borgpull,host=x,addr=127.0.0.1 || true)
+for want in "forcecommand /usr/local/bin/borgpull-client trigger --via systemd" "permittty no" \
+            "streamlocalbindmask 0117" "streamlocalbindunlink yes" "allowstreamlocalforwarding remote" \
+            "authorizedkeysfile /etc/ssh/authorized_keys/borgpull/backup_server_keys"; do
+  if grep -qxF "$want" <<<"$EFF"; then ok "sshd -T: $want"; else bad "sshd -T: $want" "$(grep -i "${want%% *}" <<<"$EFF")"; fi
+done
+
+# --- borgpull-check after install: all OK.
+CHECK=$(inside borgpull-check --json) && CHECK_RC=0 || CHECK_RC=$?
+SUMMARY=$(python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+print("exit=%d worst=%s ok=%d warn=%d fail=%d" % (r["exitStatus"], r["worst"], r["summary"]["ok"], r["summary"]["warn"], r["summary"]["fail"]))
+for f in r["findings"]:
+    if f["severity"] != "OK":
+        print("  %s %s %s: %s (expected %s, actual %s; fix: %s)" % (f["severity"], f["check"], f["location"], f["what"], f["expected"], f["actual"], f["fix"]))
+' <<<"$CHECK" 2>&1) || SUMMARY="unparsable: $CHECK"
+echo "# borgpull-check: $SUMMARY" | head -n 1
+if [[ $CHECK_RC == 0 && $SUMMARY == "exit=0 worst=OK"* ]]; then ok "borgpull-check --json after make install: all OK"
+else bad "borgpull-check --json after make install: all OK (rc $CHECK_RC)" "$SUMMARY"; fi
+
+# --- The server config, on the host.
+cat > "$SRV_CONF" <<EOF
+LOCAL_USER="$SRV"
+REMOTE_USER="borgpull"
+REMOTE_HOST="127.0.0.1"
+SSH_PORT="$PORT"
+REPO_NAME="chain"
+REPO_DIR="$SRV_REPO"
+RUN_DIR="$SRV_RUN"
+SOCKET_PATH="\${RUN_DIR}/\${REPO_NAME}.socket"
+REMOTE_SOCKET_PATH="/run/borg/borgpull.socket"
+SSH_IDENTITY="$SRV_HOME/.ssh/id_ed25519"
+SSH_KNOWN_HOSTS="$SRV_HOME/.ssh/known_hosts"
+CONNECT_TIMEOUT=10
+BACKUP_TIMEOUT=600
+EOF
+chmod 0644 "$SRV_CONF"
+
+# --- Initialise the repository through the tool: SERVE on the host, borg init inside.
+T0=$SECONDS
+"$BIN/borgpull-server" -c "$SRV_CONF" SERVE > "$WORK/serve.log" 2>&1 &
+SERVE_PID=$!
+live_socket() { inside python3 -c "import socket;s=socket.socket(socket.AF_UNIX);s.settimeout(1);s.connect('/run/borg/borgpull.socket')"; }
+wait_for 30 live_socket || die "SERVE forwards the socket into the container" "$(cat "$WORK/serve.log")"
+if out=$(inside borgpull-client -c /etc/borgpull borg init --encryption=repokey-blake2 2>&1); then
+  ok "borg init through SERVE (borgpull-client borg init inside)"
+else
+  bad "borg init through SERVE (borgpull-client borg init inside)" "$out"
+fi
+kill -INT "$SERVE_PID"
+rc=0; wait "$SERVE_PID" || rc=$?
+SERVE_PID=
+expect_eq "SERVE ends cleanly on SIGINT" 0 "$rc"
+expect_eq "repository on the host belongs to the server user" "$SRV" "$(stat -c %U "$SRV_REPO" 2>/dev/null || true)"
+echo "# repository initialised in $((SECONDS - T0)) s"
+
+# --- BACKUP: the whole chain.
+T0=$SECONDS
+"$BIN/borgpull-server" -c "$SRV_CONF" --json BACKUP > "$WORK/backup.out" 2> "$WORK/backup.err" &
+BACKUP_PID=$!
+# Meanwhile: what borg and the relay run under, inside the unit (one line per runner process:
+# comm, uids, seccomp mode, number of stacked filters, no_new_privs, effective and bounding caps).
+probe() {
+  inside sh -c 'for p in $(pgrep -u borgpull-runner); do
+    printf "%s %s %s %s %s %s %s\n" "$(cat /proc/$p/comm)" \
+      "$(awk "/^Uid:/{print \$2\"/\"\$3\"/\"\$4}" /proc/$p/status)" \
+      "$(awk "/^Seccomp:/{print \$2}" /proc/$p/status)" "$(awk "/^Seccomp_filters:/{print \$2}" /proc/$p/status)" \
+      "$(awk "/^NoNewPrivs:/{print \$2}" /proc/$p/status)" "$(awk "/^CapEff:/{print \$2}" /proc/$p/status)" \
+      "$(awk "/^CapBnd:/{print \$2}" /proc/$p/status)"
+  done' 2>/dev/null || true
+}
+SEEN=
+for ((i = 0; i < 300; i++)); do
+  kill -0 "$BACKUP_PID" 2>/dev/null || break
+  SEEN+=$(probe)$'\n'
+  if grep -q '^borg ' <<<"$SEEN" && grep -q '^borgpull-client ' <<<"$SEEN"; then
+    # The helper (the unit's main process, root) while borg runs: the unit's filters only.
+    HELPER_FILTERS=$(inside sh -c 'p=$(systemctl show -p MainPID --value run-borg-backup.service); [ "${p:-0}" != 0 ] && awk "/^Seccomp_filters:/{print \$2}" /proc/$p/status' 2>/dev/null || true)
+    break
+  fi
+  sleep 0.2
+done
+rc=0; wait "$BACKUP_PID" || rc=$?
+echo "# BACKUP took $((SECONDS - T0)) s"
+RUNNER_UID=$(inside id -u borgpull-runner)
+BORG_LINE=$(grep -m1 '^borg ' <<<"$SEEN" || true)
+RELAY_LINE=$(grep -m1 '^borgpull-client ' <<<"$SEEN" || true)
+# The unit's filters plus ours: systemd installs one filter per setting and architecture
+# (39 for run-borg-backup.service on systemd 252); the sandbox stacks its own (40 seen).
+# Effective caps: CAP_DAC_READ_SEARCH only; bounding: the same.
+echo "# seccomp filters: helper (the unit's) ${HELPER_FILTERS:-?}; borg/relay: $(cut -d' ' -f4 <<<"$BORG_LINE")/$(cut -d' ' -f4 <<<"$RELAY_LINE")"
+sandboxed() {  # sandboxed DESC LINE
+  local comm ids mode nfilters nnp eff bnd
+  read -r comm ids mode nfilters nnp eff bnd <<<"$2"
+  if [[ -n $2 && $ids == "$RUNNER_UID/$RUNNER_UID/$RUNNER_UID" && $mode == 2 && ${HELPER_FILTERS:-0} -ge 1 && ${nfilters:-0} -gt ${HELPER_FILTERS:-99} && $nnp == 1 &&
+        $eff == 0000000000000004 && $bnd == 0000000000000004 ]]; then
+    ok "$1 runs as the runner, seccomp (${nfilters} stacked filters, the unit has $HELPER_FILTERS), no_new_privs, only CAP_DAC_READ_SEARCH"
+  else
+    bad "$1 runs sandboxed inside the unit" "seen: ${2:-nothing} (want uid $RUNNER_UID, Seccomp 2, more filters than the helper's ${HELPER_FILTERS:-?}, NoNewPrivs 1, CapEff/CapBnd 0000000000000004)"
+  fi
+}
+sandboxed "borg (inside run-borg-backup.service)" "$BORG_LINE"
+sandboxed "the relay (borg's BORG_RSH)" "$RELAY_LINE"
+if [[ $rc == 0 ]]; then ok "borgpull-server BACKUP exits 0"
+else bad "borgpull-server BACKUP exits 0 (got $rc)" "$(cat "$WORK/backup.err")$(inside journalctl --no-pager -o cat -u run-borg-backup.service | tail -n 30)"; fi
+grep -q '"status":0' "$WORK/backup.out" && ok "server --json reports status 0" || bad "server --json reports status 0" "$(cat "$WORK/backup.out")"
+ARCHIVES=$(srv_borg list --short "$SRV_REPO" 2>&1) || true
+LAST=$(grep '^chain-' <<<"$ARCHIVES" | tail -n 1 || true)
+[[ -n $LAST ]] && ok "archive $LAST in the host's repository" || bad "archive in the host's repository" "$ARCHIVES"
+if [[ -n $LAST ]]; then
+  install -d -m 0700 -o "$SRV" -g "$SRV" "$SRV_HOME/restore"
+  if out=$(cd "$SRV_HOME/restore" && srv_borg extract "$SRV_REPO::$LAST" srv/chain-data 2>&1); then
+    ok "extract on the host"
+  else
+    bad "extract on the host" "$out"
+  fi
+  for f in hello.txt random.bin "sub dir/with blank.txt"; do
+    if timeout 60 "$C" exec "$NAME" cat "/srv/chain-data/$f" </dev/null | cmp -s - "$SRV_HOME/restore/srv/chain-data/$f"; then
+      ok "restored $f is byte-identical"
+    else
+      bad "restored $f is byte-identical"
+    fi
+  done
+fi
+JOURNAL=$(inside journalctl --no-pager -o cat -u run-borg-backup.service || true)
+grep -q 'BACKUP ok' <<<"$JOURNAL" && ok "unit journal shows the summary (BACKUP ok)" || bad "unit journal shows the summary (BACKUP ok)" "$(tail -n 30 <<<"$JOURNAL")"
+expect_eq "unit inactive (not failed) after the run" inactive "$(inside systemctl is-active run-borg-backup.service || true)"
+expect_eq "no socat/borg serve left on the host" "" "$(leftovers)"
+expect_eq "result record readable by the ssh user" "root:borgpull 640" \
+  "$(inside stat -c '%U:%G %a' /var/lib/borgpull/results/last-backup.json || true)"
+
+# --- A failing pre hook fails the unit; the server exits 2 and names pre-hook.
+inside sh -c 'printf "#!/bin/sh\necho \"database dump failed\" >&2\nexit 3\n" > /etc/borgpull/borg_hook_pre && chmod 0700 /etc/borgpull/borg_hook_pre'
+rc=0
+"$BIN/borgpull-server" -c "$SRV_CONF" --json BACKUP > "$WORK/hook.out" 2> "$WORK/hook.err" || rc=$?
+expect_eq "server exits 2 after a failing pre hook" 2 "$rc"
+grep -q 'pre-hook' "$WORK/hook.err" && ok "server summary names pre-hook" || bad "server summary names pre-hook" "$(cat "$WORK/hook.err")"
+grep -q '"name":"client-backup-failed"' "$WORK/hook.out" && ok "server --json: client-backup-failed" || bad "server --json: client-backup-failed" "$(cat "$WORK/hook.out")"
+expect_eq "run-borg-backup.service is failed" failed "$(inside systemctl is-failed run-borg-backup.service || true)"
+inside journalctl --no-pager -o cat -u run-borg-backup.service | grep -q 'database dump failed' \
+  && ok "the hook's output is in the unit's journal" || bad "the hook's output is in the unit's journal"
+expect_eq "no new archive after the failed pre hook" "$LAST" "$(srv_borg list --short "$SRV_REPO" 2>/dev/null | grep '^chain-' | tail -n 1 || true)"
+
+# --- A failed unit does not block the next run (systemctl start restarts a failed oneshot).
+inside rm -f /etc/borgpull/borg_hook_pre
+rc=0
+"$BIN/borgpull-server" -c "$SRV_CONF" BACKUP > /dev/null 2> "$WORK/again.err" || rc=$?
+if [[ $rc == 0 ]]; then ok "next BACKUP after the failed one exits 0"
+else bad "next BACKUP after the failed one exits 0 (got $rc)" "$(cat "$WORK/again.err")$(inside journalctl --no-pager -o cat -u run-borg-backup.service | tail -n 30)"; fi
+expect_eq "no socat/borg serve left on the host" "" "$(leftovers)"
+
+# --- make uninstall: binaries, units, policy files go; config, state and users stay.
+if out=$(inside sh -c 'cd /src/borgpull && scripts/install.sh uninstall client' 2>&1); then ok "install.sh uninstall client"
+else bad "install.sh uninstall client" "$out"; fi
+expect_eq "uninstall removed the binaries, units, polkit rule and Match block" "gone gone gone gone" \
+  "$(inside sh -c 'for f in /usr/local/bin/borgpull-client /etc/systemd/system/run-borg-backup.service \
+      /etc/polkit-1/rules.d/50-borgpull.rules /etc/ssh/sshd_config.d/borgpull.conf; do [ -e $f ] && printf "kept " || printf "gone "; done' | sed 's/ $//')"
+expect_eq "uninstall kept the edited config" "$ENV_SUM" "$(inside sha256sum /etc/borgpull/borg_env)"
+expect_eq "SETUP unit no longer enabled" no "$(inside sh -c '[ -e /etc/systemd/system/multi-user.target.wants/borg-backup-create-directory.service ] && echo yes || echo no')"
+
+# --- make install-server (in the same container: it is a plain Debian system too).
+if out=$(inside sh -c 'cd /src/borgpull && scripts/install.sh install server' 2>&1); then ok "install.sh install server"
+else bad "install.sh install server" "$out"; fi
+expect_eq "server: user borg, key, example config, units" \
+  "borg root:borg 640 borg:borg 600 borg:borg 700 yes" \
+  "$(inside sh -c 'printf "%s %s %s %s %s\n" "$(id -un borg)" \
+      "$(stat -c "%U:%G %a" /etc/borgpull-server/borgpull.conf.example)" \
+      "$(stat -c "%U:%G %a" /var/lib/borg_remote_pull/.ssh/id_ed25519)" "$(stat -c "%U:%G %a" /srv/borg)" \
+      "$([ -f /etc/systemd/system/borgpull-server@.timer ] && echo yes || echo no)"' 2>&1)"
+CHECK=$(inside borgpull-check --json --server-config /etc/borgpull-server/borgpull.conf.example || true)
+python3 -c '
+import json, sys
+r = json.loads(sys.stdin.read())
+sys.exit(0 if any(f["check"] == "server.parse" and f["severity"] == "OK" for f in r["findings"]) else 1)' <<<"$CHECK" \
+  && ok "the server example config parses (borgpull-check --server-config)" \
+  || bad "the server example config parses (borgpull-check --server-config)" "$CHECK"
+
+echo "chain-test: $PASS passed, $FAIL failed"
+(( FAIL == 0 ))
