@@ -10,6 +10,9 @@
 # Running it again keeps the repository and adds an archive.
 #
 # Environment: DEMO_DIR (default /var/lib/borgpull-demo), DEMO_PORT (default: a free port).
+# It leaves: $DEMO_DIR (configs, repository), /etc/sudoers.d/borgpull-demo, the accounts
+# borg/borgpull/borgpull-runner. To remove the demo:
+#   rm -rf /var/lib/borgpull-demo /etc/sudoers.d/borgpull-demo /run/borgpull-demo /run/borg-demo
 set -euo pipefail
 
 die() { echo "demo: $*" >&2; exit 1; }
@@ -29,7 +32,7 @@ export PATH="/opt/swift/usr/bin:$PATH"
 
 step "packages"
 need=()
-for p in borgbackup socat openssh-server openssh-client sudo util-linux python3; do
+for p in borgbackup socat openssh-server openssh-client sudo util-linux python3 libseccomp-dev libcap-dev; do
     dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -48,11 +51,15 @@ id -u "$SSHU" >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/
 usermod -p "*" -s /bin/bash "$SSHU"   # useradd leaves it locked; with UsePAM no sshd refuses a locked account
 id -u "$RUNNER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$RUNNER"
 usermod -a -G "$SSHU" "$RUNNER"
-install -d -m 0700 -o "$SRV" -g "$SRV" "$SRV_HOME" "$SRV_HOME/.ssh"
+install -d -m 0700 -o "$SRV" -g "$SRV" "$SRV_HOME"
+# The demo's server key and known_hosts live under $DEMO, not in the account's home: an
+# existing account's ~/.ssh is never touched.
+SRV_SSH="$DEMO/server-ssh"
 
 step "files under $DEMO"
 install -d -m 0755 "$DEMO" "$DEMO/bin" "$DEMO/data" "$DEMO/sshd"
 install -d -m 0700 "$DEMO/client"
+install -d -m 0700 -o "$SRV" -g "$SRV" "$SRV_SSH"
 install -d -m 0700 -o "$SRV" -g "$SRV" "$REPO"
 install -m 0755 "$BIN_SRC/borgpull-client" "$BIN_SRC/borgpull-server" "$DEMO/bin/"
 [ -f "$DEMO/data/hello.txt" ] || {
@@ -64,14 +71,14 @@ date > "$DEMO/data/last-demo-run.txt"
 
 step "ssh keys and sshd on 127.0.0.1"
 [ -f "$DEMO/sshd/host_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$DEMO/sshd/host_key"
-[ -f "$SRV_HOME/.ssh/id_ed25519" ] || setpriv --reuid="$SRV" --regid="$SRV" --init-groups -- \
-    ssh-keygen -q -t ed25519 -N '' -C "borgpull-demo-server" -f "$SRV_HOME/.ssh/id_ed25519"
+[ -f "$SRV_SSH/id_ed25519" ] || setpriv --reuid="$SRV" --regid="$SRV" --init-groups -- \
+    ssh-keygen -q -t ed25519 -N '' -C "borgpull-demo-server" -f "$SRV_SSH/id_ed25519"
 if [ -f "$DEMO/sshd/sshd.pid" ]; then kill "$(cat "$DEMO/sshd/sshd.pid")" 2>/dev/null || true; sleep 0.5; fi
 PORT=${DEMO_PORT:-$(python3 -c "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])")}
-echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$DEMO/sshd/host_key.pub")" > "$SRV_HOME/.ssh/known_hosts"
-chown "$SRV:$SRV" "$SRV_HOME/.ssh/known_hosts"
+echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$DEMO/sshd/host_key.pub")" > "$SRV_SSH/known_hosts"
+chown "$SRV:$SRV" "$SRV_SSH/known_hosts"
 install -d -m 0750 -o root -g "$SSHU" "$DEMO/sshd/authorized_keys"
-install -m 0640 -o root -g "$SSHU" "$SRV_HOME/.ssh/id_ed25519.pub" "$DEMO/sshd/authorized_keys/backup_server_keys"
+install -m 0640 -o root -g "$SSHU" "$SRV_SSH/id_ed25519.pub" "$DEMO/sshd/authorized_keys/backup_server_keys"
 cat > /etc/sudoers.d/borgpull-demo <<EOF
 # borgpull demo: the ssh user may start exactly this BACKUP as root (the trigger's --via sudo-client)
 $SSHU ALL=(root) NOPASSWD: $DEMO/bin/borgpull-client -c $DEMO/client BACKUP
@@ -89,6 +96,8 @@ visudo -cf /etc/sudoers.d/borgpull-demo >/dev/null
 mkdir -p -m 0755 /run/sshd
 /usr/sbin/sshd -t -f "$DEMO/sshd/sshd_config"
 /usr/sbin/sshd -f "$DEMO/sshd/sshd_config" -E "$DEMO/sshd/sshd.log"
+# The demo's sshd (its ForceCommand may sudo a BACKUP) never outlives the demo, on any path.
+trap 'kill "$(cat "$DEMO/sshd/sshd.pid" 2>/dev/null)" 2>/dev/null || true' EXIT
 echo "sshd on 127.0.0.1:$PORT (log $DEMO/sshd/sshd.log)"
 
 step "client config ($DEMO/client) and server config ($DEMO/server.conf)"
@@ -119,8 +128,8 @@ REPO_DIR="$REPO"
 RUN_DIR="/run/borg-demo"
 SOCKET_PATH="\${RUN_DIR}/\${REPO_NAME}.socket"
 REMOTE_SOCKET_PATH="/run/borgpull-demo/client.socket"
-SSH_IDENTITY="$SRV_HOME/.ssh/id_ed25519"
-SSH_KNOWN_HOSTS="$SRV_HOME/.ssh/known_hosts"
+SSH_IDENTITY="$SRV_SSH/id_ed25519"
+SSH_KNOWN_HOSTS="$SRV_SSH/known_hosts"
 CONNECT_TIMEOUT=10
 BACKUP_TIMEOUT=600
 EOF

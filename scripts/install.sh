@@ -24,13 +24,15 @@ case $role in client) client=true ;; server) server=true ;; all) client=true ser
 
 say() { echo "install: $*"; }
 
-ensure_user() { # name shell home [group-to-join]
+ensure_user() { # name shell home [group-to-join] [ssh-login]
   if ! id -u "$1" >/dev/null 2>&1; then
     if [[ $2 == /usr/sbin/nologin ]]; then useradd -r -M -d "$3" -s "$2" "$1"; else useradd -r -m -d "$3" -s "$2" "$1"; fi
     say "created user $1"
+    # A key-only login account: '*' (not '!'), or sshd refuses it with UsePAM no. Only for an
+    # account made here: an existing account's password field is never changed (borgpull-check
+    # says when a locked account would stop sshd).
+    if [[ ${5:-} == ssh-login ]]; then usermod -p '*' "$1"; fi
   fi
-  # A key-only account: '*' (not '!'), or sshd refuses it with UsePAM no.
-  [[ $2 != /usr/sbin/nologin ]] && usermod -p '*' "$1"
   if [[ -n ${4:-} ]]; then usermod -a -G "$4" "$1"; fi
 }
 
@@ -45,7 +47,7 @@ install_common() {
 }
 
 install_client() {
-  ensure_user "$SSH_USER" /bin/bash "/var/lib/$SSH_USER-home"
+  ensure_user "$SSH_USER" /bin/bash "/var/lib/$SSH_USER-home" "" ssh-login
   ensure_user "$RUNNER_USER" /usr/sbin/nologin /nonexistent "$(id -gn "$SSH_USER")"
   local ssh_group; ssh_group=$(id -gn "$SSH_USER")
   install -d -m 0755 "$SHARE/policy/seccomp"

@@ -1,6 +1,6 @@
 /// The result of a borgpull-check run: findings, counts and the exit status.
 ///
-/// This is also the `--json` document (schema version 1, documented in README-check.md):
+/// This is also the `--json` document (schema version 1, documented in README.md, "--json schema"):
 /// ```
 /// { "schema": "borgpull-check", "version": 1, "exitStatus": 0|1|2,
 ///   "worst": "OK"|"WARN"|"FAIL",

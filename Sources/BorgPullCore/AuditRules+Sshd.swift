@@ -47,6 +47,40 @@ public enum SshdRules {
     /// SSH_ORIGINAL_COMMAND.
     public static let expectedForceCommand = "/usr/local/bin/borgpull-client trigger --via systemd"
 
+    /// Whether `command` is borgpull's trigger with only its documented options (README, "Client
+    /// side: sshd and the trigger"): an absolute `.../borgpull-client trigger`, then `--via
+    /// systemd|sudo|sudo-client|direct`, `--result FILE`, `--configs DIR`, `--client PATH` (absolute)
+    /// and `--unit NAME.service`, as `--opt value` or `--opt=value`. Anything else may run more.
+    public static func isTrigger(_ command: String) -> Bool {
+        let words = command.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard words.count >= 2, words[0].hasPrefix("/"), words[0].hasSuffix("/borgpull-client"),
+              words[1] == "trigger" else { return false }
+        var pairs: [(String, String)] = []
+        var i = 2
+        while i < words.count {
+            let w = words[i]
+            if let eq = w.firstIndex(of: "=") {
+                pairs.append((String(w[..<eq]), String(w[w.index(after: eq)...])))
+                i += 1
+            } else {
+                guard i + 1 < words.count else { return false }
+                pairs.append((w, words[i + 1]))
+                i += 2
+            }
+        }
+        for (option, value) in pairs {
+            switch option {
+            case "--via": guard ["systemd", "sudo", "sudo-client", "direct"].contains(value) else { return false }
+            case "--result", "--configs", "--client":
+                guard value.hasPrefix("/"), !value.contains(where: { "*?[$`;&|<>".contains($0) }) else { return false }
+            case "--unit":
+                guard value.hasSuffix(".service"), value.allSatisfy({ $0.isLetter || $0.isNumber || "-_.@".contains($0) }) else { return false }
+            default: return false
+            }
+        }
+        return true
+    }
+
     /// Findings for the effective config of `user`.
     /// - Parameters:
     ///   - config: parsed `sshd -T -C user=...` output.
@@ -72,7 +106,7 @@ public enum SshdRules {
 
         // ForceCommand: exactly ours.
         let fc = norm(config["forcecommand"])
-        add(fc == norm(forceCommand) ? .ok : .fail, "forcecommand",
+        add(fc == norm(forceCommand) || fc.map(isTrigger) == true ? .ok : .fail, "forcecommand",
             "the ssh user may only run borgpull's trigger", key: "ForceCommand", expected: forceCommand,
             actual: fc, fix: "set `ForceCommand \(forceCommand)` in \(matchBlock)")
 

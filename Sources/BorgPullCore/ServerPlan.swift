@@ -69,7 +69,7 @@ public enum ServerPlan {
     }
 }
 
-/// Exit statuses of `borgpull-server` (documented in README-server.md and `--help`).
+/// Exit statuses of `borgpull-server` (documented in README.md and `--help`).
 public enum ServerExit: Int32, Sendable, CaseIterable, Codable {
     /// The client's BACKUP succeeded (SERVE: ended by Ctrl-C/SIGTERM or ssh ended normally).
     case ok = 0

@@ -29,7 +29,7 @@ struct BorgpullCheck: ParsableCommand {
           2   at least one FAIL
           64  usage error (no audit ran)
 
-        --json prints one document (schema "borgpull-check", version 1, see README-check.md) \
+        --json prints one document (schema "borgpull-check", version 1, see README.md, section --json schema) \
         and exits with the same status.
         """)
 
@@ -42,7 +42,7 @@ struct BorgpullCheck: ParsableCommand {
     @Option(name: .customLong("sshd-config"), help: ArgumentHelp("sshd config for `sshd -T -f FILE` (default: sshd's own).", valueName: "FILE"))
     var sshdConfig: String?
 
-    @Flag(help: "Print the findings as JSON (schema in README-check.md).")
+    @Flag(help: "Print the findings as JSON (schema in README.md, section --json schema).")
     var json = false
 
     @Flag(name: .long, help: "Human output: show only WARN and FAIL findings.")

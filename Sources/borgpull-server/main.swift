@@ -18,7 +18,8 @@ struct BorgPullServer: ParsableCommand {
                   for borg init, borg list, restores and manual BACKUPs.
 
         One config file per client, in the borg_env dialect (KEY=value data,
-        never executed). Keys: README-server.md.
+        never executed). Keys: README.md, "Server config reference";
+        a sample: configs/server/borgpull.conf.example.
 
         Exit statuses:
         \(ServerExit.table)

@@ -54,6 +54,17 @@ final class SshdRulesTests: XCTestCase {
         XCTAssertEqual(finding(judge(replacing("forcecommand", nil)), "sshd.forcecommand")?.severity, .fail)
     }
 
+    func testDocumentedTriggerFormsAreOK() {
+        for v in ["/usr/local/bin/borgpull-client trigger", "/usr/local/bin/borgpull-client trigger --via sudo",
+                  "/var/lib/demo/bin/borgpull-client trigger --via sudo-client --client /var/lib/demo/bin/borgpull-client --configs /var/lib/demo/client --result /var/lib/demo/state/last-backup.json"] {
+            XCTAssertEqual(finding(judge(replacing("forcecommand", v)), "sshd.forcecommand")?.severity, .ok, v)
+        }
+        for v in ["/usr/local/bin/borgpull-client trigger --via bash", "/usr/local/bin/borgpull-client borg list",
+                  "borgpull-client trigger", "/usr/local/bin/borgpull-client trigger --result", "/tmp/x/borgpull-client trigger --configs 'a;b'"] {
+            XCTAssertEqual(finding(judge(replacing("forcecommand", v)), "sshd.forcecommand")?.severity, .fail, v)
+        }
+    }
+
     func testTcpForwarding() {
         XCTAssertEqual(finding(judge(replacing("allowtcpforwarding", "no")), "sshd.tcpforwarding")?.severity, .fail)
         XCTAssertEqual(finding(judge(replacing("allowtcpforwarding", "yes")), "sshd.tcpforwarding")?.severity, .fail)
