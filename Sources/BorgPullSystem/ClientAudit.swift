@@ -124,6 +124,14 @@ public enum ClientAudit {
             config = c
             a.add(Finding(.ok, check: "config.parse", what: "the client configuration is valid", location: dir,
                           expected: "borg_env and list files parse", actual: "valid"))
+            // The shipped skeleton parses, but it is not a configuration yet.
+            let placeholder: String? = c.repository.contains("CHANGE-ME") ? "BORG_REPO"
+                : (c.passphrase == .inline("CHANGE-ME") ? "BORG_PASSPHRASE" : nil)
+            if let key = placeholder {
+                a.add(Finding(.fail, check: "config.placeholder", what: "\(key) still holds the skeleton's CHANGE-ME",
+                              location: c.envFile, expected: "the real value", actual: "CHANGE-ME",
+                              fix: "edit \(key) in \(c.envFile) (see README, Install)"))
+            }
             for n in c.notices {
                 a.add(Finding(.warn, check: "config.notice", what: n, location: c.envFile, expected: "no notices",
                               actual: n, fix: "edit the line named in the message"))
