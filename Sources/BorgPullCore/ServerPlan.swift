@@ -276,20 +276,9 @@ public struct ServerOutcome: Sendable, Equatable {
 
     /// Names of borgpull-client's exit statuses (for when no record arrived).
     public static func clientStatusName(_ code: Int32) -> String {
-        switch code {
-        case 0: return "ok"
-        case 1: return "ok-with-warnings"
-        case 2: return "borg-failed"
-        case 3: return "pre-hook-failed"
-        case 4: return "post-hook-failed"
-        case 5: return "interrupted"
-        case 10: return "socket-problem"
-        case 11: return "busy"
-        case 12: return "config-error"
-        case 13: return "sandbox-failed"
-        case 126, 127: return "trigger-not-runnable (sshd's ForceCommand could not run)"
-        default: return "unknown"
-        }
+        if let status = ClientExit(rawValue: code) { return status.name }
+        if code == 126 || code == 127 { return "trigger-not-runnable (sshd's ForceCommand could not run)" }
+        return "unknown"
     }
 
     /// ssh ended with 255 (or died while connecting): which step failed and the fix.
@@ -351,8 +340,8 @@ extension ServerOutcome {
         }
         if let st = r.started, let fi = r.finished { lines.append("  time:     \(st) .. \(fi)") }
         for s in r.steps ?? [] {
-            let name = (s.name ?? "?").padded(10)
-            let status = (s.status ?? "?").padded(12)
+            let name = (s.name ?? "?").padding(9) + " "
+            let status = (s.status ?? "?").padding(11) + " "
             let secs = s.seconds.map { " [\(Int($0.rounded())) s]" } ?? ""
             lines.append("  step:     \(name)\(status)\(s.message ?? "")\(secs)")
         }
@@ -361,8 +350,4 @@ extension ServerOutcome {
         return lines.map(LogText.sanitize).joined(separator: "\n")
     }
 
-}
-
-extension String {
-    func padded(_ width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
 }
