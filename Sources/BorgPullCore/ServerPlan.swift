@@ -349,5 +349,4 @@ extension ServerOutcome {
         // Every field came from the client: nothing in it may drive the admin's terminal.
         return lines.map(LogText.sanitize).joined(separator: "\n")
     }
-
 }
