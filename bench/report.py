@@ -5,7 +5,7 @@ RESULTS rows: variant, phase, rep, wall seconds, borg rc, and (when cgroup accou
 available) comma-separated name=cpu_seconds for each component and "machine"."""
 import argparse, json, statistics, sys
 
-COMPONENTS = ["borg-create", "borg-serve", "ssh", "sshd", "socat-srv", "relay"]
+COMPONENTS = ["borg-create", "borg-serve", "ssh", "sshd", "socat-srv", "relay", "pull-srv", "pull-cli"]
 AIMS = [  # (name, numerator, denominator, phase, aim)
     ("first: pull/push", "pull", "push", "first", 1.05),
     ("first: pull/local", "pull", "local", "first", 1.3),
@@ -50,7 +50,7 @@ for v in variants:
         stats[v][phase] = s
 
 ratios = []
-pulls = [v for v in ("pull", "pull-socat", "pull-relay") if v in stats]
+pulls = [v for v in ("pull-create", "pull", "pull-socat", "pull-relay") if v in stats]
 def ratio_row(name, num, den, phase, aim):
     sn, sd = stats[num].get(phase), stats[den].get(phase)
     if not (sn and sd):

@@ -78,6 +78,7 @@ run_variant() { # VARIANT REP
     local repo base phase t rc before after cpu
     repo=$(init_repo "$kind" "$v-$rep")
     base=$(base_dir "$v-$rep" "$user")
+    if declare -F "${fn%_run}_prepare" >/dev/null; then "${fn%_run}_prepare" "$repo" "$base"; fi
     for phase in first rerun; do
         sync
         before=$( [ -z "${CGROOT:-}" ] || cg_snapshot )
@@ -92,6 +93,14 @@ run_variant() { # VARIANT REP
         fi
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$phase" "$rep" "$t" "$rc" "$cpu" >> "$RESULTS"
         log "rep $rep $v $phase ${t}s"
+        # Per-step seconds reported by the tool (pull: the client's result record) -> rows V-STEP.
+        if [ -s "$RUN/steps.tsv" ]; then
+            while IFS=$'\t' read -r step secs; do
+                printf '%s\t%s\t%s\t%s\t%s\t\n' "$v-$step" "$phase" "$rep" "$secs" "$rc" >> "$RESULTS"
+                log "rep $rep $v-$step $phase ${secs}s (from the result record)"
+            done < "$RUN/steps.tsv"
+        fi
+        rm -f "$RUN/steps.tsv"
     done
     rm -rf "$repo"
 }
