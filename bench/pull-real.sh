@@ -14,8 +14,9 @@
 # directories and the sudoers drop-in. The repositories stay under $RUN/repos/pull (init_repo).
 #
 # Per BACKUP the client's result record (server --json: .record.steps[].seconds) gives the
-# seconds of each client step; they are written to $RUN/steps.tsv and run.sh adds them as the
-# rows pull-create and pull-prune.
+# seconds of each client step; pull_real_finish writes them (and the phases around them, from
+# timestamps on the server's stderr) to $RUN/steps.tsv and run.sh adds them as the rows
+# pull-create, pull-prune, pull-connect, pull-start, pull-end.
 
 PR_SSH_USER=${BENCH_PULL_USER:-bpbench-pull}
 PR_RUNNER=${BENCH_RUNNER_USER:-bpbench-runner}
@@ -158,19 +159,50 @@ pull_real_prepare() {
 }
 
 # pull_real_run REPO BASE ARCHIVE: the timed part, the whole server BACKUP. Returns its status.
+# The server's stderr (with the client's log, "  | " lines) gets a timestamp per line from a bash
+# loop ($EPOCHREALTIME, no extra program) for pull_real_finish.
 pull_real_run() {
-    pull_real_prepare "$1"
     local rc=0
-    "$CGX" pull-srv "$PR/bin/borgpull-server" -c "$PR/server.conf" --json BACKUP >"$RUN/pull-real.json" || rc=$?
-    python3 - "$RUN/pull-real.json" >"$RUN/steps.tsv" <<'PY' || true
-import json, sys
-try:
-    rec = json.load(open(sys.argv[1])).get("record") or {}
-except (OSError, ValueError):
-    sys.exit(0)
-for s in rec.get("steps", []):
-    if s.get("name") in ("create", "prune") and s.get("seconds") is not None:
-        print(f"{s['name']}\t{s['seconds']:.3f}")
-PY
+    PR_T0=$EPOCHREALTIME
+    "$CGX" pull-srv "$PR/bin/borgpull-server" -c "$PR/server.conf" --json BACKUP 2>&1 >"$RUN/pull-real.json" \
+        | while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done >"$RUN/pull-real.stderr"
+    rc=${PIPESTATUS[0]}
+    PR_T1=$EPOCHREALTIME
     return $rc
+}
+
+# pull_real_finish: after the timing. Shows the server's stderr in the run's log and writes
+# $RUN/steps.tsv: the client's create and prune seconds (result record) and the phases around
+# them from the timestamps: connect (server start -> the trigger's first line: server start-up,
+# socat, ssh connect + auth, ForceCommand), start (-> "borg create" logged: sudo, client config +
+# audit, socket check, lock, pre hook), end (the client's last line -> the server exits: post
+# hook, result record, summary, stopping ssh/socat/borg serve, removing the socket).
+pull_real_finish() {
+    sed 's/^[0-9.]* //' "$RUN/pull-real.stderr" >&2
+    python3 - "$RUN/pull-real.json" "$RUN/pull-real.stderr" "$PR_T0" "$PR_T1" >"$RUN/steps.tsv" <<'PY' || true
+import json, sys
+jf, ef, t0, t1 = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+try:
+    rec = json.load(open(jf)).get("record") or {}
+except (OSError, ValueError):
+    rec = {}
+steps = {s["name"]: s.get("seconds") for s in rec.get("steps", [])}
+for name in ("create", "prune"):
+    if steps.get(name) is not None:
+        print(f"{name}\t{steps[name]:.3f}")
+lines = []
+for l in open(ef, errors="replace"):
+    ts, _, text = l.rstrip("\n").partition(" ")
+    lines.append((float(ts), text))
+first = lambda pred: next((t for t, x in lines if pred(x)), None)
+trig = first(lambda x: "borgpull-client trigger: starting" in x)
+create = first(lambda x: "info: borg create " in x)
+last_client = max((t for t, x in lines if x.startswith("  | ")), default=None)
+if trig:
+    print(f"connect\t{trig - t0:.3f}")
+    if create:
+        print(f"start\t{create - trig:.3f}")
+if last_client:
+    print(f"end\t{t1 - last_client:.3f}")
+PY
 }

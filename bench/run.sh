@@ -12,7 +12,9 @@
 #   pull-relay  the same transport with borgpull-client's built-in relay as BORG_RSH
 #               (when .build/release/borgpull-client exists; --build builds it)
 #   pull-create, pull-prune  not run separately: the seconds of the client's create and prune
-#               steps inside each pull BACKUP, from its result record (steps[].seconds)
+#               steps inside each pull BACKUP, from its result record (steps[].seconds);
+#   pull-connect, pull-start, pull-end  the phases before create and after the client's end
+#               (see pull-real.sh)
 # The order of variants alternates between repetitions (forward, reverse, ...).
 # Prints medians (min-max) and the ratios pull/local, pull/push against the aims.
 # Then the "sandbox" section (bench/sandbox.sh on the same corpus): borg create to a local
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
         --sandbox-reps) SANDBOX_REPS=$2; shift 2 ;;
         --keep) BENCH_KEEP=1; shift ;;
         --workdir) WORKDIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -84,6 +86,7 @@ run_variant() { # VARIANT REP
     local repo base phase t rc before after cpu
     repo=$(init_repo "$kind" "$v-$rep")
     base=$(base_dir "$v-$rep" "$user")
+    # Optional per-variant hooks, outside the timing: VARIANT_prepare REPO BASE, VARIANT_finish.
     if declare -F "${fn%_run}_prepare" >/dev/null; then "${fn%_run}_prepare" "$repo" "$base"; fi
     for phase in first rerun; do
         sync
@@ -92,6 +95,7 @@ run_variant() { # VARIANT REP
         "$fn" "$repo" "$base" "bench-$phase" >"$RUN/$v-$rep-$phase.log" 2>&1 || rc=$?
         t=$(secs_since "$t")
         after=$( [ -z "${CGROOT:-}" ] || cg_snapshot )
+        if declare -F "${fn%_run}_finish" >/dev/null; then "${fn%_run}_finish" >>"$RUN/$v-$rep-$phase.log" 2>&1; fi
         cpu=$(paste -d' ' <(echo "$before") <(echo "$after") | awk '$1 != "" { printf "%s%s=%.3f", sep, $1, ($4 - $2) / 1e9; sep = "," }')
         if [ "$rc" != 0 ]; then
             log "$v rep $rep $phase: rc $rc"; sed 's/^/    /' "$RUN/$v-$rep-$phase.log" >&2
@@ -103,7 +107,7 @@ run_variant() { # VARIANT REP
         if [ -s "$RUN/steps.tsv" ]; then
             while IFS=$'\t' read -r step secs; do
                 printf '%s\t%s\t%s\t%s\t%s\t\n' "$v-$step" "$phase" "$rep" "$secs" "$rc" >> "$RESULTS"
-                log "rep $rep $v-$step $phase ${secs}s (from the result record)"
+                log "rep $rep $v-$step $phase ${secs}s"
             done < "$RUN/steps.tsv"
         fi
         rm -f "$RUN/steps.tsv"
