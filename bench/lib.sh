@@ -88,7 +88,7 @@ stop_bg() {
 
 # CPU accounting (bench/breakdown.sh): one cpuacct cgroup (v1) per component. cg-exec
 # moves each component into its cgroup right before exec; children inherit it.
-CG_COMPONENTS="borg-create borg-serve ssh sshd socat-srv relay"
+CG_COMPONENTS="borg-create borg-serve ssh sshd socat-srv relay pull-srv pull-cli"
 cg_setup() { # must run before bench_setup starts sshd
     local base=${BENCH_CPUACCT:-/sys/fs/cgroup/cpuacct} c
     [ -w "$base/cgroup.procs" ] || die "no writable cgroup v1 cpuacct hierarchy at $base"

@@ -5,7 +5,7 @@ RESULTS rows: variant, phase, rep, wall seconds, borg rc, and (when cgroup accou
 available) comma-separated name=cpu_seconds for each component and "machine"."""
 import argparse, json, statistics, sys
 
-COMPONENTS = ["borg-create", "borg-serve", "ssh", "sshd", "socat-srv", "relay"]
+COMPONENTS = ["borg-create", "borg-serve", "ssh", "sshd", "socat-srv", "relay", "pull-srv", "pull-cli"]
 AIMS = [  # (name, numerator, denominator, phase, aim)
     ("first: pull/push", "pull", "push", "first", 1.05),
     ("first: pull/local", "pull", "local", "first", 1.3),
@@ -50,7 +50,7 @@ for v in variants:
         stats[v][phase] = s
 
 ratios = []
-pulls = [v for v in ("pull", "pull-socat", "pull-relay") if v in stats]
+pulls = [v for v in ("pull-create", "pull", "pull-socat", "pull-relay") if v in stats]
 def ratio_row(name, num, den, phase, aim):
     sn, sd = stats[num].get(phase), stats[den].get(phase)
     if not (sn and sd):
@@ -86,14 +86,14 @@ print(f"\nborgpull bench: {a.size} MB corpus, {a.reps} reps, -e {a.encryption}, 
       f"--compression {a.compression}, nice {a.nice}, load avg at end {' '.join(load)}")
 print("wall seconds: median (min-max)" + ("; cpu = CPU seconds of all our processes (median),"
       " others = CPU used by the rest of the machine meanwhile" if has_cpu else ""))
-hdr = f"{'variant':<11} {'first full run':>20}" + (f" {'cpu':>6} {'others':>6}" if has_cpu else "")
+hdr = f"{'variant':<12} {'first full run':>20}" + (f" {'cpu':>6} {'others':>6}" if has_cpu else "")
 hdr += f"  {'unchanged re-run':>20}" + (f" {'cpu':>6} {'others':>6}" if has_cpu else "")
 print(hdr)
 def cell(s):
     return f"{s['median']:.2f} ({s['min']:.2f}-{s['max']:.2f})" if s else "-"
 
 for v in variants:
-    line = f"{v:<11}"
+    line = f"{v:<12}"
     for phase in ("first", "rerun"):
         s = stats[v].get(phase)
         line += (" " if phase == "first" else "  ") + f"{cell(s):>20}"
@@ -103,11 +103,11 @@ for v in variants:
     print(line)
 if has_cpu:
     print("\nCPU seconds per component, first full run (median)")
-    print(f"{'variant':<11}" + "".join(f"{c:>12}" for c in COMPONENTS))
+    print(f"{'variant':<12}" + "".join(f"{c:>12}" for c in COMPONENTS))
     for v in variants:
         c = stats[v].get("first", {}).get("cpu")
         if c:
-            print(f"{v:<11}" + "".join(f"{c[k]:12.2f}" for k in COMPONENTS))
+            print(f"{v:<12}" + "".join(f"{c[k]:12.2f}" for k in COMPONENTS))
 print("\nratios of medians" + (" (wall; cpu = ratio of CPU seconds)" if has_cpu else ""))
 for r in ratios:
     aim = f"aim <= {r['aim']:.2f} {'ok' if r['meets_aim'] else 'MISSED'}" if r["aim"] else ""

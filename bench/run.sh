@@ -1,5 +1,5 @@
 #!/bin/bash
-# bench/run.sh [--size MB] [--reps N] [--variants LIST] [--build] [--json] [--keep] [--workdir DIR]
+# bench/run.sh [--size MB] [--reps N] [--variants LIST] [--sandbox-reps N] [--build] [--json] [--keep] [--workdir DIR]
 #
 # In ONE invocation, for each repetition, times these variants, each as a first full run
 # (fresh repository, fresh borg cache) and an unchanged re-run (second create into the same
@@ -11,14 +11,21 @@
 #               client's borg create through a socat relay (BORG_RSH)
 #   pull-relay  the same transport with borgpull-client's built-in relay as BORG_RSH
 #               (when .build/release/borgpull-client exists; --build builds it)
+#   pull-create, pull-prune  not run separately: the seconds of the client's create and prune
+#               steps inside each pull BACKUP, from its result record (steps[].seconds);
+#   pull-connect, pull-start, pull-end  the phases before create and after the client's end
+#               (see pull-real.sh)
 # The order of variants alternates between repetitions (forward, reverse, ...).
 # Prints medians (min-max) and the ratios pull/local, pull/push against the aims.
+# Then the "sandbox" section (bench/sandbox.sh on the same corpus): borg create to a local
+# repository as the runner, with and without the sandbox, --sandbox-reps N times (default 5;
+# --sandbox-reps 0 skips it); medians and the ratio sandboxed/plain (aim <= 1.02).
 # Run as root. Everything it starts is stopped on exit; scratch data is removed.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
-SIZE=200 REPS=3 JSON=0 VARIANTS="" BUILD=0 NICE=${BENCH_NICE:--10}
+SIZE=200 REPS=3 JSON=0 VARIANTS="" BUILD=0 NICE=${BENCH_NICE:--10} SANDBOX_REPS=5
 while [ $# -gt 0 ]; do
     case $1 in
         --size) SIZE=$2; shift 2 ;;
@@ -27,9 +34,10 @@ while [ $# -gt 0 ]; do
         --json) JSON=1; shift ;;
         --build) BUILD=1; shift ;;
         --nice) NICE=$2; shift 2 ;;
+        --sandbox-reps) SANDBOX_REPS=$2; shift 2 ;;
         --keep) BENCH_KEEP=1; shift ;;
         --workdir) WORKDIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
@@ -78,6 +86,8 @@ run_variant() { # VARIANT REP
     local repo base phase t rc before after cpu
     repo=$(init_repo "$kind" "$v-$rep")
     base=$(base_dir "$v-$rep" "$user")
+    # Optional per-variant hooks, outside the timing: VARIANT_prepare REPO BASE, VARIANT_finish.
+    if declare -F "${fn%_run}_prepare" >/dev/null; then "${fn%_run}_prepare" "$repo" "$base"; fi
     for phase in first rerun; do
         sync
         before=$( [ -z "${CGROOT:-}" ] || cg_snapshot )
@@ -85,6 +95,7 @@ run_variant() { # VARIANT REP
         "$fn" "$repo" "$base" "bench-$phase" >"$RUN/$v-$rep-$phase.log" 2>&1 || rc=$?
         t=$(secs_since "$t")
         after=$( [ -z "${CGROOT:-}" ] || cg_snapshot )
+        if declare -F "${fn%_run}_finish" >/dev/null; then "${fn%_run}_finish" >>"$RUN/$v-$rep-$phase.log" 2>&1; fi
         cpu=$(paste -d' ' <(echo "$before") <(echo "$after") | awk '$1 != "" { printf "%s%s=%.3f", sep, $1, ($4 - $2) / 1e9; sep = "," }')
         if [ "$rc" != 0 ]; then
             log "$v rep $rep $phase: rc $rc"; sed 's/^/    /' "$RUN/$v-$rep-$phase.log" >&2
@@ -92,6 +103,14 @@ run_variant() { # VARIANT REP
         fi
         printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$v" "$phase" "$rep" "$t" "$rc" "$cpu" >> "$RESULTS"
         log "rep $rep $v $phase ${t}s"
+        # Per-step seconds reported by the tool (pull: the client's result record) -> rows V-STEP.
+        if [ -s "$RUN/steps.tsv" ]; then
+            while IFS=$'\t' read -r step secs; do
+                printf '%s\t%s\t%s\t%s\t%s\t\n' "$v-$step" "$phase" "$rep" "$secs" "$rc" >> "$RESULTS"
+                log "rep $rep $v-$step $phase ${secs}s"
+            done < "$RUN/steps.tsv"
+        fi
+        rm -f "$RUN/steps.tsv"
     done
     rm -rf "$repo"
 }
@@ -106,3 +125,18 @@ done
 
 python3 "$here/report.py" "$RESULTS" --size "$SIZE" --reps "$REPS" \
     --encryption "$ENCRYPTION" --compression "$COMPRESSION" --nice "$NICE" $([ "$JSON" = 1 ] && echo --json)
+
+# The sandbox section (issue 4): same corpus, same borg options, its own alternating reps.
+if [ "$SANDBOX_REPS" -gt 0 ]; then
+    if [ -x "$BORGPULL_CLIENT" ]; then
+        {
+            echo
+            echo "sandbox: borg create to a local repository as the runner, plain vs sandboxed (aim <= 1.02)"
+            mkdir -p "$RUN/sandbox"
+            BENCH_CORPUS=$CORPUS BENCH_DIR=$RUN/sandbox BENCH_REPS=$SANDBOX_REPS CLIENT=$BORGPULL_CLIENT \
+                BENCH_ENCRYPTION=$ENCRYPTION BENCH_COMPRESSION=$COMPRESSION "$here/sandbox.sh"
+        } | if [ "$JSON" = 1 ]; then cat >&2; else cat; fi
+    else
+        log "sandbox section skipped: $BORGPULL_CLIENT not built (--build)"
+    fi
+fi

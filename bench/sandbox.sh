@@ -8,12 +8,18 @@
 #   BENCH_REPS=5        repetitions per variant
 #   BENCH_DIR=/tmp/borgpull-bench   work directory (corpus is kept and reused if the size matches)
 #   CLIENT=.build/release/borgpull-client (default: swift build --show-bin-path)/borgpull-client
+#   BENCH_CORPUS=DIR    back up DIR instead of generating a corpus (bench/run.sh passes its corpus)
+#   BENCH_ENCRYPTION=repokey-blake2, BENCH_COMPRESSION=lz4   the same options as bench/run.sh
+#   BENCH_POLICY=policy/seccomp/borg.policy   the seccomp policy (copied root:root 0644)
 # Each repetition is a first (full) backup into a fresh repository, with a fresh BORG_BASE_DIR,
-# so no run profits from another's cache. Compression: borg's default (lz4).
+# so no run profits from another's cache. bench/run.sh calls this as its "sandbox" section.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mb=${BENCH_MB:-200}; reps=${BENCH_REPS:-5}; dir=${BENCH_DIR:-/tmp/borgpull-bench}
 client=${CLIENT:-$(swift build --show-bin-path 2>/dev/null)/borgpull-client}
+encryption=${BENCH_ENCRYPTION:-repokey-blake2}; compression=${BENCH_COMPRESSION:-lz4}
+policy_src=${BENCH_POLICY:-policy/seccomp/borg.policy}
+client=$(readlink -f "$client" 2>/dev/null || echo "$client")
 [ -x "$client" ] || { echo "build first: swift build (client not found at $client)" >&2; exit 2; }
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 2; }
 runner=borgpull-test-runner
@@ -21,8 +27,10 @@ id -u "$runner" >/dev/null 2>&1 || useradd --system --no-create-home --shell /us
 uid=$(id -u "$runner"); gid=$(id -g "$runner")
 
 mkdir -p "$dir"
-corpus=$dir/corpus-$mb
-if [ ! -f "$corpus/.done" ]; then
+corpus=${BENCH_CORPUS:-$dir/corpus-$mb}
+if [ -n "${BENCH_CORPUS:-}" ]; then
+  [ -d "$corpus" ] || { echo "BENCH_CORPUS=$corpus is not a directory" >&2; exit 2; }
+elif [ ! -f "$corpus/.done" ]; then
   rm -rf "$corpus"; mkdir -p "$corpus"
   python3 - "$corpus" "$mb" <<'PY'
 import os, random, sys
@@ -59,8 +67,9 @@ PY
 fi
 
 policy=$dir/borg.policy
-install -o root -g root -m 0644 policy/seccomp/borg.policy "$policy"
+install -o root -g root -m 0644 "$policy_src" "$policy"
 work=$dir/runner; rm -rf "$work"; mkdir -p "$work"; chown "$uid:$gid" "$work"; chmod 0700 "$work"
+trap 'rm -rf "$work" "$policy"' EXIT
 export BORG_PASSPHRASE=bench BORG_HOST_ID=bench@1 BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
 
 one() { # one VARIANT REP -> seconds
@@ -71,12 +80,18 @@ one() { # one VARIANT REP -> seconds
   else  # same runner uid and ambient CAP_DAC_READ_SEARCH, but no seccomp, no bounding/securebits/nnp
     wrap=(setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search --)
   fi
-  BORG_BASE_DIR=$base "${wrap[@]}" /usr/bin/borg init -e repokey "$repo" >/dev/null 2>&1
+  BORG_BASE_DIR=$base "${wrap[@]}" /usr/bin/borg init -e "$encryption" "$repo" >"$work/init.log" 2>&1 \
+    || { echo "sandbox.sh: borg init ($variant) failed:" >&2; cat "$work/init.log" >&2; return 1; }
   sync
   # wall seconds and CPU seconds (user + sys of borg and its children): CPU time is the steadier
   # number on a shared machine, wall time is what a backup window sees.
-  (cd "$work" && BORG_BASE_DIR=$base /usr/bin/time -f "%e %U %S" -o "$work/time" "${wrap[@]}" /usr/bin/borg create "$repo::a" "$corpus") >/dev/null
+  rm -f "$work/time"
+  local rc=0
+  (cd "$work" && BORG_BASE_DIR=$base /usr/bin/time -q -f "%e %U %S" -o "$work/time" "${wrap[@]}" /usr/bin/borg create --compression "$compression" "$repo::a" "$corpus") >/dev/null 2>"$work/create.log" || rc=$?
   rm -rf "$repo" "$base"
+  if [ "$rc" -gt 1 ]; then   # 1 = borg warning (e.g. a file changed), still a complete archive
+    echo "sandbox.sh: borg create ($variant) failed with status $rc:" >&2; cat "$work/create.log" >&2; return 1
+  fi
   awk '{ printf "%.3f %.3f\n", $1, $2 + $3 }' "$work/time"
 }
 
@@ -84,7 +99,8 @@ declare -a plain=() sandbox=() plaincpu=() sandboxcpu=()
 for i in $(seq 1 "$reps"); do
   if (( i % 2 )); then order="plain sandbox"; else order="sandbox plain"; fi
   for v in $order; do
-    read -r t c < <(one "$v" "$i")
+    out=$(one "$v" "$i") || exit 1
+    read -r t c <<<"$out"
     printf 'rep %d %-7s wall %6.2f s  cpu %6.2f s\n' "$i" "$v" "$t" "$c"
     if [ "$v" = plain ]; then plain+=("$t"); plaincpu+=("$c"); else sandbox+=("$t"); sandboxcpu+=("$c"); fi
   done
@@ -93,6 +109,6 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 mp=$(median "${plain[@]}"); ms=$(median "${sandbox[@]}")
 cp=$(median "${plaincpu[@]}"); cs=$(median "${sandboxcpu[@]}")
-printf 'corpus %d MB, %d reps, load average %s\n' "$mb" "$reps" "$(cut -d' ' -f1-3 /proc/loadavg)"
+printf 'corpus %s, %d reps, -e %s, --compression %s, load average %s\n' "$corpus" "$reps" "$encryption" "$compression" "$(cut -d' ' -f1-3 /proc/loadavg)"
 printf 'median wall: plain %.2f s, sandboxed %.2f s, ratio %s\n' "$mp" "$ms" "$(ratio "$ms" "$mp")"
 printf 'median cpu:  plain %.2f s, sandboxed %.2f s, ratio %s\n' "$cp" "$cs" "$(ratio "$cs" "$cp")"
