@@ -44,6 +44,8 @@ final class ServerPlanTests: XCTestCase {
         XCTAssertEqual(a[a.firstIndex(of: "-i")! + 1], "/var/lib/borg/.ssh/id_ed25519")
         let s = ServerPlan.sshArguments(try config(), mode: .serve)
         XCTAssertEqual(s[s.count - 2], "-N")
+        XCTAssertTrue(s.contains("Compression=no"))
+        XCTAssertTrue(s.contains { $0.hasPrefix("Ciphers=aes128-gcm@openssh.com,") })
     }
 
     func report(_ code: Int32, steps: [ClientReport.Step] = [], warnings: [String] = []) -> ClientReport {
