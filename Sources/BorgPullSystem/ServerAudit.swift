@@ -96,15 +96,15 @@ public enum ServerAudit {
                               expected: "\(localName), no group/other write", actual: FileRules.octal(f.mode)))
             } else {
                 a.add(Finding(.fail, check: "server.rundir", what: "the socket directory's owner or mode lets others plant or remove the socket",
-                              location: runDir, expected: "directory of \(localName), mode 0700",
+                              location: runDir, expected: "directory of \(localName), no group/other write (the server creates it 0750)",
                               actual: "\(f.kind.rawValue), uid \(f.uid), \(FileRules.octal(f.mode))",
-                              fix: "install -d -o \(localName) -m 0700 \(runDir)"))
+                              fix: "install -d -o \(localName) -m 0750 \(runDir)"))
             }
             a.checkParents(of: runDir)
         } else {
             a.add(Finding(.warn, check: "server.rundir", what: "the socket directory does not exist", location: runDir,
-                          expected: "directory of \(localName), mode 0700", actual: "missing",
-                          fix: "install -d -o \(localName) -m 0700 \(runDir)"))
+                          expected: "directory of \(localName), 0750", actual: "missing",
+                          fix: "install -d -o \(localName) -m 0750 \(runDir)   (or let the first BACKUP create it)"))
         }
 
         // ssh identity.
