@@ -74,21 +74,6 @@ struct CheckFixture {
         """)
     }
 
-    static let polkitRule = """
-    // borgpull trigger (same logic as policy/polkit/50-borgpull.rules).
-    polkit.addRule(function(action, subject) {
-        if (subject.user !== "borgpull") {
-            return polkit.Result.NOT_HANDLED;
-        }
-        if (action.id === "org.freedesktop.systemd1.manage-units" &&
-            action.lookup("unit") === "run-borg-backup.service" &&
-            action.lookup("verb") === "start") {
-            return polkit.Result.YES;
-        }
-        return polkit.Result.NO;
-    });
-    """
-
     /// The sshd Match block of the install (policy/sshd/borgpull.conf once it lands).
     static func matchBlock(keys: String, tcp: String = "remote", unlink: String = "yes",
                            forceCommand: String? = SshdRules.expectedForceCommand) -> String {
@@ -160,7 +145,7 @@ struct CheckFixture {
         install -m 0644 share/units/*.service systemd/
         """)
         let shippedRule = "\(Self.packageRoot)/policy/polkit/50-borgpull.rules"
-        let rule = (try? String(contentsOfFile: shippedRule, encoding: .utf8)) ?? Self.polkitRule
+        let rule = try String(contentsOfFile: shippedRule, encoding: .utf8)  // the shipped rule, not a copy
         try rule.write(toFile: "\(r)/etc/polkit-1/rules.d/50-borgpull.rules", atomically: false, encoding: .utf8)
         try writeSshd(Self.matchBlock(keys: keysFile))
 

@@ -84,18 +84,9 @@ final class ClientBackupTests: XCTestCase {
         try f.startServer()
         try f.initRepository()
         f.installHooks()
-        // A FIFO with --read-special blocks borg create until it is signalled.
-        Shell.sh("mkfifo -m 0600 \(f.data)/fifo")
-        f.write("borg_options_create", "--read-special\n")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Shell.product("borgpull-client"))
-        p.arguments = ["-c", f.conf, "BACKUP"]
+        f.blockBorgCreate()
         let err = Pipe()
-        p.standardError = err
-        try p.run()
-        var waited = 0
-        while Shell.sh("pgrep -f 'borg create --json' >/dev/null").status != 0 && waited < 100 { usleep(100_000); waited += 1 }
-        sleep(2)
+        let p = try f.startBackupInBackground(stderr: err, settle: 2)
 
         let started = Date()
         let second = f.client(["BACKUP"])
@@ -126,29 +117,15 @@ final class ClientBackupTests: XCTestCase {
         try f.startServer()
         try f.initRepository()
         f.installHooks()
-        Shell.sh("mkfifo -m 0600 \(f.data)/fifo")
-        f.write("borg_options_create", "--read-special\n")
-        func startBackup() throws -> Process {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: Shell.product("borgpull-client"))
-            p.arguments = ["-c", f.conf, "BACKUP"]
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            var waited = 0
-            while Shell.sh("pgrep -f '^/usr/bin/python3 /usr/bin/borg create --json' >/dev/null").status != 0 && waited < 150 {
-                usleep(100_000); waited += 1
-            }
-            sleep(1)
-            return p
-        }
+        f.blockBorgCreate()
         // 1. SIGKILL borg: BACKUP reports borg's failure, the post hook runs.
-        let p = try startBackup()
+        let p = try f.startBackupInBackground()
         Shell.sh("pkill -KILL -f '^/usr/bin/python3 /usr/bin/borg create --json'")
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 2)
         XCTAssertTrue(f.ran("post"))
         // 2. SIGKILL the client: its borg dies with it.
-        let q = try startBackup()
+        let q = try f.startBackupInBackground()
         kill(q.processIdentifier, SIGKILL)
         q.waitUntilExit()
         var gone = false

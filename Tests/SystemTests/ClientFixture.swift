@@ -120,6 +120,29 @@ final class ClientFixture {
         Shell.run([Shell.product("borgpull-client"), "-c", conf] + args, env: ["PATH": "/usr/bin:/bin"])
     }
 
+    /// A FIFO among the paths and `--read-special`: `borg create` blocks reading it until it is
+    /// signalled, which gives a test a BACKUP that is mid-create for as long as it needs.
+    func blockBorgCreate() {
+        Shell.sh("mkfifo -m 0600 \(data)/fifo")
+        write("borg_options_create", "--read-special\n")
+    }
+
+    /// Starts BACKUP in the background and returns once its `borg create` runs (then waits
+    /// `settle` more seconds). Use after `blockBorgCreate()`.
+    func startBackupInBackground(stderr: Pipe? = nil, settle: UInt32 = 1) throws -> Process {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Shell.product("borgpull-client"))
+        p.arguments = ["-c", conf, "BACKUP"]
+        if let stderr { p.standardError = stderr } else { p.standardError = FileHandle.nullDevice }
+        try p.run()
+        var waited = 0
+        while Shell.sh("pgrep -f '^/usr/bin/python3 /usr/bin/borg create --json' >/dev/null").status != 0 && waited < 150 {
+            usleep(100_000); waited += 1
+        }
+        sleep(settle)
+        return p
+    }
+
     func initRepository() throws {
         let r = client(["borg", "init", "--encryption=repokey-blake2"])
         XCTAssertEqual(r.status, 0, r.stderr)

@@ -20,13 +20,8 @@ final class SandboxBackupTests: XCTestCase {
         let f = try ClientFixture()
         try f.startServer()
         try f.initRepository()
-        Shell.sh("mkfifo -m 0600 \(f.data)/fifo")
-        f.write("borg_options_create", "--read-special\n")
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Shell.product("borgpull-client"))
-        p.arguments = ["-c", f.conf, "BACKUP"]
-        p.standardError = FileHandle.nullDevice
-        try p.run()
+        f.blockBorgCreate()
+        let p = try f.startBackupInBackground(settle: 0)
         var status: [String: String]?
         for _ in 0..<150 where status == nil {
             usleep(100_000)
