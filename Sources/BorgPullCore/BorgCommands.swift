@@ -45,13 +45,21 @@ public struct BorgCommands: Sendable {
     /// Any other borg command for `borgpull-client borg ...` (the admin's throw-away shell).
     public func passthrough(_ args: [String]) -> [String] { [config.borgBinary] + args }
 
-    /// The environment borg runs with: nothing inherited.
+    /// The environment borg runs with: nothing inherited (only `BORG_*` keys of `borg_env`, then
+    /// the values below, which win).
+    ///
+    /// Why `PYTHONNOUSERSITE=1`: Debian's `/usr/bin/borg` starts `python3` without `-s`/`-I`, so
+    /// Python would load `*.pth` files (code) from `$HOME/.local/lib/python3.X/site-packages`
+    /// (Python docs, `site` module). HOME is borg's base directory, which the runner writes: a
+    /// planted `.pth` would run in every later borg. No `PYTHON*` variable is ever inherited
+    /// (PYTHONPATH, PYTHONSTARTUP, PYTHONHOME), since the environment is built from nothing.
     /// - Parameter passphraseFD: the descriptor number borg reads the passphrase from, if any.
     public func environment(passphraseFD: Int32?) -> [String: String] {
         var env: [String: String] = [:]
         for (k, v) in config.borgEnvironment { env[k] = v }
         env["PATH"] = "/usr/local/bin:/usr/bin:/bin"
         env["LANG"] = "C.UTF-8"
+        env["PYTHONNOUSERSITE"] = "1"
         env["HOME"] = baseDirectory
         env["BORG_BASE_DIR"] = baseDirectory
         env["BORG_REPO"] = config.repository

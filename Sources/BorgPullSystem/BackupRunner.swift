@@ -195,16 +195,30 @@ public final class BackupRunner {
     }
 
     /// The step result of a borg run (`create`, `prune`), with warnings collected.
+    ///
+    /// Why the record gets counts and codes only: the record goes to the server (the trigger
+    /// prints it into the ssh session), and borg's lines name the client's files. The full text
+    /// is logged here, on the client (its journal), and the record says so.
     func borgStep(_ name: String, _ run: BorgRun, warnings: inout [String]) -> StepResult {
         let r = run.process
         if let step = run.sandboxFailure {
-            return StepResult(name: name, status: .failed, message: "sandbox step \(step) failed, so borg \(name) did not run: \(LogText.sanitize(r.tail.last ?? "see the log"))", seconds: r.seconds)
+            log.error("sandbox step \(step) failed, so borg \(name) did not run: \(LogText.sanitize(r.tail.last ?? "no message"))")
+            return StepResult(name: name, status: .failed, message: "sandbox step \(step) failed, so borg \(name) did not run \(BackupRunner.seeLog)", seconds: r.seconds)
         }
         let outcome = r.termination.borgOutcome
-        if case .warning = outcome { warnings += r.tail.suffix(20).map { "borg \(name): \(LogText.sanitize($0))" } }
-        let detail = outcome.isFailure ? ": " + LogText.sanitize(BorgMessages.headline(r.tail) ?? "see the log") : ""
+        if case .warning(let rc) = outcome {
+            let lines = r.tail.filter { !$0.trimmingCharacters().isEmpty }.count
+            warnings.append("borg \(name) warned (rc \(rc), \(lines) message line(s)) \(BackupRunner.seeLog)")
+        }
+        if outcome.isFailure {
+            log.error("borg \(name): \(LogText.sanitize(BorgMessages.headline(r.tail) ?? "no message"))")
+        }
+        let detail = r.termination == .exited(0) ? "" : " \(BackupRunner.seeLog)"
         return .borg(name, outcome: outcome, interrupted: r.interruptedBy != nil, seconds: r.seconds, detail: detail)
     }
+
+    /// Where the details of a step are: the client's log, never the record the server reads.
+    static let seeLog = "(details in the client's log: journalctl -u run-borg-backup, or syslog)"
 
     /// Runs a hook as root: stdin /dev/null, a minimal environment, output to the log, a timeout.
     func runHook(_ path: String, phase: String, config: ClientConfig, extra: [String: String]) -> StepResult {
@@ -217,7 +231,8 @@ public final class BackupRunner {
         let r: ProcessResult
         // The post hook is not interrupted by a stop request: it is what undoes the pre hook.
         do { r = try supervisor.run(spec, timeout: Double(config.hookTimeout), forwardSignals: phase != "post") { line in self.log.info("\(LogText.sanitize(line))") } } catch {
-            return StepResult(name: name, status: .failed, message: "\(name) could not start: \(error)")
+            log.error("\(name) could not start: \(error)")
+            return StepResult(name: name, status: .failed, message: "\(name) could not start \(BackupRunner.seeLog)")
         }
         if r.timedOut {
             return StepResult(name: name, status: .timeout, signal: nil, message: "\(name) timed out after \(config.hookTimeout) s and was terminated", seconds: r.seconds)
@@ -281,11 +296,15 @@ public final class BackupRunner {
                     missing.append("\(item.value) (\(config.pathsFile):\(item.line)) does not exist")
                 }
             }
+            // The paths themselves go to the log only (the record reaches the server).
+            let summary = "\(missing.count) borg_paths entr\(missing.count == 1 ? "y does" : "ies do") not exist"
             if !missing.isEmpty && (config.missingPathsAreErrors || paths.isEmpty) {
-                steps.append(StepResult(name: "paths", status: .failed, message: missing.joined(separator: "; ") + " (fix: correct borg_paths, or set MISSING_PATHS=warn)"))
+                for m in missing { log.error("\(LogText.sanitize(m)) (fix: correct borg_paths, or set MISSING_PATHS=warn)") }
+                steps.append(StepResult(name: "paths", status: .failed, message: "\(summary) (fix: correct borg_paths, or set MISSING_PATHS=warn) \(BackupRunner.seeLog)"))
                 proceed = false
-            } else {
-                warnings += missing
+            } else if !missing.isEmpty {
+                for m in missing { log.warning("\(LogText.sanitize(m)); MISSING_PATHS=warn, the others are backed up") }
+                warnings.append("\(summary) (MISSING_PATHS=warn) \(BackupRunner.seeLog)")
             }
         }
 
@@ -300,7 +319,8 @@ public final class BackupRunner {
                 stats = parsed?.stats
                 steps.append(borgStep("create", run, warnings: &warnings))
             } catch {
-                steps.append(StepResult(name: "create", status: .failed, message: "borg create could not start: \(error)"))
+                log.error("borg create could not start: \(error)")
+                steps.append(StepResult(name: "create", status: .failed, message: "borg create could not start \(BackupRunner.seeLog)"))
             }
             if failed("create") || interrupted() {
                 steps.append(StepResult(name: "prune", status: .skipped, message: "skipped: borg create did not succeed"))
@@ -311,7 +331,8 @@ public final class BackupRunner {
                     sandboxFailed = sandboxFailed || run.sandboxFailure != nil
                     steps.append(borgStep("prune", run, warnings: &warnings))
                 } catch {
-                    steps.append(StepResult(name: "prune", status: .failed, message: "borg prune could not start: \(error)"))
+                    log.error("borg prune could not start: \(error)")
+                    steps.append(StepResult(name: "prune", status: .failed, message: "borg prune could not start \(BackupRunner.seeLog)"))
                 }
             }
             if sandboxFailed {

@@ -124,12 +124,95 @@ public enum Files {
         return out.sorted()
     }
 
-    /// Gives `path` and everything below it to `uid`:`gid` with lchown(2): symlinks are changed
-    /// themselves, never followed, and the walk does not descend through them.
+    /// `O_PATH` (open(2)) and `AT_EMPTY_PATH` (fchownat(2)): Linux values from
+    /// <asm-generic/fcntl.h> and <linux/fcntl.h> (the same on x86_64 and aarch64), declared by
+    /// glibc only under _GNU_SOURCE, which the Glibc module is built without.
+    static let openPath: Int32 = 0o10000000
+    static let atEmptyPath: Int32 = 0x1000
+
+    /// Gives the directory `path` and everything below it to `uid`:`gid`, walking by file
+    /// descriptor so that nothing another user swaps in during the walk is ever changed.
+    ///
+    /// Each entry is opened with `openat(dirfd, name, O_PATH|O_NOFOLLOW)`, judged by `fstat` of
+    /// that descriptor, and changed with `fchownat(fd, "", AT_EMPTY_PATH)`: the inode that was
+    /// judged is the inode that is changed, even if the name is replaced a moment later by a
+    /// symlink (a symlink is changed itself, never followed). Directories are entered with
+    /// `openat(O_DIRECTORY|O_NOFOLLOW)` and checked to be the inode judged before.
+    ///
+    /// The walk stops at the first surprise and changes nothing more: a regular file with more
+    /// than one link (a hard link to a file elsewhere, e.g. /etc/shadow), a device node, FIFO or
+    /// socket, another file system (a mount point), an entry that changed under the walk, or a
+    /// tree deeper than 64 levels. Sources: openat(2), fchownat(2), OpenSSH `safe_path`.
+    /// - Throws: `SystemError` naming the entry and what was wrong (ELOOP, EXDEV, EMLINK, ...).
     public static func chownTree(_ path: String, uid: UInt32, gid: UInt32) throws(SystemError) {
-        guard lchown(path, uid, gid) == 0 else { throw SystemError("lchown", path: path) }
-        guard let f = try facts(path), f.kind == .directory else { return }
-        for name in entries(path) { try chownTree("\(path)/\(name)", uid: uid, gid: gid) }
+        let fd = retrying { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError("open (a real directory, no symlink)", path: path) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SystemError("fstat", path: path) }
+        try chownDirectory(fd, path: path, device: st.st_dev, uid: uid, gid: gid, depth: 0)
+    }
+
+    private static func chownDirectory(_ dirfd: Int32, path: String, device: dev_t, uid: UInt32, gid: UInt32,
+                                       depth: Int) throws(SystemError) {
+        guard depth < 64 else { throw SystemError("refusing \(path): more than 64 levels deep", errno: ELOOP) }
+        guard fchown(dirfd, uid, gid) == 0 else { throw SystemError("fchown", path: path) }
+        for name in try entries(of: dirfd, path: path) {
+            let child = "\(path)/\(name)"
+            let fd = retrying { openat(dirfd, name, openPath | O_NOFOLLOW | O_CLOEXEC) }
+            guard fd >= 0 else { throw SystemError("openat", path: child) }
+            defer { close(fd) }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else { throw SystemError("fstat", path: child) }
+            // Why: a mount point below the base dir is not borg's; its files are not ours to give away.
+            guard st.st_dev == device else { throw SystemError("refusing \(child): another file system", errno: EXDEV) }
+            switch st.st_mode & S_IFMT {
+            case S_IFDIR:
+                let sub = retrying { openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                guard sub >= 0 else { throw SystemError("openat (a real directory, no symlink)", path: child) }
+                defer { close(sub) }
+                var now = stat()
+                guard fstat(sub, &now) == 0 else { throw SystemError("fstat", path: child) }
+                // Why: the name was swapped between the two opens; never enter what was not judged.
+                guard now.st_ino == st.st_ino, now.st_dev == st.st_dev else {
+                    throw SystemError("refusing \(child): it changed during the walk", errno: ESTALE)
+                }
+                try chownDirectory(sub, path: child, device: device, uid: uid, gid: gid, depth: depth + 1)
+            case S_IFREG, S_IFLNK:
+                // Why: a second link means the inode also lives elsewhere (a hard link to a
+                // root-owned file planted by the runner); giving it away would give that file away.
+                if st.st_mode & S_IFMT == S_IFREG && st.st_nlink > 1 {
+                    throw SystemError("refusing \(child): a regular file with \(st.st_nlink) links (a hard link to a file elsewhere)", errno: EMLINK)
+                }
+                guard fchownat(fd, "", uid, gid, atEmptyPath) == 0 else { throw SystemError("fchownat", path: child) }
+            default:
+                // Why: borg keeps only directories, files and symlinks in its base dir; a device
+                // node given to the runner would be raw access to that device.
+                throw SystemError("refusing \(child): not a directory, regular file or symlink", errno: EPERM)
+            }
+        }
+    }
+
+    /// Names in the directory open as `dirfd` (without `.` and `..`), read through a duplicate
+    /// of the descriptor (fdopendir(3) takes ownership of the one it is given).
+    private static func entries(of dirfd: Int32, path: String) throws(SystemError) -> [String] {
+        let copy = dup(dirfd)
+        guard copy >= 0 else { throw SystemError("dup", path: path) }
+        guard let d = fdopendir(copy) else {
+            let e = SystemError("fdopendir", path: path)
+            close(copy)
+            throw e
+        }
+        defer { closedir(d) }
+        rewinddir(d)
+        var out: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { out.append(name) }
+        }
+        return out
     }
 
     /// Whether `path` exists (lstat: a dangling symlink exists).

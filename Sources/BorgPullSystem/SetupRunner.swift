@@ -3,7 +3,8 @@ import Logging
 import BorgPullCore
 
 /// `SETUP` (at boot): the socket directory sshd binds the forwarded socket in, and the state
-/// directory. Idempotent; never "fixes" a directory someone unexpected owns.
+/// directory. Idempotent; never "fixes" a directory someone unexpected owns, and does nothing at
+/// all for a configuration whose audit has a FAIL (exit 12).
 public enum SetupRunner {
     /// Mode of the socket directory: the ssh user (sshd) creates the socket; its group (the
     /// runner) may only traverse.
@@ -11,12 +12,14 @@ public enum SetupRunner {
 
     public static func run(directory: String, log: Logger) -> ClientExit {
         let audit = ClientAudit.run(configDir: directory, options: .backup)
-        guard let config = audit.config else {
-            for f in audit.findings where f.severity == .fail { log.error("\(f.location): \(f.what) (fix: \(f.fix))") }
+        // Why refuse on any FAIL: SETUP runs as root with every capability and creates and
+        // chowns directories named by the configuration; a configuration that failed its audit
+        // (a group-writable borg_env, an unknown socket owner ...) must not steer it.
+        let fails = audit.findings.filter { $0.severity == .fail }
+        guard fails.isEmpty, let config = audit.config else {
+            for f in fails { log.error("\(f.location): \(f.what) (fix: \(f.fix))") }
+            log.error("SETUP refused: the configuration audit failed; nothing was created or changed (fix the findings above, then run SETUP again; borgpull-check lists them)")
             return .configError
-        }
-        for f in audit.findings where f.severity == .fail {
-            log.warning("\(f.location): \(f.what) (fix: \(f.fix)); BACKUP will refuse to run until this is fixed")
         }
         guard let ssh = Account.user(config.sshUser) else {
             log.error("\(config.envFile): the ssh user \(config.sshUser) does not exist (fix: useradd -r -m -s /bin/bash \(config.sshUser))")

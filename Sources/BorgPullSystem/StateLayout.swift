@@ -9,6 +9,8 @@ import BorgPullCore
 ///                                            ssh user's group without CAP_CHOWN
 ///     STATE_DIR/borg     RUNNER        0700  borg's BORG_BASE_DIR (cache, security, keys):
 ///                                            only the runner writes it
+///     STATE_DIR/borg-root root:root    0700  BORG_BASE_DIR of `borg --unsandboxed` (root);
+///                                            created on first use, never the runner's
 ///     STATE_DIR/backup.lock                  the run lock
 ///
 /// SETUP creates it with full root; BACKUP (in the hardened unit, without CAP_CHOWN) only
@@ -46,6 +48,25 @@ public enum StateLayout {
                 log.notice("gave \(base) to the runner \(runner.name)")
             }
         }
+    }
+
+    /// The base directory of a borg that runs as root (`borgpull-client borg --unsandboxed`):
+    /// `STATE_DIR/borg-root`, root:root 0700, created if missing.
+    ///
+    /// Why not the runner's `STATE_DIR/borg`: everything there may have been written by a
+    /// compromised sandboxed borg (cache, security files, a `.local` Python site directory), and
+    /// a root process never uses what the runner can change.
+    /// - Throws: `SystemError` when it exists as anything but a root-owned directory closed to
+    ///   group and other (it is refused, never changed).
+    public static func rootBaseDirectory(_ config: ClientConfig) throws(SystemError) -> String {
+        let path = "\(config.stateDirectory)/borg-root"
+        try Files.makeParents(config.stateDirectory)
+        let f = try directory(path, mode: 0o700)
+        guard f.uid == 0, f.mode & 0o077 == 0 else {
+            throw SystemError("refusing \(path) as root's borg base directory: owner uid \(f.uid), mode \(FileRules.octal(f.mode)) (expected root, 0700; fix: move it away, it is recreated)",
+                              path: nil, errno: EPERM)
+        }
+        return path
     }
 
     /// Creates `path` if missing and returns its lstat facts; refuses anything but a directory.

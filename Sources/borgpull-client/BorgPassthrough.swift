@@ -18,7 +18,8 @@ struct BorgPassthrough: ParsableCommand {
           borgpull-client borg extract ::HOST-2026-01-01T00:00:00 etc/hosts
         borg runs as the runner, in the same sandbox as BACKUP's: `extract` then writes
         files owned by the runner, into a directory the runner may write. For a restore
-        that keeps owners and modes, add --unsandboxed (borg runs as root; logged).
+        that keeps owners and modes, add --unsandboxed (borg runs as root; logged), with
+        its own root-owned base directory STATE_DIR/borg-root: never the runner's.
         Exit status: borg's own; 10/12/13 as for BACKUP when the socket, the config or
         the sandbox is wrong.
         """)
@@ -34,7 +35,7 @@ struct BorgPassthrough: ParsableCommand {
         let log = Logger(label: "borgpull-client")
         let supervisor: Supervisor
         let runner: BackupRunner
-        let prepared: BackupRunner.Prepared
+        var prepared: BackupRunner.Prepared
         do {
             supervisor = try Supervisor()
             runner = BackupRunner(directory: options.resolved, supervisor: supervisor, log: log)
@@ -44,8 +45,13 @@ struct BorgPassthrough: ParsableCommand {
             throw ExitCode(e.status.rawValue)
         }
         let args = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
-        if unsandboxed { log.warning("borg runs as root without the sandbox (--unsandboxed)") }
         do {
+            if unsandboxed {
+                // Why: a root borg must not read cache, security or Python site files the
+                // runner (a possibly compromised sandboxed borg) could have written.
+                prepared.commands.baseDirectory = try StateLayout.rootBaseDirectory(prepared.config)
+                log.warning("borg runs as root without the sandbox (--unsandboxed), base directory \(prepared.commands.baseDirectory)")
+            }
             // borg extract writes where the admin stands, as borg itself would.
             let r = try runner.runBorg(prepared, argv: prepared.commands.passthrough(args), stdout: .inherit, stderr: .inherit,
                                        workingDirectory: FileManager.default.currentDirectoryPath, sandboxed: !unsandboxed)

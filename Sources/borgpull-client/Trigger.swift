@@ -7,8 +7,11 @@ import BorgPullSystem
 ///
 /// It starts the BACKUP, waits for it, prints the result record on stdout as ONE line of JSON
 /// (only a record written after the trigger started) and exits with the client's status.
-/// The server reads ssh's stdout. Everything else (the BACKUP's own output, messages) goes to
-/// stderr, which the server shows as the client's log.
+/// The server reads ssh's stdout, and shows the trigger's own stderr messages as the client's.
+/// The BACKUP's output names the client's files and hook output, so it never goes to the
+/// server: under systemd it is in the unit's journal; with `--via sudo-client` or `direct` the
+/// trigger sends it to syslog (`journalctl -t borgpull-client`). The record carries counts,
+/// codes and step outcomes only.
 ///
 /// It never reads SSH_ORIGINAL_COMMAND: whatever command the server asks for, the only thing
 /// that happens is the configured BACKUP.
@@ -80,13 +83,20 @@ struct Trigger: ParsableCommand {
 
         // The server recognises this line (ServerOutcome.triggerMarker): the session is up.
         say("starting BACKUP via \(via.rawValue)")
-        // stdin /dev/null, its stdout onto our stderr (our stdout carries only the record);
-        // SIGHUP (the ssh session died), SIGINT and SIGTERM are passed on.
+        // stdin /dev/null; SIGHUP (the ssh session died), SIGINT and SIGTERM are passed on.
+        // systemctl's and sudo's own messages go to our stderr (the server); a BACKUP run as
+        // our child (sudo-client, direct) logs to syslog instead: its lines name the client's
+        // files, which the server must not learn.
+        let backupIsChild = via == .sudoClient || via == .direct
+        if backupIsChild { SystemLog.open(program: "borgpull-client") }
         let code: Int32
         do {
             let supervisor = try Supervisor()
-            let r = try supervisor.run(SpawnSpec(argv: argv, environment: ["PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"],
-                                                 stdout: .stderr, stderr: .inherit))
+            let env = ["PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"]
+            let spec = backupIsChild
+                ? SpawnSpec(argv: argv, environment: env, stdout: .lines(prefix: ""), stderr: .lines(prefix: ""))
+                : SpawnSpec(argv: argv, environment: env, stdout: .stderr, stderr: .inherit)
+            let r = try supervisor.run(spec) { line in SystemLog.write(line) }
             switch r.termination {
             case .exited(let rc): code = rc
             case .signaled(let s):

@@ -172,9 +172,24 @@ final class ServerHarness {
             try SrvShell.unmet("build first: \(buildBin)/\(b) is missing", file: file, line: line)
         }
         if let h = shared { return h }
+        lockMachine()
         let h = try ServerHarness()
         shared = h
         return h
+    }
+
+    /// The harness's users, paths and sudoers file are fixed names, so only one test process
+    /// on this machine may hold it: a second test run waits here (flock(2)) until the first
+    /// one's `shutdown()`, instead of colliding with it.
+    nonisolated(unsafe) static var machineLock: Int32 = -1
+
+    static func lockMachine() {
+        guard machineLock < 0 else { return }
+        let fd = open("/run/borgpull-server-harness.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        if fd >= 0 {
+            while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+            machineLock = fd
+        }
     }
 
     init() throws {
@@ -231,6 +246,10 @@ final class ServerHarness {
     static func shutdown() {
         shared?.stopSshd()
         shared = nil
+        if machineLock >= 0 {
+            close(machineLock)
+            machineLock = -1
+        }
     }
 
     /// policy/sshd/borgpull.conf with the test's user, key file and ForceCommand.
