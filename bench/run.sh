@@ -126,7 +126,7 @@ done
 python3 "$here/report.py" "$RESULTS" --size "$SIZE" --reps "$REPS" \
     --encryption "$ENCRYPTION" --compression "$COMPRESSION" --nice "$NICE" $([ "$JSON" = 1 ] && echo --json)
 
-# The sandbox section (issue 4): same corpus, same borg options, its own alternating reps.
+# The sandbox section: same corpus, same borg options, its own alternating reps.
 if [ "$SANDBOX_REPS" -gt 0 ]; then
     if [ -x "$BORGPULL_CLIENT" ]; then
         {

@@ -1,7 +1,7 @@
 import XCTest
 import Foundation
 
-/// The client BACKUP against real borg, a real `borg serve` behind real socat (issue 2).
+/// The client BACKUP against real borg, a real `borg serve` behind real socat.
 final class ClientBackupTests: XCTestCase {
     func testArchiveRestoresByteIdenticalAndPruneKeepsOtherPrefixes() throws {
         let f = try ClientFixture()

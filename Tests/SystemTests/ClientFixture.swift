@@ -2,7 +2,7 @@ import XCTest
 import Foundation
 
 /// A client configuration, a repository and a stand-in for sshd's forwarded socket:
-/// `socat UNIX-LISTEN` running as the ssh user, serving `borg serve` (DESIGN.md section 1).
+/// `socat UNIX-LISTEN` running as the ssh user, serving `borg serve`, as the server does (the diagram at the top of README).
 final class ClientFixture {
     static let sshUser = "bptest-ssh"
     static let otherUser = "bptest-other"

@@ -1,7 +1,7 @@
 import XCTest
 import Foundation
 
-/// Issue 4 at the level of BACKUP: the borg that BACKUP starts runs confined.
+/// The borg sandbox at the level of BACKUP: the borg that BACKUP starts runs confined.
 final class SandboxBackupTests: XCTestCase {
     /// `/proc/PID/status` lines of the running `borg create` (found by its argv).
     func statusOfRunningBorg() -> [String: String]? {

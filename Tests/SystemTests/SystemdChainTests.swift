@@ -5,7 +5,7 @@ import XCTest
 import Glibc
 #endif
 
-/// The whole chain under a real systemd (issue 6), driven by `Tests/nspawn/chain-test.sh`:
+/// The whole chain under a real systemd, driven by `Tests/nspawn/chain-test.sh`:
 /// `scripts/install.sh install client` inside a booted Debian container (no sudo there),
 /// `borgpull-check --json` all OK, then `borgpull-server` on the host -> the container's sshd
 /// (our Match block) -> ForceCommand `trigger --via systemd` -> polkit -> run-borg-backup.service

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The whole chain under a real systemd, with the real binaries (issue 6).
+# The whole chain under a real systemd, with the real binaries.
 #
 # Client: a container booted from the cached rootfs (systemd 252, polkitd, openssh,
 # NO sudo). The worktree is bind-mounted read-only at /src/borgpull and
