@@ -8,9 +8,8 @@ final class ClientFixture {
     static let otherUser = "bptest-other"
     /// borg's runner: its own account, in the ssh user's group (SECURITY.md, "Runner and socket").
     static let runnerUser = "bptest-runner"
-    /// The repository's own policy (a root-owned checkout, as CI has).
-    static let policy = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("policy/seccomp/borg.policy").path
+    /// The repository's own policy, staged root-owned (the checkout may live under /tmp).
+    static let policy = Staged.file("policy/seccomp/borg.policy")
     static let passphrase = #"a b$c#d'e"f"#
 
     let root: String

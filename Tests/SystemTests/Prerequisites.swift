@@ -106,3 +106,27 @@ enum Shell {
 
     static func uid(_ name: String) -> UInt32 { UInt32(run(["id", "-u", name]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0 }
 }
+
+/// Root-owned copies of files of this checkout that the product only trusts when they and every
+/// directory above them are root's and closed to group and other writes (the seccomp policy):
+/// a checkout under /tmp (1777) or a user's home would be refused, rightly. One directory per
+/// test process, so two test runs on one machine never share or remove each other's copies.
+enum Staged {
+    static let directory = "/var/lib/borgpull-test/staged-\(getpid())"
+
+    /// The staged copy of `relativePath` (for example `policy/seccomp/borg.policy`), mode 0644.
+    static func file(_ relativePath: String) -> String {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent(relativePath).path
+        let target = "\(directory)/\(relativePath)"
+        // Copies of test processes that are gone are removed; live ones are left alone.
+        Shell.sh("""
+            mkdir -p -m 0755 /var/lib/borgpull-test && chmod 0755 /var/lib/borgpull-test
+            for d in /var/lib/borgpull-test/staged-*; do
+              [ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null && rm -rf "$d"
+            done
+            install -D -m 0644 -o root -g root '\(source)' '\(target)'
+            """)
+        return target
+    }
+}

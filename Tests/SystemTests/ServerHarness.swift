@@ -289,7 +289,7 @@ final class ServerHarness {
             BACKUP_SOCKET="\(H.clientSocket)"
             BORG_BACKUP_USER="\(H.sshUser)"
             RUNNER_USER="\(H.runnerUser)"
-            SECCOMP_POLICY="\(H.packageRoot)/policy/seccomp/borg.policy"
+            SECCOMP_POLICY="\(ClientFixture.policy)"
             STREAM_LOCAL_BIND_MASK=0117
             STATE_DIR="\(H.state)"
             RESULT_FILE="\(H.resultFile)"
