@@ -25,6 +25,9 @@
 /// | `BORG_SERVE_OPTIONS` | extra `borg serve` options, blank-separated | none |
 /// | `BORG_BINARY` / `SOCAT_BINARY` / `SSH_BINARY` | absolute paths | `/usr/bin/...` |
 /// | `LOCK_FILE` | per-client lock | `${SOCKET_PATH}.lock` |
+/// | `COMPACT_THRESHOLD` | COMPACT: `borg compact --threshold` (percent of a segment that must be freeable) | `10` |
+/// | `CHECK_MAX_DURATION` | CHECK: `borg check --max-duration` seconds (0 = check everything in one run) | `0` |
+/// | `STATE_DIR` | where COMPACT and CHECK keep their last record (`last-compact.json`, `last-check.json`) | `/var/lib/borgpull-server/${REPO_NAME}` |
 public struct ServerConfig: Sendable, Equatable {
     public var file: String
     public var localUser: String
@@ -51,6 +54,12 @@ public struct ServerConfig: Sendable, Equatable {
     public var socatBinary: String
     public var sshBinary: String
     public var lockFile: String
+    /// `borg compact --threshold PERCENT` (borg's default 10).
+    public var compactThreshold: Int
+    /// `borg check --max-duration SECONDS`; 0 = a full repository check.
+    public var checkMaxDuration: Int
+    /// The server's own records of COMPACT and CHECK runs for this client.
+    public var stateDir: String
     /// Things worth logging that are not errors (file:line: text).
     public var notices: [String]
 
@@ -60,6 +69,7 @@ public struct ServerConfig: Sendable, Equatable {
         "SOCKET_PATH", "REMOTE_SOCKET_PATH", "SSH_PORT", "SSH_IDENTITY", "SSH_KNOWN_HOSTS",
         "CONNECT_TIMEOUT", "ALIVE_INTERVAL", "ALIVE_COUNT", "BACKUP_TIMEOUT", "APPEND_ONLY",
         "BORG_SERVE_OPTIONS", "BORG_BINARY", "SOCAT_BINARY", "SSH_BINARY", "LOCK_FILE",
+        "COMPACT_THRESHOLD", "CHECK_MAX_DURATION", "STATE_DIR",
     ]
 
     /// Longest usable `sun_path` (108 bytes including the terminating NUL), unix(7).
@@ -205,13 +215,19 @@ public struct ServerConfig: Sendable, Equatable {
             throw fail("LOCK_FILE", "LOCK_FILE is the same path as SOCKET_PATH", fix: "remove the LOCK_FILE line")
         }
 
+        let compactThreshold = try integer("COMPACT_THRESHOLD", default: 10, range: 0...99, unit: "percent, borg compact --threshold")
+        let checkMaxDuration = try integer("CHECK_MAX_DURATION", default: 0, range: 0...(366 * 86400), unit: "seconds, 0 = full check")
+        let stateDir = value("STATE_DIR", default: "/var/lib/borgpull-server/\(repoName)")
+        try absolutePath("STATE_DIR", stateDir, example: "/var/lib/borgpull-server/\(repoName)")
+
         return ServerConfig(
             file: file, localUser: localUser, remoteUser: remoteUser, remoteHost: remoteHost, repoName: repoName,
             repoDir: repoDir, runDir: runDir, socketPath: socket, remoteSocketPath: remoteSocket, sshPort: port,
             sshIdentity: identity, sshKnownHosts: knownHosts, connectTimeout: connectTimeout,
             aliveInterval: aliveInterval, aliveCount: aliveCount, backupTimeout: backupTimeout,
             appendOnly: appendOnly, serveOptions: serveOptions, borgBinary: binaries[0], socatBinary: binaries[1],
-            sshBinary: binaries[2], lockFile: lockFile, notices: notices)
+            sshBinary: binaries[2], lockFile: lockFile, compactThreshold: compactThreshold,
+            checkMaxDuration: checkMaxDuration, stateDir: stateDir, notices: notices)
     }
 
     /// `borg serve` options borgpull decides itself, with the reason.

@@ -1,9 +1,13 @@
-/// The server's two modes.
+/// The server's modes.
 public enum ServerMode: String, Sendable, CaseIterable {
     /// Forward the socket and trigger the client's BACKUP (the ForceCommand runs).
     case backup = "BACKUP"
     /// Forward the socket only (`ssh -N`), until Ctrl-C: `borg init`, list, restore, manual runs.
     case serve = "SERVE"
+    /// `borg compact` of REPO_DIR, locally, as LOCAL_USER: frees what prunes marked deleted.
+    case compact = "COMPACT"
+    /// `borg check --repository-only` of REPO_DIR, locally, as LOCAL_USER (no key needed).
+    case check = "CHECK"
 
     /// Modes are case-insensitive, as in the original (`backup`, `Backup`, `BACKUP`).
     public init?(argument: String) {
@@ -98,6 +102,11 @@ public enum ServerExit: Int32, Sendable, CaseIterable, Codable {
     case noResult = 8
     /// socat / `borg serve` could not be started or the server socket could not be prepared.
     case serveFailed = 9
+    /// COMPACT or CHECK: borg could not do its work (rc 2, a signal, or it could not start).
+    case maintenanceFailed = 10
+    /// CHECK: borg found the repository damaged (the summary names the segment). Repairing is
+    /// a person's decision: `borg check --repair`, never run by borgpull.
+    case repositoryDamaged = 11
 
     public var name: String {
         switch self {
@@ -111,6 +120,8 @@ public enum ServerExit: Int32, Sendable, CaseIterable, Codable {
         case .timeout: return "timeout"
         case .noResult: return "no-result"
         case .serveFailed: return "serve-failed"
+        case .maintenanceFailed: return "maintenance-failed"
+        case .repositoryDamaged: return "repository-damaged"
         }
     }
 

@@ -215,6 +215,34 @@ public enum Files {
         return out
     }
 
+    /// Bytes of the regular files below the directory `path` (st_size, hard links counted once
+    /// per name), never following a symlink; nil when `path` is not a readable real directory.
+    public static func treeBytes(_ path: String) -> Int64? {
+        let fd = retrying { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        return treeBytes(fd, path: path, depth: 0)
+    }
+
+    private static func treeBytes(_ dirfd: Int32, path: String, depth: Int) -> Int64? {
+        guard depth < 64, let names = try? entries(of: dirfd, path: path) else { return nil }
+        var total: Int64 = 0
+        for name in names {
+            var st = stat()
+            guard fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            switch st.st_mode & S_IFMT {
+            case S_IFREG: total += Int64(st.st_size)
+            case S_IFDIR:
+                let sub = retrying { openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                guard sub >= 0 else { continue }
+                total += treeBytes(sub, path: "\(path)/\(name)", depth: depth + 1) ?? 0
+                close(sub)
+            default: break
+            }
+        }
+        return total
+    }
+
     /// Whether `path` exists (lstat: a dangling symlink exists).
     public static func exists(_ path: String) -> Bool {
         var st = stat()

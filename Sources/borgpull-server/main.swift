@@ -3,7 +3,7 @@ import BorgPullCore
 import BorgPullSystem
 import Glibc
 
-/// `borgpull-server [-c|--config FILE] SERVE|BACKUP`
+/// `borgpull-server [-c|--config FILE] [--json] BACKUP|SERVE|COMPACT|CHECK`
 struct BorgPullServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "borgpull-server",
@@ -16,6 +16,13 @@ struct BorgPullServer: ParsableCommand {
                   print a summary; stop everything.
           SERVE   the same forward with ssh -N (no backup) until Ctrl-C/SIGTERM:
                   for borg init, borg list, restores and manual BACKUPs.
+          COMPACT borg compact of REPO_DIR, locally, as LOCAL_USER (no key, no
+                  passphrase): frees the space of what prune deleted. Prints the
+                  repository's size before and after; record in STATE_DIR.
+          CHECK   borg check --repository-only of REPO_DIR, locally, as LOCAL_USER
+                  (no key): CHECK_MAX_DURATION checks a slice per run. A damaged
+                  repository exits 11 and names the segment; repairing is yours.
+        COMPACT and CHECK take the same per-client lock as BACKUP and SERVE.
 
         One config file per client, in the borg_env dialect (KEY=value data,
         never executed). Keys: README.md, "Server config reference";
@@ -28,15 +35,15 @@ struct BorgPullServer: ParsableCommand {
     @Option(name: [.short, .long], help: ArgumentHelp("Server config file of one client (default: $BORGPULL_CONFIG).", valueName: "FILE"))
     var config: String?
 
-    @Flag(name: .long, help: "BACKUP: print the outcome as one JSON object on stdout (the summary still goes to stderr).")
+    @Flag(name: .long, help: "BACKUP, COMPACT, CHECK: print the outcome as one JSON object on stdout (the summary still goes to stderr).")
     var json = false
 
-    @Argument(help: ArgumentHelp("BACKUP or SERVE (case-insensitive).", valueName: "MODE"))
+    @Argument(help: ArgumentHelp("BACKUP, SERVE, COMPACT or CHECK (case-insensitive).", valueName: "MODE"))
     var mode: String
 
     func validate() throws {
         guard ServerMode(argument: mode) != nil else {
-            throw ValidationError("unknown mode `\(mode)`: use BACKUP or SERVE")
+            throw ValidationError("unknown mode `\(mode)`: use BACKUP, SERVE, COMPACT or CHECK")
         }
         guard config ?? ProcessEnv.get("BORGPULL_CONFIG") != nil else {
             throw ValidationError("no config file: pass -c FILE or set BORGPULL_CONFIG=FILE")
@@ -50,6 +57,7 @@ struct BorgPullServer: ParsableCommand {
         switch mode {
         case .backup: status = BackupMode.run(configPath: path, json: json)
         case .serve: status = ServeMode.run(configPath: path)
+        case .compact, .check: status = MaintenanceMode.run(configPath: path, mode: mode, json: json)
         }
         throw ExitCode(status.rawValue)
     }

@@ -1,0 +1,166 @@
+// Server-side maintenance of a client's repository: COMPACT and CHECK. Pure decisions: the
+// borg argv, what a repository's `config` says, and the verdict from borg's exit and lines.
+// Sources: borg 1.2 docs, "borg compact", "borg check" (--repository-only, --max-duration),
+// "Repository config" (append_only), "Message IDs / exit codes".
+
+/// What the server's maintenance modes run. Both need no key and no passphrase: `borg compact`
+/// and `borg check --repository-only` open the repository without the manifest.
+public enum MaintenancePlan {
+    /// `borg compact --verbose --threshold T REPO_DIR` (verbose: borg prints its estimate of the
+    /// space freed).
+    public static func compactArguments(_ c: ServerConfig) -> [String] {
+        [c.borgBinary, "compact", "--verbose", "--threshold", String(c.compactThreshold), "--", c.repoDir]
+    }
+
+    /// `borg check --repository-only --verbose [--max-duration N] REPO_DIR`. With a maximum
+    /// duration borg checks segments for N seconds and stores where it stopped in the
+    /// repository; the next run with `--max-duration` continues from there (borg check docs,
+    /// "partial checks").
+    public static func checkArguments(_ c: ServerConfig) -> [String] {
+        var a = [c.borgBinary, "check", "--repository-only", "--verbose"]
+        if c.checkMaxDuration > 0 { a += ["--max-duration", String(c.checkMaxDuration)] }
+        return a + ["--", c.repoDir]
+    }
+}
+
+/// The `[repository]` section of a borg repository's `config` file (INI, borg 1.x).
+public struct RepositoryConfig: Equatable, Sendable {
+    /// `append_only = 1`: borg itself keeps every segment; compact then frees nothing.
+    public var appendOnly: Bool
+
+    /// Parses `config`; nil when it is not a borg 1.x repository config (no `[repository]`
+    /// section with a `version` and an `id`).
+    public static func parse(_ text: String) -> RepositoryConfig? {
+        var inRepository = false
+        var keys: [String: String] = [:]
+        for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+            let line = raw.trimmingCharacters()
+            if line.hasPrefix("[") {
+                inRepository = line == "[repository]"
+                continue
+            }
+            guard inRepository, let eq = line.firstIndex(of: "=") else { continue }
+            let key = line[..<eq].trimmingCharacters().lowercased()
+            keys[key] = line[line.index(after: eq)...].trimmingCharacters()
+        }
+        guard keys["version"] != nil, keys["id"] != nil else { return nil }
+        let flag = (keys["append_only"] ?? "0").lowercased()
+        return RepositoryConfig(appendOnly: flag == "1" || flag == "true" || flag == "yes")
+    }
+}
+
+/// How a COMPACT or CHECK ended: the exit status and one sentence naming the next step.
+public struct MaintenanceVerdict: Equatable, Sendable {
+    public var exit: ServerExit
+    public var message: String
+    /// CHECK: borg's lines that locate the damage (segment, offset), at most 10.
+    public var damage: [String]
+
+    public init(exit: ServerExit, message: String, damage: [String] = []) {
+        self.exit = exit
+        self.message = message
+        self.damage = damage
+    }
+
+    /// The verdict of `borg compact` (rc 0 ok, 1 warning, 2 error; 128+N: signal N).
+    /// - Parameters: rc/signal from the process, `interrupted` when we forwarded SIGTERM/SIGINT,
+    ///   `freed` bytes of REPO_DIR before minus after.
+    public static func compact(rc: Int32?, signal: Int32?, interrupted: Bool, freed: Int64, repoDir: String) -> MaintenanceVerdict {
+        if interrupted {
+            return .init(exit: .interrupted, message: "COMPACT interrupted; borg stopped at a transaction boundary, the next COMPACT continues", damage: [])
+        }
+        switch (rc, signal) {
+        case (0?, _):
+            return .init(exit: .ok, message: "compacted \(repoDir): freed \(ByteCount.format(max(0, freed)))", damage: [])
+        case (1?, _):
+            return .init(exit: .warning, message: "borg compact finished with a warning (see its lines above); freed \(ByteCount.format(max(0, freed)))", damage: [])
+        case (let r?, _):
+            return .init(exit: .maintenanceFailed, message: "borg compact failed (rc \(r)); nothing was deleted that a transaction had not freed (fix: read borg's message above; `borgpull-server CHECK` tests the repository)", damage: [])
+        case (nil, let s):
+            return .init(exit: .maintenanceFailed, message: "borg compact was killed by signal \(s ?? 0)", damage: [])
+        }
+    }
+
+    /// The verdict of `borg check --repository-only`: rc 0 no problems; rc 1 with borg's
+    /// "errors found" (or any integrity line) means a damaged repository; rc >= 2 means the
+    /// check itself could not run (lock, permissions, not a repository).
+    public static func check(rc: Int32?, signal: Int32?, interrupted: Bool, lines: [String], partial: Bool,
+                             repoDir: String) -> MaintenanceVerdict {
+        let damage = damageLines(lines)
+        if interrupted {
+            return .init(exit: .interrupted, message: "CHECK interrupted; run it again (with CHECK_MAX_DURATION it continues where it stopped)", damage: damage)
+        }
+        switch (rc, signal) {
+        case (0?, _) where damage.isEmpty:
+            let scope = partial ? "this slice of the repository (CHECK_MAX_DURATION): the next CHECK continues" : "the whole repository"
+            return .init(exit: .ok, message: "no problems found in \(scope) of \(repoDir)", damage: [])
+        case (0?, _), (1?, _):
+            let where_ = damage.first.map { ": \($0)" } ?? ""
+            return .init(exit: .repositoryDamaged,
+                         message: "the repository \(repoDir) is damaged\(where_). Next: keep a copy of REPO_DIR, find the cause (disk, memory: dmesg, smartctl), then decide on `borg check --repair` yourself (README, \"When CHECK finds damage\"); borgpull never repairs",
+                         damage: damage)
+        case (let r?, _):
+            return .init(exit: .maintenanceFailed, message: "borg check could not check \(repoDir) (rc \(r)); see borg's message above", damage: damage)
+        case (nil, let s):
+            return .init(exit: .maintenanceFailed, message: "borg check was killed by signal \(s ?? 0)", damage: damage)
+        }
+    }
+
+    /// borg's lines that name damage: integrity errors, segment/offset, "errors found".
+    public static func damageLines(_ lines: [String]) -> [String] {
+        let keys = ["integrity error", "checksum mismatch", "[segment", "segment ", "errors found", "corrupt", "mismatch"]
+        let hits = lines.filter { line in
+            let l = line.lowercased()
+            return keys.contains { l.contains($0) } && !l.contains("no problems found") && !l.contains("finished segment check")
+                && !l.contains("checking segments")
+        }
+        return Array(hits.prefix(10))
+    }
+}
+
+/// The server's record of one COMPACT or CHECK (`STATE_DIR/last-compact.json`,
+/// `STATE_DIR/last-check.json`), schema version 1, JSON with sorted keys; also what `--json`
+/// prints.
+public struct MaintenanceRecord: Codable, Equatable, Sendable {
+    public var version = 1
+    public var mode: String
+    public var client: String
+    public var repository: String
+    /// ISO 8601 UTC.
+    public var started: String
+    public var finished: String
+    public var status: Int32
+    public var name: String
+    public var message: String
+    /// borg's exit code, when borg ran and exited.
+    public var borgRC: Int32?
+    /// Bytes of the regular files below REPO_DIR before and after the run.
+    public var bytesBefore: Int64?
+    public var bytesAfter: Int64?
+    /// CHECK: lines locating the damage.
+    public var damage: [String]
+    /// CHECK with CHECK_MAX_DURATION: only a slice was checked.
+    public var partial: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case version, mode, client, repository, started, finished, status, name, message, damage, partial
+        case borgRC = "borg_rc", bytesBefore = "bytes_before", bytesAfter = "bytes_after"
+    }
+
+    public init(mode: String, client: String, repository: String, started: String, finished: String, verdict: MaintenanceVerdict,
+                borgRC: Int32?, bytesBefore: Int64?, bytesAfter: Int64?, partial: Bool) {
+        self.mode = mode
+        self.client = client
+        self.repository = repository
+        self.started = started
+        self.finished = finished
+        self.status = verdict.exit.rawValue
+        self.name = verdict.exit.name
+        self.message = verdict.message
+        self.borgRC = borgRC
+        self.bytesBefore = bytesBefore
+        self.bytesAfter = bytesAfter
+        self.damage = verdict.damage
+        self.partial = partial
+    }
+}

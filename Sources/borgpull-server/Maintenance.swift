@@ -1,0 +1,29 @@
+import BorgPullCore
+import BorgPullSystem
+
+/// COMPACT and CHECK: maintenance of the client's repository on this server, locally, as
+/// LOCAL_USER, without a key or passphrase (README, "Server maintenance").
+enum MaintenanceMode {
+    static func run(configPath: String, mode: ServerMode, json: Bool) -> ServerExit {
+        let result: ServerMaintenance.Result
+        do {
+            let c = try ServerConfigFile.load(configPath)
+            for n in c.notices { report("borgpull-server: notice: \(n)") }
+            result = ServerMaintenance.run(config: c, mode: mode, log: report)
+        } catch {
+            result = .init(verdict: MaintenanceVerdict(exit: error.exit, message: error.message, damage: []), record: nil)
+        }
+        let v = result.verdict
+        report("borgpull-server: \(mode.rawValue) \(v.exit.name) (exit \(v.exit.rawValue)): \(v.message)")
+        if let r = result.record {
+            if let b = r.bytesBefore, let a = r.bytesAfter {
+                report("  repository: \(ByteCount.format(b)) before, \(ByteCount.format(a)) after")
+            }
+            for d in r.damage { report("  damage: \(LogText.sanitize(d))") }
+        }
+        if json {
+            print(result.record?.json() ?? #"{"name":"\#(v.exit.name)","status":\#(v.exit.rawValue)}"#)
+        }
+        return v.exit
+    }
+}
