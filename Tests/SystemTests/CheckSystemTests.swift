@@ -195,8 +195,9 @@ final class CheckSystemTests: XCTestCase {
         }
         XCTAssertTrue(findings.contains { $0["check"] == "file.secret" && $0["fix"] == "chmod 0600 \(fx.configDir)/borg_env" })
         // Most of it is the walk of / for directories the ssh user can write (default paths):
-        // 0.6 s on this 2-core build machine when idle, 2.2 s while others build.
-        XCTAssertLessThan(r.seconds, 5.0)
+        // 0.6 s on this 2-core build machine when idle, 2-3 s while others build; the walk
+        // stops itself at 10 s (WritableScan.Limits).
+        XCTAssertLessThan(r.seconds, 12.0)
     }
 
     func testUsageErrorExits64() throws {
