@@ -42,7 +42,8 @@ public struct ClientAuditOptions: Sendable {
     public var checkHome = true
     /// Walk the local file systems for directories the ssh user can create entries in, where
     /// the server's key could bind (or, with StreamLocalBindUnlink, replace) sockets. Bounded
-    /// by `writableLimits`; about 0.1-0.3 s on a Debian system (README, "Speed").
+    /// by `writableLimits`; 40 ms for a fresh Debian 12 tree, 0.6-2.2 s for the 23,000
+    /// reachable directories of a build machine (README, "Speed").
     public var scanWritable = true
     public var writableRoots = ["/"]
     public var writableLimits = WritableScan.Limits()
