@@ -47,7 +47,9 @@ BIN_SRC=$(cd "$ROOT" && swift build --show-bin-path)
 step "accounts"
 id -u "$SRV" >/dev/null 2>&1 || useradd --system --create-home --home-dir "$SRV_HOME" --shell /usr/sbin/nologin "$SRV"
 SRV_HOME=$(getent passwd "$SRV" | cut -d: -f6)
-id -u "$SSHU" >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/borgpull-ssh --shell /bin/bash "$SSHU"
+# The ssh user's home is root's and empty (SECURITY.md, "The ssh user's reach"): a new account only.
+id -u "$SSHU" >/dev/null 2>&1 || { useradd --system --no-create-home --home-dir /var/lib/borgpull-home --shell /bin/bash "$SSHU" &&
+    install -d -o root -g root -m 0755 /var/lib/borgpull-home; }
 usermod -p "*" -s /bin/bash "$SSHU"   # useradd leaves it locked; with UsePAM no sshd refuses a locked account
 id -u "$RUNNER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$RUNNER"
 usermod -a -G "$SSHU" "$RUNNER"

@@ -26,12 +26,28 @@ say() { echo "install: $*"; }
 
 ensure_user() { # name shell home [group-to-join] [ssh-login]
   if ! id -u "$1" >/dev/null 2>&1; then
-    if [[ $2 == /usr/sbin/nologin ]]; then useradd -r -M -d "$3" -s "$2" "$1"; else useradd -r -m -d "$3" -s "$2" "$1"; fi
+    if [[ $2 == /usr/sbin/nologin ]]; then useradd -r -M -d "$3" -s "$2" "$1"
+    elif [[ ${5:-} == ssh-login ]]; then
+      # The ssh user's home is root's and empty (no /etc/skel): sshd runs the ForceCommand
+      # through bash, which on Debian sources ~/.bashrc when started by sshd, and PAM reads
+      # ~/.pam_environment; nothing there may be the account's to change (SECURITY.md).
+      useradd -r -M -d "$3" -s "$2" "$1"
+      install -d -o root -g root -m 0755 "$3"
+    else useradd -r -m -d "$3" -s "$2" "$1"; fi
     say "created user $1"
     # A key-only login account: '*' (not '!'), or sshd refuses it with UsePAM no. Only for an
     # account made here: an existing account's password field is never changed (borgpull-check
     # says when a locked account would stop sshd).
     if [[ ${5:-} == ssh-login ]]; then usermod -p '*' "$1"; fi
+  elif [[ ${5:-} == ssh-login ]]; then
+    # An existing account's home and files are never changed; borgpull-check FAILs (user.home)
+    # while the account can change its home or what is in it.
+    local home; home=$(getent passwd "$1" | cut -d: -f6)
+    if [[ -d $home ]] && { [[ $(stat -c %u "$home") != 0 || $(( 0$(stat -c %a "$home") & 022 )) != 0 ]] ||
+         [[ -n $(find "$home" -mindepth 1 -maxdepth 2 \( -user "$1" -o -perm /022 \) -print -quit 2>/dev/null) ]]; }; then
+      say "kept the home of the existing user $1 ($home), which the account can change: borgpull-check fails until" \
+          "chown root:root $home && chmod 0755 $home, and its files are moved away or given to root"
+    fi
   fi
   if [[ -n ${4:-} ]]; then usermod -a -G "$4" "$1"; fi
 }

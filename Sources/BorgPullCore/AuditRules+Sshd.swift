@@ -39,9 +39,10 @@ public struct SshdEffectiveConfig: Sendable, Equatable {
 ///
 /// FAIL: what breaks the pull backup or gives whoever holds the server's key more than the
 /// forwarded socket and the trigger (ForceCommand, stream-local and TCP forwarding, PermitListen,
-/// StreamLocalBindUnlink, StreamLocalBindMask, DisableForwarding). WARN: defence in depth that
-/// the ForceCommand already covers (PermitTTY, agent and X11 forwarding, PermitUserRC,
-/// PermitTunnel, keys from the user's home or a command).
+/// StreamLocalBindUnlink, StreamLocalBindMask, DisableForwarding, environment passing: AcceptEnv,
+/// PermitUserEnvironment, a SetEnv of a variable that changes what the login shell runs). WARN:
+/// defence in depth that the ForceCommand already covers (PermitTTY, agent and X11 forwarding,
+/// PermitUserRC, PermitTunnel, ExposeAuthInfo, keys from the user's home or a command).
 public enum SshdRules {
     /// The ForceCommand borgpull installs (policy/sshd/borgpull.conf). It never reads
     /// SSH_ORIGINAL_COMMAND.
@@ -193,6 +194,8 @@ public enum SshdRules {
         mustBeNo("permituserrc", "PermitUserRC", "permituserrc", "~/.ssh/rc of the ssh user must not run before the ForceCommand")
         mustBeNo("permittunnel", "PermitTunnel", "permittunnel", "no tun/tap forwarding for the ssh user")
 
+        out += checkEnvironment(config, matchBlock: matchBlock, configFile: configFile, source: source)
+
         // Keys: one root-owned file outside the user's home, no command.
         let akf = norm(config["authorizedkeysfile"]) ?? ""
         let files = authorizedKeysFiles(config)
@@ -217,6 +220,117 @@ public enum SshdRules {
                 key: "AuthorizedKeysCommand", expected: "none", actual: akc,
                 fix: "set `AuthorizedKeysCommand none` in \(matchBlock)")
         }
+        return out
+    }
+
+    /// The AcceptEnv value the Match block sets (policy/sshd/borgpull.conf).
+    ///
+    /// OpenSSH 9.2 has no empty AcceptEnv. A Match block's list replaces the global one
+    /// (servconf.c `copy_set_server_options`, `M_CP_STRARRAYOPT(accept_env)`), so this line
+    /// cancels Debian's stock `AcceptEnv LANG LC_*` for the ssh user. Without `*` or `?` the
+    /// pattern is a literal name (session.c `session_env_req`, `match_pattern`): only a variable
+    /// called `none` passes, and nothing (bash, glibc, the Swift runtime, the trigger) reads it.
+    public static let acceptEnvNone = "none"
+
+    /// Why `SetEnv NAME=VALUE` is dangerous for the ssh user, or nil when it is not.
+    ///
+    /// sshd applies SetEnv after its own USER, HOME and PATH (session.c `do_setup_env`), then
+    /// runs the ForceCommand as `bash -c COMMAND`; borgpull-client starts systemctl and sudo with
+    /// a fixed environment, so what matters is what bash, the dynamic loader, glibc and the Swift
+    /// runtime read at start-up (and interpreters, should an admin wrap the ForceCommand in a
+    /// script). Every entry names the program that would run other code because of it.
+    public static func dangerousSetEnv(name: String, value: String) -> String? {
+        // bash: startup files and options (bash(1) INVOCATION, SHELLOPTS, BASHOPTS, PS4 with
+        // xtrace runs command substitutions, exported functions BASH_FUNC_*); Debian's bash
+        // sources $HOME/.bashrc when SSH_CLIENT is set, so HOME picks the file it runs.
+        let exact: [String: String] = [
+            "BASH_ENV": "bash -c runs the file it names", "ENV": "sh and bash in POSIX mode run the file it names",
+            "SHELLOPTS": "sets bash options (xtrace, ...) before the command", "BASHOPTS": "sets bash shopt options before the command",
+            "PS4": "bash expands it (command substitution) for every traced command",
+            "BASH_XTRACEFD": "redirects bash's trace output to any descriptor",
+            "HOME": "Debian's bash sources $HOME/.bashrc for a command sshd runs",
+            // glibc: gconv modules, locale and message catalogues loaded from a path, host
+            // aliases, tunables (CVE-2023-4911 was an overflow in their parser).
+            "GCONV_PATH": "glibc loads iconv modules (shared objects) from it", "LOCPATH": "glibc loads locales from it",
+            "NLSPATH": "glibc reads message catalogues from it", "HOSTALIASES": "glibc's resolver reads the file it names",
+            "GLIBC_TUNABLES": "the dynamic loader parses it before anything runs",
+            "NODE_OPTIONS": "node runs the modules it names",
+        ]
+        if let why = exact[name] { return why }
+        // The dynamic loader (ld.so(8): LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT ...), bash's
+        // exported functions, the Swift runtime (SWIFT_BACKTRACE can name a program it starts
+        // on a crash), interpreters (PYTHONPATH, PYTHONSTARTUP, PERL5LIB, PERL5OPT, RUBYOPT ...).
+        let prefixes: [(String, String)] = [
+            ("LD_", "the dynamic loader loads or audits code because of it"),
+            ("BASH_FUNC_", "bash imports it as a function"),
+            ("SWIFT_", "the Swift runtime of borgpull-client reads it"),
+            ("PYTHON", "python loads code because of it"), ("PERL", "perl loads code because of it"),
+            ("RUBY", "ruby loads code because of it"),
+        ]
+        if let p = prefixes.first(where: { name.hasPrefix($0.0) }) { return p.1 }
+        // A locale name with a slash is a path glibc loads the locale from.
+        if (name == "LANG" || name == "LANGUAGE" || name.hasPrefix("LC_")) && value.contains("/") {
+            return "a locale name with a slash makes glibc load locale files from that path"
+        }
+        // PATH: bash looks commands up in it; only the standard root-owned directories.
+        if name == "PATH" {
+            let standard: Set<String> = ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+            let extra = value.split(separator: ":", omittingEmptySubsequences: false).map(String.init).filter { !standard.contains($0) }
+            if !extra.isEmpty { return "bash looks commands up in \(extra.joined(separator: ":"))" }
+        }
+        return nil
+    }
+
+    /// Findings for environment passing (sshd_config(5) AcceptEnv, PermitUserEnvironment,
+    /// SetEnv, ExposeAuthInfo). The ForceCommand runs through the login shell, so a variable the
+    /// server's key may set (AcceptEnv, authorized_keys `environment=`, ~/.ssh/environment with
+    /// PermitUserEnvironment) can make that shell run other code before the trigger.
+    /// - Parameters:
+    ///   - config: parsed `sshd -T` output (`acceptenv PATTERN` and `setenv NAME=VALUE`, one per line).
+    ///   - matchBlock: words naming the Match block, for fixes.
+    ///   - configFile: the sshd_config named for global-only settings.
+    public static func checkEnvironment(_ config: SshdEffectiveConfig, matchBlock: String, configFile: String,
+                                        source: String) -> [Finding] {
+        var out: [Finding] = []
+        let accepted = (config.values["acceptenv"] ?? []).filter { $0 != acceptEnvNone }
+        if accepted.isEmpty {
+            let printed = (config.values["acceptenv"] ?? []).joined(separator: " ")
+            out.append(Finding(.ok, check: "sshd.acceptenv", what: "sshd accepts no environment variable from the server",
+                               location: "\(source): AcceptEnv", expected: acceptEnvNone,
+                               actual: printed.isEmpty ? "(none)" : printed))
+        } else {
+            out.append(Finding(.fail, check: "sshd.acceptenv",
+                               what: "the server's key may set these variables in the login shell that runs the ForceCommand",
+                               location: "\(source): AcceptEnv", expected: acceptEnvNone,
+                               actual: accepted.joined(separator: " "),
+                               fix: "set `AcceptEnv \(acceptEnvNone)` in \(matchBlock) (a Match block's AcceptEnv replaces the global list)"))
+        }
+        let pue = config["permituserenvironment"]
+        out.append(Finding(pue?.lowercased() == "no" ? .ok : .fail, check: "sshd.permituserenvironment",
+                           what: "authorized_keys environment= and ~/.ssh/environment must not reach the login shell",
+                           location: "\(source): PermitUserEnvironment", expected: "no", actual: pue ?? "(not printed)",
+                           fix: pue?.lowercased() == "no" ? "" : "set `PermitUserEnvironment no` in \(configFile) (a global setting: not allowed in a Match block)"))
+        var dangerous: [String] = []
+        for entry in config.values["setenv"] ?? [] {
+            let name = entry.firstIndex(of: "=").map { String(entry[..<$0]) } ?? entry
+            let value = entry.firstIndex(of: "=").map { String(entry[entry.index(after: $0)...]) } ?? ""
+            guard let why = dangerousSetEnv(name: name, value: value) else { continue }
+            dangerous.append(name)
+            out.append(Finding(.fail, check: "sshd.setenv", what: "SetEnv \(name) for the ssh user: \(why)",
+                               location: "\(source): SetEnv", expected: "no SetEnv of \(name)", actual: entry,
+                               fix: "remove \(name) from the SetEnv lines of \(configFile) and its included files"))
+        }
+        if dangerous.isEmpty {
+            let names = (config.values["setenv"] ?? []).map { $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0 }
+            out.append(Finding(.ok, check: "sshd.setenv", what: "SetEnv sets nothing the login shell or the loader acts on",
+                               location: "\(source): SetEnv", expected: "no dangerous variable",
+                               actual: names.isEmpty ? "(none)" : names.joined(separator: " ")))
+        }
+        let expose = config["exposeauthinfo"]?.lowercased()
+        out.append(Finding(expose == "no" ? .ok : .warn, check: "sshd.exposeauthinfo",
+                           what: "the trigger needs no SSH_USER_AUTH file", location: "\(source): ExposeAuthInfo",
+                           expected: "no", actual: expose ?? "(not printed)",
+                           fix: expose == "no" ? "" : "set `ExposeAuthInfo no` in \(matchBlock)"))
         return out
     }
 

@@ -4,12 +4,13 @@ import BorgPullCore
 /// File-system helpers that keep errno and never follow a symlink where that matters.
 public enum Files {
     /// lstat(2) of `path` as `FileFacts`; nil when it does not exist.
+    /// - Parameter follow: stat(2) instead (a final symlink is followed; a dangling one is nil).
     /// - Throws: `SystemError` for any other failure (EACCES, ELOOP ...).
-    public static func facts(_ path: String) throws(SystemError) -> FileFacts? {
+    public static func facts(_ path: String, follow: Bool = false) throws(SystemError) -> FileFacts? {
         var st = stat()
-        guard lstat(path, &st) == 0 else {
+        guard (follow ? stat(path, &st) : lstat(path, &st)) == 0 else {
             if errno == ENOENT || errno == ENOTDIR { return nil }
-            throw SystemError("lstat", path: path)
+            throw SystemError(follow ? "stat" : "lstat", path: path)
         }
         return FileFacts(path: path, kind: kind(st.st_mode), uid: st.st_uid, gid: st.st_gid, mode: st.st_mode & 0o7777)
     }

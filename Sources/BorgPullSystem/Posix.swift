@@ -37,6 +37,14 @@ public struct Account: Sendable, Equatable {
     public var home: String
     public var shell: String
 
+    public init(name: String, uid: UInt32, gid: UInt32, home: String, shell: String) {
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+        self.home = home
+        self.shell = shell
+    }
+
     /// Looks up a user by name; nil if there is no such user.
     public static func user(_ name: String) -> Account? {
         var pw = passwd()

@@ -7,6 +7,8 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/prctl.h>
+/* lgetxattr(2): the access ACL of a directory (borgpull-check's walk for writable directories). */
+#include <sys/xattr.h>
 
 /* posix_spawn_file_actions_addclosefrom_np(3), glibc >= 2.34: close every fd >= lowfd in the child. */
 extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int lowfd);

@@ -16,7 +16,9 @@ struct BorgpullCheck: ParsableCommand {
         config file, hook, policy file and installed binary and of every parent directory up to \
         / (OpenSSH safe_path rule); secrets 0600; borg_env, borg_paths, pattern files; users, \
         shell, lock state; socket directory and live socket; sshd's effective settings for the \
-        ssh user (sshd -T); the trigger's polkit rule or sudoers line; installed units and their \
+        ssh user (sshd -T), including environment passing; the ssh user's home and every \
+        directory it can write (a bounded walk of the local file systems: the server's key can \
+        bind sockets there); the trigger's polkit rule or sudoers line; installed units and their \
         systemd-analyze exposure; borg's version.
 
         Server checks (--server-config FILE): config owner and syntax, LOCAL_USER, REPO_DIR, \

@@ -22,6 +22,9 @@ authorizedkeysfile /etc/ssh/authorized_keys/borg_backup/backup_server_keys
 permittunnel no
 permitopen any
 permitlisten none
+acceptenv none
+permituserenvironment no
+exposeauthinfo no
 """
 
 final class SshdRulesTests: XCTestCase {

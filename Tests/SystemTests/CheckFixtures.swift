@@ -63,11 +63,16 @@ struct CheckFixture {
     }
 
     /// Creates the users if missing (ssh user with a real shell and `*` password; runner with
-    /// nologin) and sshd's privilege separation directory.
+    /// nologin) and sshd's privilege separation directory. The ssh user's home is made what
+    /// install.sh makes it (root:root 0755, nothing in it the user owns or can write), also for
+    /// an account an older fixture created with `useradd -m`.
     static func ensureUsers() throws {
         try sh("""
-        getent passwd \(sshUser) >/dev/null || useradd -r -m -d /var/lib/borgpull-ssh -s /bin/sh \(sshUser)
+        getent passwd \(sshUser) >/dev/null || useradd -r -M -d /var/lib/borgpull-home -s /bin/sh \(sshUser)
         usermod -p '*' \(sshUser)
+        home=$(getent passwd \(sshUser) | cut -d: -f6)
+        install -d -o root -g root -m 0755 "$home"
+        find "$home" -mindepth 1 -maxdepth 2 \\( -user \(sshUser) -o -perm /022 \\) ! -type l -exec chown root:root {} + -exec chmod go-w {} +
         getent passwd \(runnerUser) >/dev/null || useradd -r -M -d /nonexistent -s /usr/sbin/nologin \(runnerUser)
         mkdir -p -m 0755 /run/sshd
         install -d -o root -g root -m 0755 \(base)
@@ -158,6 +163,9 @@ struct CheckFixture {
         o.shippedUnitsDirectory = "\(r)/share/units"
         o.checkExposure = !units.isEmpty
         o.binaries = ["\(r)/bin/borgpull-client"]
+        // The walk for directories the ssh user can write covers the fixture, not the machine
+        // (other test runs leave directories of the same user elsewhere at the same time).
+        o.writableRoots = [r]
         options = o
     }
 

@@ -113,6 +113,9 @@ expect_eq "/etc/borgpull: root 0700" "root:root 700" "$(inside stat -c '%U:%G %a
 expect_eq "borg_env: root 0600" "root:root 600" "$(inside stat -c '%U:%G %a' /etc/borgpull/borg_env || true)"
 expect_eq "binaries: root 0755" "root:root 755" "$(inside stat -c '%U:%G %a' /usr/local/bin/borgpull-client || true)"
 expect_eq "runner in the ssh user's group" yes "$(inside sh -c 'id -nG borgpull-runner | tr " " "\n" | grep -qx borgpull && echo yes || echo no')"
+# The ssh user's home is root's and empty (no /etc/skel files the account could change).
+expect_eq "ssh user's home: root 0755, empty" "/var/lib/borgpull-home root:root 755 0" \
+  "$(inside sh -c 'h=$(getent passwd borgpull | cut -d: -f6); echo "$h $(stat -c "%U:%G %a" "$h") $(ls -A "$h" | wc -l)"' || true)"
 
 # --- The server's account and key, on the host.
 id -u "$SRV" >/dev/null 2>&1 || useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$SRV"
@@ -165,7 +168,8 @@ wait_for 10 python3 -c "import socket;socket.create_connection(('127.0.0.1',$POR
 EFF=$(inside sshd -T -C user=borgpull,host=x,addr=127.0.0.1 || true)
 for want in "forcecommand /usr/local/bin/borgpull-client trigger --via systemd" "permittty no" \
             "streamlocalbindmask 0117" "streamlocalbindunlink yes" "allowstreamlocalforwarding remote" \
-            "authorizedkeysfile /etc/ssh/authorized_keys/borgpull/backup_server_keys"; do
+            "authorizedkeysfile /etc/ssh/authorized_keys/borgpull/backup_server_keys" \
+            "acceptenv none" "permituserenvironment no"; do
   if grep -qxF "$want" <<<"$EFF"; then ok "sshd -T: $want"; else bad "sshd -T: $want" "$(grep -i "${want%% *}" <<<"$EFF")"; fi
 done
 
