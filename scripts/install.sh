@@ -131,7 +131,9 @@ install_client() {
 install_server() {
   ensure_user "$SERVER_USER" /bin/bash "/var/lib/borg_remote_pull"
   local group home; group=$(id -gn "$SERVER_USER"); home=$(getent passwd "$SERVER_USER" | cut -d: -f6)
-  install -m 0644 units/borgpull-server@.service units/borgpull-server@.timer "$SYSTEMD/"
+  install -m 0644 units/borgpull-server@.service units/borgpull-server@.timer \
+    units/borgpull-compact@.service units/borgpull-compact@.timer \
+    units/borgpull-check@.service units/borgpull-check@.timer "$SYSTEMD/"
   install -d -m 0750 -o root -g "$group" "$DESTDIR/etc/borgpull-server"
   # The example is ours (replaced on every install); NAME.conf files are never touched.
   install -m 0640 -o root -g "$group" configs/server/borgpull.conf.example \
@@ -162,7 +164,9 @@ uninstall() {
     # Without the Match block the server's key (outside the account's home) is no longer read.
     if $live && systemctl -q is-active ssh.service && sshd -t; then systemctl reload ssh.service; fi
   fi
-  if $server; then rm -f "$SYSTEMD/borgpull-server@.service" "$SYSTEMD/borgpull-server@.timer"; fi
+  if $server; then
+    for u in server compact check; do rm -f "$SYSTEMD/borgpull-$u@.service" "$SYSTEMD/borgpull-$u@.timer"; done
+  fi
   if $live; then systemctl daemon-reload; fi
   say "kept /etc/borgpull, /etc/borgpull-server, repositories, state and users (remove them by hand if you mean it)"
 }

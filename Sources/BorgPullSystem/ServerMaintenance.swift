@@ -5,10 +5,10 @@ import BorgPullCore
 /// COMPACT and CHECK of one client's repository, on the server, locally, as LOCAL_USER.
 ///
 /// Order: the config's accounts and binary → the run directory (for the per-client lock) and
-/// STATE_DIR exist → the process drops to LOCAL_USER for good (when started as root) → the
-/// repository is what it must be (a real directory of LOCAL_USER holding a borg `config`;
-/// for COMPACT not `append_only = 1`) → the per-client lock of BACKUP and SERVE, refused at
-/// once when held → size of REPO_DIR → borg → size again → the record in STATE_DIR.
+/// STATE_DIR exist → the per-client lock of BACKUP and SERVE, refused at once when held → the
+/// process drops to LOCAL_USER for good (when started as root) → the repository is what it
+/// must be (a real directory of LOCAL_USER holding a borg `config`; for COMPACT not
+/// `append_only = 1`) → size of REPO_DIR → borg → size again → the record in STATE_DIR.
 /// SIGTERM/SIGINT are forwarded to borg, which stops at a transaction boundary; the lock is
 /// released when the process ends. No passphrase or key is read or passed: the environment is
 /// LOCAL_USER's minimal one (`ServerChildren.environment`).
@@ -51,14 +51,16 @@ public enum ServerMaintenance {
         // The run directory holds the lock (shared with BACKUP and SERVE); created as BACKUP does.
         try ServerRun(config: c, mode: mode).prepareRunDirectory(local)
         try prepareStateDirectory(c, local)
+        // The lock before the drop: a BACKUP or SERVE started as root by hand leaves a root-owned
+        // lock file (0600) that LOCAL_USER could not open; the descriptor survives the drop.
+        let lock = try ServerLock(path: c.lockFile)
+        defer { lock.release() }
         if geteuid() == 0 { try dropTo(local) }
 
         let repoConfig = try checkRepository(c, local)
         if mode == .compact && repoConfig.appendOnly {
             throw ServerFailure(.configError, "\(c.repoDir)/config says append_only = 1: borg compact frees nothing in such a repository (borg docs, \"append_only mode\"). borgpull makes the tunnel append-only itself (APPEND_ONLY=yes: borg serve --append-only), so the repository's own flag can be 0 (fix, as \(c.localUser): borg config \(c.repoDir) append_only 0)")
         }
-        let lock = try ServerLock(path: c.lockFile)
-        defer { lock.release() }
 
         let started = Double(time(nil))
         let before = Files.treeBytes(c.repoDir)
@@ -117,11 +119,10 @@ public enum ServerMaintenance {
     /// units; by hand, as root, it is created here, parents root-owned 0755).
     static func prepareStateDirectory(_ c: ServerConfig, _ local: Account) throws(ServerFailure) {
         do {
-            if geteuid() == 0 {
-                try Files.makeParents(c.stateDir)
-                if try Files.makeDirectory(c.stateDir, mode: 0o750) {
-                    guard lchown(c.stateDir, local.uid, local.gid) == 0 else { throw SystemError("lchown", path: c.stateDir) }
-                }
+            if geteuid() == 0 { try Files.makeParents(c.stateDir) }
+            // As LOCAL_USER (the units) the parent is systemd's StateDirectory, LOCAL_USER's.
+            if try Files.makeDirectory(c.stateDir, mode: 0o750), geteuid() == 0 {
+                guard lchown(c.stateDir, local.uid, local.gid) == 0 else { throw SystemError("lchown", path: c.stateDir) }
             }
             guard let f = try Files.facts(c.stateDir), f.kind == .directory, f.uid == local.uid else {
                 throw ServerFailure(.configError, "\(c.file): STATE_DIR=\(c.stateDir) is not a directory of \(local.name) (fix: install -d -o \(local.name) -g \(local.name) -m 0750 \(c.stateDir))")

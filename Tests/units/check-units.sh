@@ -31,7 +31,9 @@ done
 cp "$REPO"/units/*.service "$REPO"/units/*.timer "$R/etc/systemd/system/"
 
 for u in borg-backup-create-directory.service run-borg-backup.service \
-         borgpull-server@clientA.service borgpull-server@clientA.timer; do
+         borgpull-server@clientA.service borgpull-server@clientA.timer \
+         borgpull-compact@clientA.service borgpull-compact@clientA.timer \
+         borgpull-check@clientA.service borgpull-check@clientA.timer; do
   out=$(systemd-analyze verify --root="$R" "$u" 2>&1) && rc=0 || rc=$?
   if (( rc == 0 )) && [[ -z $out ]]; then ok "verify $u"; else bad "verify $u" "rc=$rc $out"; fi
 done
@@ -40,7 +42,8 @@ exposure() {
   systemd-analyze security --offline=true --root="$R" "$1" 2>/dev/null |
     sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'
 }
-for u in run-borg-backup.service borgpull-server@clientA.service; do
+for u in run-borg-backup.service borgpull-server@clientA.service borgpull-compact@clientA.service \
+         borgpull-check@clientA.service; do
   e=$(exposure "$u")
   if [[ -n $e ]] && awk -v e="$e" -v m="$MAX" 'BEGIN { exit !(e <= m) }'; then
     ok "exposure $u = $e (<= $MAX)"
