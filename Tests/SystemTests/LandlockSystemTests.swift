@@ -14,6 +14,9 @@ final class LandlockSystemTests: XCTestCase {
     var tag: String!       // unique file-name part: tests run concurrently on this machine
     var uid: UInt32 = 0
     var gid: UInt32 = 0
+    /// `SandboxStep.landlock.exitStatus` (SECURITY.md's table; LandlockTests pins the value), as a number so
+    /// these tests also build against a client without the step (to show they fail there).
+    static let landlockStepStatus: Int32 = 113
 
     override func setUpWithError() throws {
         try Prerequisites.requireRoot()
@@ -44,7 +47,8 @@ final class LandlockSystemTests: XCTestCase {
     }
 
     /// `sandbox-exec` of `argv` as the runner, writing beneath `writable` (default: the
-    /// writable directory); `prefix` runs in front of the client (e.g. `withoutLandlock`).
+    /// writable directory; [] passes no --writable); `prefix` runs in front of the client
+    /// (e.g. `withoutLandlock`).
     func sandboxed(_ argv: [String], writable dirs: [String]? = nil, landlock: String? = nil,
                    prefix: [String] = []) -> Shell.Output {
         var args = prefix + [SandboxSystemTests.clientPath(), "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid)]
@@ -184,7 +188,7 @@ final class LandlockSystemTests: XCTestCase {
         let marker = "\(writable!)/ran"
         for dir in [link, "\(root!)/missing"] {
             let r = sandboxed(["/usr/bin/touch", marker], writable: [dir])
-            XCTAssertEqual(r.status, SandboxStep.landlock.exitStatus, r.stderr)
+            XCTAssertEqual(r.status, Self.landlockStepStatus, r.stderr)
             XCTAssertTrue(r.stderr.hasPrefix("borgpull: sandbox step landlock failed: open \(dir) for a Landlock rule (it must be a real directory"), r.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the command ran after a failed landlock step")
         }
@@ -199,7 +203,7 @@ final class LandlockSystemTests: XCTestCase {
         XCTAssertTrue(auto.stderr.hasPrefix("borgpull: warning: the kernel has no Landlock: borg runs without the Landlock layer"), auto.stderr)
         XCTAssertTrue(auto.stdout.contains("allowed create /tmp\n"), "auto without Landlock really runs without it: \(auto.stdout)")
         let required = sandboxed(["/usr/bin/touch", marker], landlock: "required", prefix: Self.withoutLandlock)
-        XCTAssertEqual(required.status, SandboxStep.landlock.exitStatus, required.stderr)
+        XCTAssertEqual(required.status, Self.landlockStepStatus, required.stderr)
         XCTAssertTrue(required.stderr.hasPrefix("borgpull: sandbox step landlock failed: the kernel has no Landlock and LANDLOCK=required"), required.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
     }
@@ -207,11 +211,13 @@ final class LandlockSystemTests: XCTestCase {
     // MARK: (c) seccomp: no setuid/setgid chmod
 
     func testSetuidAndSetgidChmodFailWithEPERMPlainChmodWorks() throws {
-        let file = "\(writable!)/\(tag!).bin"
+        // The runner's own file, made beforehand: chmod needs no Landlock right, so the probe
+        // runs with no writable directory at all.
+        let file = "\(outside!)/\(tag!).bin"
+        XCTAssertEqual(Shell.sh("install -o \(uid) -g \(gid) -m 0600 /dev/null \(file)").status, 0)
         let probe = """
         import errno, os, stat, sys
         f = sys.argv[1]
-        open(f, 'w').close()
         fd = os.open(f, os.O_RDONLY)
         for name, mode in [('0755', 0o755), ('0600', 0o600), ('u+s', 0o4755), ('g+s', 0o2755), ('ug+s', 0o6755)]:
             for call, fn in [('chmod', lambda: os.chmod(f, mode)), ('fchmod', lambda: os.fchmod(fd, mode))]:
@@ -220,7 +226,7 @@ final class LandlockSystemTests: XCTestCase {
                 except OSError as e:
                     print(call, name, errno.errorcode[e.errno], oct(stat.S_IMODE(os.stat(f).st_mode)))
         """
-        let r = sandboxed(["/usr/bin/python3", "-c", probe, file])
+        let r = sandboxed(["/usr/bin/python3", "-c", probe, file], writable: [])
         XCTAssertEqual(r.status, 0, "killed or failed: \(r.stderr)")
         XCTAssertEqual(r.stdout, """
             chmod 0755 ok 0o755
