@@ -307,6 +307,23 @@ final class LandlockSystemTests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("bp-probe"), "borg never ran: \(r.stderr)")
     }
 
+    func testBorgPassthroughExtractWritesIntoTheCurrentDirectory() throws {
+        let abi = try requireLandlock()
+        let f = try ClientFixture()
+        try f.startServer()
+        try f.initRepository()
+        XCTAssertEqual(f.client(["BACKUP"]).status, 0)
+        let archive = try XCTUnwrap(f.archives().first)
+        let restore = "\(f.root)/restore"
+        XCTAssertEqual(Shell.sh("install -d -o \(ClientFixture.runnerUser) -g \(ClientFixture.runnerUser) -m 0700 \(restore)").status, 0)
+        let r = Shell.run(["/bin/sh", "-c", "cd \"$1\" && exec \"$0\" -c \"$2\" borg extract \"::$3\" \"$4\"",
+                           Shell.product("borgpull-client"), restore, f.conf, archive, String(f.data.dropFirst()) + "/hello.txt"],
+                          env: ["PATH": "/usr/bin:/bin"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try? String(contentsOfFile: "\(restore)\(f.data)/hello.txt", encoding: .utf8), "hello\n")
+        XCTAssertTrue(r.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg, \(restore); /dev/null"), r.stderr)
+    }
+
     // MARK: (e) borgpull-check
 
     func landlockFinding(_ f: ClientFixture, prefix: [String] = []) throws -> [String: String] {
