@@ -70,13 +70,13 @@ policy=$dir/borg.policy
 install -o root -g root -m 0644 "$policy_src" "$policy"
 work=$dir/runner; rm -rf "$work"; mkdir -p "$work"; chown "$uid:$gid" "$work"; chmod 0700 "$work"
 trap 'rm -rf "$work" "$policy"' EXIT
-export BORG_PASSPHRASE=bench BORG_HOST_ID=bench@1 BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+export BORG_PASSPHRASE=bench BORG_HOST_ID=bench@1 BORG_RELOCATED_REPO_ACCESS_IS_OK=yes TMPDIR=$work  # as BorgCommands sets it, in both variants
 
 one() { # one VARIANT REP -> seconds
   local variant=$1 rep=$2 repo=$work/repo-$1-$2 base=$work/base-$1-$2 start end
   local -a wrap
   if [ "$variant" = sandbox ]; then
-    wrap=("$client" sandbox-exec --runner-uid "$uid" --runner-gid "$gid" --policy "$policy" --)
+    wrap=("$client" sandbox-exec --runner-uid "$uid" --runner-gid "$gid" --writable "$work" --policy "$policy" --)
   else  # same runner uid and ambient CAP_DAC_READ_SEARCH, but no seccomp, no bounding/securebits/nnp
     wrap=(setpriv --reuid="$uid" --regid="$gid" --clear-groups --inh-caps=+dac_read_search --ambient-caps=+dac_read_search --)
   fi

@@ -62,6 +62,10 @@ public struct BorgCommands: Sendable {
         env["PYTHONNOUSERSITE"] = "1"
         env["HOME"] = baseDirectory
         env["BORG_BASE_DIR"] = baseDirectory
+        // Python's tempfile (borg's cache-sync index, the remote repository cache) would use
+        // /tmp, which Landlock keeps read-only to borg: its temporary files go beneath the base
+        // directory, the one place it may write (measured: borg create makes /tmp/tmpXXXX/idx).
+        env["TMPDIR"] = baseDirectory
         env["BORG_REPO"] = config.repository
         env["BORG_RSH"] = ShellQuote.join(relayCommand)
         if let passphraseFD { env["BORG_PASSPHRASE_FD"] = String(passphraseFD) }

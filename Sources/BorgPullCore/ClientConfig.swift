@@ -86,6 +86,11 @@ public struct ClientConfig: Sendable {
     public var borgBinary: String
     /// `SECCOMP_POLICY`: the seccomp policy borg runs under (root-owned, not group/other-writable).
     public var seccompPolicy: String
+    /// `LANDLOCK`: `auto` (default; borg runs without the Landlock layer on a kernel that has
+    /// none, with a warning) or `required` (it never runs without it). SECURITY.md, "Landlock".
+    public var landlock: LandlockMode
+    /// The line of `LANDLOCK=` in borg_env, nil when it is not set.
+    public var landlockLine: Int?
     /// Exported `BORG_*` keys passed to borg unchanged, in file order.
     public var borgEnvironment: [(key: String, value: String)]
     /// `borg_paths`, in order.
@@ -101,6 +106,10 @@ public struct ClientConfig: Sendable {
     /// Things worth logging that are not errors (with file:line).
     public var notices: [String]
 
+    /// borg's base directory (`BORG_BASE_DIR`: cache, security, keys, temporary files): the only
+    /// directory the sandboxed borg of a BACKUP may write beneath.
+    public var borgBaseDirectory: String { "\(stateDirectory)/borg" }
+
     /// The archive name template passed to `borg create`.
     public var archiveTemplate: String { "\(archivePrefix)-{now}" }
     /// The `--glob-archives` pattern for `borg prune`.
@@ -111,7 +120,7 @@ public struct ClientConfig: Sendable {
         "BORG_REPO", "BORG_PASSPHRASE", "PASSPHRASE_FILE", "BORG_PASSCOMMAND", "BACKUP_SOCKET",
         "BORG_RSH", "BORG_BACKUP_USER", "BORG_BACKUP_GROUP", "RUNNER_USER", "STREAM_LOCAL_BIND_MASK",
         "ARCHIVE_PREFIX", "LOCK_WAIT", "HOOK_TIMEOUT", "MISSING_PATHS", "STATE_DIR", "RESULT_FILE",
-        "BORG_BINARY", "SECCOMP_POLICY",
+        "BORG_BINARY", "SECCOMP_POLICY", "LANDLOCK",
     ]).union(retentionKeys.map(\.key))
 
     /// Where `make install` puts the seccomp policy.
@@ -294,6 +303,12 @@ public struct ClientConfig: Sendable {
         let resultFile = try absolutePath("RESULT_FILE", default: "\(stateDir)/results/last-backup.json")
         let borgBinary = try absolutePath("BORG_BINARY", default: "/usr/bin/borg")
         let seccompPolicy = try absolutePath("SECCOMP_POLICY", default: defaultSeccompPolicy)
+        let landlockAssignment = env.assignment("LANDLOCK")
+        guard let landlock = LandlockMode(rawValue: landlockAssignment?.value ?? LandlockMode.auto.rawValue) else {
+            throw ConfigError(file: envPath, line: landlockAssignment?.line,
+                              problem: "LANDLOCK=\(LogText.sanitize(landlockAssignment?.value ?? "")) must be `auto` or `required`",
+                              fix: "set LANDLOCK=auto (Landlock whenever the kernel has it) or LANDLOCK=required (borg never runs without it)")
+        }
 
         var firstLine: [String: Int] = [:]
         for a in env.assignments {
@@ -351,7 +366,8 @@ public struct ClientConfig: Sendable {
             lockWait: try integer("LOCK_WAIT", default: 60),
             hookTimeout: try integer("HOOK_TIMEOUT", default: 1800, min: 1),
             missingPathsAreErrors: missing == "error", stateDirectory: stateDir, resultFile: resultFile,
-            borgBinary: borgBinary, seccompPolicy: seccompPolicy, borgEnvironment: borgEnv, paths: paths.items, pathsFile: path(.paths),
+            borgBinary: borgBinary, seccompPolicy: seccompPolicy, landlock: landlock, landlockLine: landlockAssignment?.line,
+            borgEnvironment: borgEnv, paths: paths.items, pathsFile: path(.paths),
             patternsFile: nonEmptyList(.patterns), excludesFile: nonEmptyList(.excludes),
             createOptions: createOptions, pruneOptions: pruneOptions,
             preHook: try hook(.hookPre), postHook: try hook(.hookPost), notices: notices)

@@ -1,7 +1,7 @@
 // The sandbox a borg process runs in, as a pure value: who it runs as, which capability it
-// keeps, which seccomp policy confines it, and the ordered steps (with exit statuses) that
-// BorgPullSystem's `Sandbox.applyAndExec` takes to get there. See capabilities(7), prctl(2),
-// seccomp(2), credentials(7).
+// keeps, where it may write (Landlock), which seccomp policy confines it, and the ordered steps
+// (with exit statuses) that BorgPullSystem's `Sandbox.applyAndExec` takes to get there. See
+// capabilities(7), prctl(2), seccomp(2), credentials(7), landlock(7).
 
 /// A Linux capability number (capabilities(7), <linux/capability.h>).
 public struct Capability: Hashable, Sendable, CustomStringConvertible {
@@ -59,14 +59,15 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
 /// | 110    | securebits      | lock securebits (NOROOT, NO_SETUID_FIXUP, KEEP_CAPS off, all locked)|
 /// | 111    | trim            | cap_set_proc: drop CAP_SETPCAP, leave only CAP_DAC_READ_SEARCH      |
 /// | 112    | no_new_privs    | PR_SET_NO_NEW_PRIVS                                                |
-/// | 113    | seccomp         | seccomp_load with SCMP_FLTATR_CTL_TSYNC                           |
-/// | 114    | execve          | execve(2) of the target (e.g. /usr/bin/borg)                        |
+/// | 113    | landlock        | Landlock ruleset (create/add_rule/restrict_self), or none and LANDLOCK=required |
+/// | 114    | seccomp         | seccomp_load with SCMP_FLTATR_CTL_TSYNC                           |
+/// | 115    | execve          | execve(2) of the target (e.g. /usr/bin/borg)                        |
 ///
-/// 100-114 overlap borg's "modern" warning codes (100-127); a parent that must tell them apart
+/// 100-115 overlap borg's "modern" warning codes (100-127); a parent that must tell them apart
 /// uses sandbox-exec's `--status-fd` (close-on-exec pipe: EOF = borg started, one byte = step).
 public enum SandboxStep: Int32, CaseIterable, Sendable, CustomStringConvertible {
     case arguments = 0, policy, runner, setgroups, setresgid, keepcaps, setresuid, capabilities,
-         ambient, bounding, securebits, trim, noNewPrivs, seccomp, execve
+         ambient, bounding, securebits, trim, noNewPrivs, landlock, seccomp, execve
 
     /// Base of the exit statuses: step N exits with `exitStatusBase + N`.
     public static let exitStatusBase: Int32 = 100
@@ -93,6 +94,7 @@ public enum SandboxStep: Int32, CaseIterable, Sendable, CustomStringConvertible 
         case .securebits: return "securebits"
         case .trim: return "trim"
         case .noNewPrivs: return "no_new_privs"
+        case .landlock: return "landlock"
         case .seccomp: return "seccomp"
         case .execve: return "execve"
         }
@@ -118,14 +120,22 @@ public struct SandboxPlan: Equatable, Sendable {
     public var keptCapabilities: [Capability]
     /// The seccomp filter loaded last.
     public var policy: SeccompPolicy
+    /// Absolute directories borg may write beneath (Landlock); everything else is read-only to it
+    /// except `LandlockRuleset.borgDevices`. BACKUP passes BORG_BASE_DIR (`STATE_DIR/borg`).
+    public var writableDirectories: [String]
+    /// What the Landlock step does on a kernel without Landlock (`LANDLOCK=` in borg_env).
+    public var landlock: LandlockMode
 
     public init(runnerUID: UInt32, runnerGID: UInt32, supplementaryGIDs: [UInt32] = [],
-                keptCapabilities: [Capability] = [.dacReadSearch], policy: SeccompPolicy) {
+                keptCapabilities: [Capability] = [.dacReadSearch], policy: SeccompPolicy,
+                writableDirectories: [String] = [], landlock: LandlockMode = .auto) {
         self.runnerUID = runnerUID
         self.runnerGID = runnerGID
         self.supplementaryGIDs = supplementaryGIDs
         self.keptCapabilities = keptCapabilities
         self.policy = policy
+        self.writableDirectories = writableDirectories
+        self.landlock = landlock
     }
 
     /// The only capability a plan may keep: reading is all borg needs beyond its own files.
@@ -133,7 +143,8 @@ public struct SandboxPlan: Equatable, Sendable {
 
     /// Checks the plan's invariants.
     /// - Throws: `SandboxPlanError` for uid 0, gid 0 (primary or supplementary; root's group can
-    ///   write root-group-writable files), or a kept capability other than CAP_DAC_READ_SEARCH.
+    ///   write root-group-writable files), a kept capability other than CAP_DAC_READ_SEARCH, or a
+    ///   writable directory that is not absolute, is `/` or contains `..`.
     public func validate() throws {
         if runnerUID == 0 {
             throw SandboxPlanError(problem: "runner uid is 0 (root)", fix: "configure an unprivileged runner user")
@@ -147,17 +158,25 @@ public struct SandboxPlan: Equatable, Sendable {
         if let extra = keptCapabilities.first(where: { !Self.permittedCapabilities.contains($0) }) {
             throw SandboxPlanError(problem: "capability \(extra) would be kept", fix: "keep only CAP_DAC_READ_SEARCH")
         }
+        for d in writableDirectories where !d.hasPrefix("/") || d.split(separator: "/").isEmpty
+            || d.split(separator: "/").contains("..") {
+            throw SandboxPlanError(problem: "writable directory `\(d)` is not an absolute directory below / without ..",
+                                   fix: "give borg's base directory, e.g. /var/lib/borgpull/borg")
+        }
     }
 
     /// The arguments after the client binary for the internal command that applies this plan:
-    /// `sandbox-exec --runner-uid U --runner-gid G [--groups A,B] --policy FILE [--status-fd N]
-    /// -- EXECUTABLE ARGS...`. `executable` must be absolute (no PATH search in the sandbox).
+    /// `sandbox-exec --runner-uid U --runner-gid G [--groups A,B] --landlock auto|required
+    /// [--writable DIR]... --policy FILE [--status-fd N] -- EXECUTABLE ARGS...`. `executable`
+    /// must be absolute (no PATH search in the sandbox).
     public func sandboxExecArguments(policyPath: String, executable: String, arguments: [String],
                                      statusFD: Int32? = nil) -> [String] {
         var argv = ["sandbox-exec", "--runner-uid", String(runnerUID), "--runner-gid", String(runnerGID)]
         if !supplementaryGIDs.isEmpty {
             argv += ["--groups", supplementaryGIDs.map(String.init).joined(separator: ",")]
         }
+        argv += ["--landlock", landlock.rawValue]
+        for d in writableDirectories { argv += ["--writable", d] }
         argv += ["--policy", policyPath]
         if let fd = statusFD { argv += ["--status-fd", String(fd)] }
         return argv + ["--", executable] + arguments

@@ -140,7 +140,11 @@ public enum SeccompDangerousSyscalls {
         "setfsuid", "setfsgid", "capset", "modify_ldt", "seccomp", "memfd_create", "pkey_mprotect",
         "move_pages", "migrate_pages", "mbind", "set_mempolicy", "sched_setattr",
         "sched_setscheduler", "setpriority", "ioprio_set",
-    ])
+    ]).union(modeArgument.keys)
+
+    /// The chmod family and the index of its mode argument (chmod(2), fchmodat2 since Linux 6.6).
+    /// An entry that lets one of them run must refuse S_ISUID|S_ISGID in that argument.
+    public static let modeArgument: [String: Int] = ["chmod": 1, "fchmod": 1, "fchmodat": 2, "fchmodat2": 2]
 }
 
 /// Symbolic constants accepted in policy values and errno actions (Linux generic / x86_64 values).
@@ -156,7 +160,12 @@ public enum SeccompConstants {
         "FIONREAD": 0x541B, "FS_IOC_GETFLAGS": 0x8008_6601, "FS_IOC_SETFLAGS": 0x4008_6602,
         "PR_SET_NAME": 15, "PR_GET_NAME": 16, "PR_CAPBSET_READ": 23, "PR_SET_NO_NEW_PRIVS": 38,
         "PR_GET_NO_NEW_PRIVS": 39,
+        "S_ISUID": 0o4000, "S_ISGID": 0o2000,
     ]
+
+    /// S_ISUID | S_ISGID (inode(7)): the mode bits that make an executable run with its owner
+    /// or group.
+    public static let setIDModeBits: UInt64 = 0o6000
 
     /// CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET.
     public static let cloneNamespaceFlags: UInt64 = 0x7E02_0000
@@ -437,6 +446,11 @@ private struct Parser {
                 fail(rule.line, "`clone` allowed without refusing namespace flags",
                      "write `clone allow if arg0 & CLONE_NEW_ALL == 0`")
             }
+            if let index = SeccompDangerousSyscalls.modeArgument[rule.syscall], rule.action.permitsSyscall,
+               !Self.refusesSetIDModes(rule, argument: index) {
+                fail(rule.line, "`\(rule.syscall)` allowed without refusing setuid/setgid modes",
+                     "write `\(rule.syscall) allow if arg\(index) & S_ISUID|S_ISGID == 0` and `\(rule.syscall) errno EPERM if arg\(index) & S_ISUID|S_ISGID == ...` for S_ISUID, S_ISGID and S_ISUID|S_ISGID")
+            }
             if rule.syscall == "socket" && rule.action.permitsSyscall
                 && !rule.conditions.contains(SeccompCondition(argument: 0, comparison: .equal, value: 1)) {
                 fail(rule.line, "`socket` allowed for families other than AF_UNIX",
@@ -454,6 +468,17 @@ private struct Parser {
                 fail(line, "`\(name)` has an unconditional entry and a conditional one (line \(other)); libseccomp would let the unconditional one replace the others",
                      "give every `\(name)` entry a condition, e.g. the complement `if arg0 != ...`")
             }
+        }
+    }
+
+    /// True when `rule` only matches modes without S_ISUID and S_ISGID in `argument`.
+    static func refusesSetIDModes(_ rule: SeccompRule, argument: Int) -> Bool {
+        let bits = SeccompConstants.setIDModeBits
+        return rule.conditions.contains { c in
+            if c.argument == argument, case .maskedEqual(let mask) = c.comparison {
+                return mask & bits == bits && c.value & bits == 0
+            }
+            return false
         }
     }
 

@@ -82,7 +82,10 @@ public final class BackupRunner {
         do {
             let policy = try SeccompPolicyFile.load(path: config.seccompPolicy)
             // Why the ssh user's group: the runner must reach the socket sshd creates 0660.
-            sandbox = SandboxPlan(runnerUID: runner.uid, runnerGID: runner.gid, supplementaryGIDs: [gid], policy: policy)
+            // Why only the base directory is writable: borg keeps everything it writes there
+            // (cache, security, keys, TMPDIR); the repository is behind the socket.
+            sandbox = SandboxPlan(runnerUID: runner.uid, runnerGID: runner.gid, supplementaryGIDs: [gid], policy: policy,
+                                  writableDirectories: [config.borgBaseDirectory], landlock: config.landlock)
             try sandbox.validate()
         } catch {
             throw EarlyExit(status: .configError, message: "\(error)")
@@ -92,7 +95,7 @@ public final class BackupRunner {
         let relay = [selfPath, "relay", "--socket", config.socketPath, "--peer-uid", String(ssh.uid), "--"]
         // BORG_HOST_ID: borg derives it from the MAC through an AF_INET socket, which the
         // filter refuses; without a stable id borg could never remove its own stale locks.
-        let commands = BorgCommands(config: config, relayCommand: relay, baseDirectory: "\(config.stateDirectory)/borg",
+        let commands = BorgCommands(config: config, relayCommand: relay, baseDirectory: config.borgBaseDirectory,
                                     hostID: BackupRunner.hostID())
         let prepared = Prepared(config: config, commands: commands, sshUser: ssh, sshGID: gid, runner: runner,
                                 passphrase: passphrase, sandbox: sandbox)

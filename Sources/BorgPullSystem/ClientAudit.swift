@@ -188,6 +188,7 @@ public enum ClientAudit {
         }
         a.checkBinaries()
         a.checkPolicy(config)
+        a.checkLandlock(config)
 
         // Accounts and the socket.
         let sshUserName = config?.sshUser ?? "borgpull"
@@ -379,6 +380,22 @@ struct Auditor {
             add(Finding(.fail, check: "policy.valid", what: "the seccomp policy does not load: \(error)", location: path,
                         expected: "a policy that parses, lints and compiles", actual: "rejected",
                         fix: "restore it from the release: install -m 0644 policy/seccomp/borg.policy \(path)"))
+        }
+    }
+
+    /// Landlock on this kernel (one syscall): OK with the ABI version; without it WARN under
+    /// LANDLOCK=auto (borg runs without that layer) and FAIL under LANDLOCK=required (BACKUP
+    /// refuses). In BACKUP's audit too, so the warning reaches its log and `required` stops it
+    /// before the pre hook.
+    mutating func checkLandlock(_ config: ClientConfig?) {
+        let mode = config?.landlock ?? .auto
+        let location = config.map { c in c.landlockLine.map { "\(c.envFile):\($0)" } ?? c.envFile } ?? "kernel"
+        do {
+            add(mode.finding(abi: try Landlock.abiVersion(), location: location))
+        } catch {
+            add(Finding(.fail, check: "sandbox.landlock", what: "cannot ask the kernel for its Landlock ABI: \(error)",
+                        location: location, expected: "an ABI version, or ENOSYS/EOPNOTSUPP", actual: "errno \(error.errno)",
+                        fix: "check the kernel (uname -r) and its seccomp/LSM setup for this process"))
         }
     }
 

@@ -1,6 +1,6 @@
 // The ordered, fail-closed privilege drop that runs right before borg is exec'd.
 // Sources: credentials(7), capabilities(7), prctl(2), seccomp(2), setresuid(2), setgroups(2),
-// cap_set_proc(3), seccomp_load(3).
+// cap_set_proc(3), seccomp_load(3), landlock(7).
 
 import BorgPullCore
 import CCap
@@ -29,10 +29,11 @@ public enum Sandbox {
     ///
     ///  0 arguments, 1 policy (compile), 2 runner (exists), 3 setgroups, 4 setresgid, 5 keepcaps,
     ///  6 setresuid, 7 capabilities, 8 ambient, 9 bounding, 10 securebits, 11 trim,
-    ///  12 no_new_privs, 13 seccomp, 14 execve.
+    ///  12 no_new_privs, 13 landlock, 14 seccomp, 15 execve.
     ///
     /// - Parameters:
-    ///   - plan: runner uid/gid/groups, kept capabilities, the policy (already parsed and linted).
+    ///   - plan: runner uid/gid/groups, kept capabilities, writable directories and LANDLOCK
+    ///     mode, the policy (already parsed and linted).
     ///   - executable: absolute path, exec'd without PATH search.
     ///   - argv: the full argv including argv[0].
     ///   - environment: `KEY=value` strings, passed to execve as is.
@@ -154,12 +155,31 @@ public enum Sandbox {
         if borgpull_set_no_new_privs() != 0 { step.fail() }
         if borgpull_get_no_new_privs() != 1 { step.fail(detail: "PR_GET_NO_NEW_PRIVS is not 1") }
 
-        // 13 seccomp: last, so the filter need not allow any of the calls above (TSYNC: all threads).
+        // 13 landlock: the runner reads everything (CAP_DAC_READ_SEARCH); Landlock keeps its
+        // writes beneath the plan's directories, so a compromised borg cannot copy what it read
+        // into /tmp, /dev/shm or any other world-writable place for a local user to pick up.
+        // After no_new_privs (landlock_restrict_self needs it without CAP_SYS_ADMIN), before
+        // seccomp (so the filter need not allow the landlock syscalls). Any failure stops here:
+        // a half-built ruleset is never enforced and borg never runs without the one decided.
+        step.current = .landlock
+        let abi: Int?
+        do { abi = try Landlock.abiVersion() } catch { step.fail(errno: error.errno, detail: "\(error)") }
+        switch plan.landlock.decide(abi: abi, writableDirectories: plan.writableDirectories) {
+        case .apply(let ruleset):
+            do { try Landlock.enforce(ruleset) } catch { step.fail(errno: error.errno, detail: "\(error)") }
+            Step.printLine("borgpull: \(ruleset.summary)")
+        case .runWithout(let warning):
+            Step.printLine("borgpull: warning: \(warning)")
+        case .refuse(let text):
+            step.fail(detail: text)
+        }
+
+        // 14 seccomp: last, so the filter need not allow any of the calls above (TSYNC: all threads).
         step.current = .seccomp
         let rc = filter.load()
         if rc != 0 { step.fail(errno: -rc) }
 
-        // 14 execve: only returns on failure.
+        // 15 execve: only returns on failure.
         step.current = .execve
         execve(executable, cArgv.pointers, cEnv.pointers)
         step.fail()
@@ -220,13 +240,17 @@ public enum Sandbox {
         /// Writes `borgpull: sandbox step NAME failed: TEXT` and `_exit(100 + step)`.
         func fail(errno e: Int32 = errno, detail: String? = nil) -> Never {
             let text = detail ?? errnoText(e)
-            let message = "borgpull: sandbox step \(current) failed: \(text)\n"
-            _ = message.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+            Self.printLine("borgpull: sandbox step \(current) failed: \(text)")
             if let fd = statusFD {
                 var byte = UInt8(truncatingIfNeeded: current.rawValue)
                 _ = write(fd, &byte, 1)
             }
             _exit(current.exitStatus)
+        }
+
+        /// Writes `line` and a newline to stderr with one write(2) (no stdio buffer to flush).
+        static func printLine(_ line: String) {
+            _ = (line + "\n").utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
         }
     }
 }

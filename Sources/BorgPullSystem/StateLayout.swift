@@ -31,7 +31,7 @@ public enum StateLayout {
                 }
             }
         }
-        let base = "\(config.stateDirectory)/borg"
+        let base = config.borgBaseDirectory
         let f = try directory(base, mode: 0o700)
         // borg's cache and security dirs must be the runner's all the way down (an older
         // version, or borg run as root by hand, leaves root-owned files that make borg fail).

@@ -17,7 +17,9 @@ struct BorgPassthrough: ParsableCommand {
           borgpull-client borg list
           borgpull-client borg extract ::HOST-2026-01-01T00:00:00 etc/hosts
         borg runs as the runner, in the same sandbox as BACKUP's: `extract` then writes
-        files owned by the runner, into a directory the runner may write. For a restore
+        files owned by the runner, into a directory the runner may write. Landlock lets it
+        write only beneath borg's base directory and the current directory (not when that
+        is /): start a restore from an empty directory made for it. For a restore
         that keeps owners and modes, add --unsandboxed (borg runs as root; logged), with
         its own root-owned base directory STATE_DIR/borg-root: never the runner's.
         Exit status: borg's own; 10/12/13 as for BACKUP when the socket, the config or
@@ -45,6 +47,10 @@ struct BorgPassthrough: ParsableCommand {
             throw ExitCode(e.status.rawValue)
         }
         let args = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
+        let cwd = FileManager.default.currentDirectoryPath
+        // Why the current directory is writable too: borg extract (and key export, ...) writes
+        // where the admin stands, as borg itself would. Never /, which would undo Landlock.
+        if cwd != "/" { prepared.sandbox.writableDirectories.append(cwd) }
         do {
             if unsandboxed {
                 // Why: a root borg must not read cache, security or Python site files the
@@ -54,7 +60,7 @@ struct BorgPassthrough: ParsableCommand {
             }
             // borg extract writes where the admin stands, as borg itself would.
             let r = try runner.runBorg(prepared, argv: prepared.commands.passthrough(args), stdout: .inherit, stderr: .inherit,
-                                       workingDirectory: FileManager.default.currentDirectoryPath, sandboxed: !unsandboxed)
+                                       workingDirectory: cwd, sandboxed: !unsandboxed)
             if let step = r.sandboxFailure {
                 log.error("sandbox step \(step) failed; borg did not run")
                 throw ExitCode(ClientExit.sandboxFailed.rawValue)

@@ -2,13 +2,15 @@
 // with it (fork + exec, so no Swift code runs between fork and exec) to start every borg:
 //
 //   borgpull-client sandbox-exec --runner-uid UID --runner-gid GID [--groups G1,G2]
-//       --policy FILE [--status-fd FD] -- /usr/bin/borg ARGS...
+//       [--landlock auto|required] [--writable DIR]... --policy FILE [--status-fd FD]
+//       -- /usr/bin/borg ARGS...
 //
 // It must be started as root with a full capability set, single-threaded, with the environment
 // and file descriptors meant for borg (BORG_BASE_DIR, BORG_HOST_ID, BORG_RSH, BORG_PASSPHRASE_FD
 // ...): both are passed through unchanged. It checks and loads the policy file, then calls
-// `Sandbox.applyAndExec`, which either execs the target or exits 100...114 (table on
-// `SandboxStep`). Argument errors exit 100 (`arguments`), policy file errors 101 (`policy`).
+// `Sandbox.applyAndExec`, which either execs the target or exits 100...115 (table on
+// `SandboxStep`). Without `--writable`, the target may write nowhere but /dev/null (where
+// the kernel has Landlock). Argument errors exit 100 (`arguments`), policy file errors 101 (`policy`).
 // Build the argument list with `SandboxPlan.sandboxExecArguments` rather than by hand.
 
 import ArgumentParser
@@ -19,7 +21,7 @@ import Glibc
 struct SandboxExec: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sandbox-exec",
-        abstract: "Internal: drop to the runner and exec a command under the seccomp policy.",
+        abstract: "Internal: drop to the runner and exec a command under Landlock and the seccomp policy.",
         shouldDisplay: false)
 
     @Option(name: .customLong("runner-uid"), help: "Runner uid (not 0).")
@@ -30,6 +32,12 @@ struct SandboxExec: ParsableCommand {
 
     @Option(name: .customLong("groups"), help: "Exact supplementary gids, comma-separated (default: none).")
     var groups: String = ""
+
+    @Option(name: .customLong("landlock"), help: "auto: apply Landlock when the kernel has it; required: refuse to run without it.")
+    var landlock: String = LandlockMode.auto.rawValue
+
+    @Option(name: .customLong("writable"), help: "A real directory the command may write beneath (repeatable; default: none).")
+    var writable: [String] = []
 
     @Option(name: .customLong("policy"), help: "Seccomp policy file (root-owned, not group/other-writable).")
     var policy: String
@@ -74,7 +82,11 @@ struct SandboxExec: ParsableCommand {
         } catch {
             Self.fail(.policy, "\(error)", statusFD: statusFD)
         }
-        let plan = SandboxPlan(runnerUID: runnerUID, runnerGID: runnerGID, supplementaryGIDs: gids, policy: loaded)
+        guard let mode = LandlockMode(rawValue: landlock) else {
+            Self.fail(.arguments, "--landlock \(landlock): expected auto or required", statusFD: statusFD)
+        }
+        let plan = SandboxPlan(runnerUID: runnerUID, runnerGID: runnerGID, supplementaryGIDs: gids, policy: loaded,
+                               writableDirectories: writable, landlock: mode)
         Sandbox.applyAndExec(plan: plan, executable: executable, argv: command,
                              environment: Self.currentEnvironment(), statusFD: statusFD)
     }

@@ -179,11 +179,12 @@ final class SandboxPlanTests: XCTestCase {
     }
 
     func testSandboxExecArguments() {
-        let plan = SandboxPlan(runnerUID: 990, runnerGID: 991, supplementaryGIDs: [5, 6], policy: policy)
+        let plan = SandboxPlan(runnerUID: 990, runnerGID: 991, supplementaryGIDs: [5, 6], policy: policy,
+                               writableDirectories: ["/var/lib/borgpull/borg"], landlock: .required)
         XCTAssertEqual(plan.sandboxExecArguments(policyPath: "/etc/borgpull/borg.policy", executable: "/usr/bin/borg",
                                                  arguments: ["create", "--", "::a"], statusFD: 7),
                        ["sandbox-exec", "--runner-uid", "990", "--runner-gid", "991", "--groups", "5,6",
-                        "--policy", "/etc/borgpull/borg.policy", "--status-fd", "7", "--", "/usr/bin/borg", "create", "--", "::a"])
+                        "--landlock", "required", "--writable", "/var/lib/borgpull/borg", "--policy", "/etc/borgpull/borg.policy", "--status-fd", "7", "--", "/usr/bin/borg", "create", "--", "::a"])
         XCTAssertFalse(SandboxPlan(runnerUID: 1, runnerGID: 1, policy: policy)
             .sandboxExecArguments(policyPath: "p", executable: "/x", arguments: []).contains("--groups"))
     }

@@ -124,17 +124,25 @@ final class SandboxSystemTests: XCTestCase {
 
     var borgEnvironment: [String: String] {
         let base = root.appendingPathComponent("runner/base").path
-        return ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": base, "BORG_BASE_DIR": base,
+        // TMPDIR as BorgCommands sets it: beneath a writable directory (Landlock keeps /tmp read-only).
+        return ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": base, "BORG_BASE_DIR": base, "TMPDIR": runnerDirectory,
                 "BORG_HOST_ID": "systest@1", "BORG_PASSPHRASE": "systest-passphrase",
                 "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"]
     }
 
-    /// Runs `argv` inside the sandbox as the test runner.
+    /// The runner's own directory (repository, BORG_BASE_DIR, restores): the one it may write beneath.
+    var runnerDirectory: String { root.appendingPathComponent("runner").path }
+
+    /// Runs `argv` inside the sandbox as the test runner; it may write beneath `writable`
+    /// (default: the runner's directory).
     func sandboxed(_ argv: [String], policy: String? = nil, runnerUID: UInt32? = nil, runnerGID: UInt32? = nil,
-                   groups: [UInt32] = [], extraEnvironment: [String: String] = [:], stdin: FileHandle? = nil,
+                   groups: [UInt32] = [], writable: [String]? = nil, landlock: String? = nil,
+                   extraEnvironment: [String: String] = [:], stdin: FileHandle? = nil,
                    onStart: ((Process) -> Void)? = nil) -> RunResult {
         var args = [client!, "sandbox-exec", "--runner-uid", String(runnerUID ?? uid), "--runner-gid", String(runnerGID ?? gid)]
         if !groups.isEmpty { args += ["--groups", groups.map(String.init).joined(separator: ",")] }
+        if let landlock { args += ["--landlock", landlock] }
+        for d in writable ?? [runnerDirectory] { args += ["--writable", d] }
         args += ["--policy", policy ?? policyPath, "--"] + argv
         return run(args, environment: borgEnvironment.merging(extraEnvironment) { $1 },
                    cwd: root.appendingPathComponent("runner").path, stdin: stdin, onStart: onStart)
@@ -214,8 +222,8 @@ final class SandboxSystemTests: XCTestCase {
         r = sandboxed(["/usr/bin/borg", "create", "\(repo)::a1", src])
         XCTAssertEqual(r.status, 0, "borg create must not warn about unreadable files: \(r.summary)")
         let restore = try mkdir("runner/restore", uid: uid, gid: gid, mode: 0o700)
-        r = run([client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid), "--policy", policyPath,
-                 "--", "/usr/bin/borg", "extract", "\(repo)::a1"], environment: borgEnvironment, cwd: restore)
+        r = run([client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid), "--writable", runnerDirectory,
+                 "--policy", policyPath, "--", "/usr/bin/borg", "extract", "\(repo)::a1"], environment: borgEnvironment, cwd: restore)
         XCTAssertEqual(r.status, 0, r.summary)
         let restored = FileManager.default.contents(atPath: restore + secretPath)
         XCTAssertEqual(restored.map { [UInt8]($0) }, secret, "restored file differs or is missing")

@@ -36,7 +36,8 @@ os.setxattr(f"{d}/random.bin", "system.posix_acl_access", acl)
 PY
 mkdir -p "$out/src/dir"; echo x > "$out/src/dir/f"; mkfifo "$out/src/fifo"
 chown -R "$uid:$gid" "$out/base" "$out/traces"
-export BORG_PASSPHRASE=measure BORG_BASE_DIR=$out/base BORG_HOST_ID=measure@1 BORG_RELOCATED_REPO_ACCESS_IS_OK=yes
+# TMPDIR as BorgCommands sets it (Landlock keeps /tmp read-only to borg in the LEARN run).
+export BORG_PASSPHRASE=measure BORG_BASE_DIR=$out/base BORG_HOST_ID=measure@1 BORG_RELOCATED_REPO_ACCESS_IS_OK=yes TMPDIR=$out/base
 export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_DELETE_I_KNOW_WHAT_I_AM_DOING=YES
 learn=${LEARN:-0}
 if [ "$learn" = 1 ]; then
@@ -50,7 +51,7 @@ n=0
 run() { # run NAME borg-args... : traced as the runner
   n=$((n+1))
   if [ "$learn" = 1 ]; then
-    (cd "$out/src" && "$client" sandbox-exec --runner-uid "$uid" --runner-gid "$gid" --policy "$out/learn.policy" \
+    (cd "$out/src" && "$client" sandbox-exec --runner-uid "$uid" --runner-gid "$gid" --writable "$out" --policy "$out/learn.policy" \
       -- "$(command -v "$2")" "${@:3}") >/dev/null 2>"$out/traces/$n-$1.err" || echo "note: $1 exited $?" >&2
     return
   fi
@@ -85,7 +86,7 @@ for mode in $modes; do
   if [ $mode != relay ]; then  # a real extract (writes files, xattrs, ACLs) into a runner-owned dir
     mkdir -p "$out/restore"; chown "$uid:$gid" "$out/restore"
     if [ "$learn" = 1 ]; then
-      (cd "$out/restore" && "$client" sandbox-exec --runner-uid "$uid" --runner-gid "$gid" --policy "$out/learn.policy" \
+      (cd "$out/restore" && "$client" sandbox-exec --runner-uid "$uid" --runner-gid "$gid" --writable "$out" --policy "$out/learn.policy" \
         -- /usr/bin/borg extract "$repo::a2") >/dev/null 2>&1 || echo "note: extract exited $?" >&2
     else
     (cd "$out/restore" && "${sand[@]}" strace -f -qq -e trace=all -o "$out/traces/99-extract-real.trace" borg extract "$repo::a2") \
