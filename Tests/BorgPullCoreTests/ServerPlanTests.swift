@@ -111,7 +111,8 @@ final class ServerPlanTests: XCTestCase {
     }
 
     func testExitTableIsComplete() {
-        XCTAssertEqual(ServerExit.allCases.map(\.rawValue), Array(0...9))
+        XCTAssertEqual(ServerExit.allCases.map(\.rawValue), Array(0...11))
+        XCTAssertTrue(ServerExit.table.contains("11  repository-damaged"))
         XCTAssertTrue(ServerExit.table.contains("5   locked"))
     }
 }
