@@ -224,8 +224,9 @@ public struct ServerConfig: Sendable, Equatable {
         // Both can be given several times (argparse action=append): one more widens the client's reach.
         ("--restrict-to-repository", "borgpull restricts borg serve to REPO_DIR; another one would let the client reach a second repository"),
         ("--restrict-to-path", "borgpull restricts borg serve to REPO_DIR; a path would let the client reach every repository under it"),
-        // borg's default 0077 keeps the repository's files private to LOCAL_USER.
-        ("--umask", "borg serve keeps its default umask 0077, so no other account on this server can read the repository"),
+        // borg's default 0077 keeps the repository's files private to LOCAL_USER; a stricter
+        // value (one that still masks 0077) is accepted.
+        ("--umask", "only a umask that keeps group and other out (--umask=0077 or stricter) is accepted: a wider one would let other accounts on this server read the repository"),
     ]
 
     /// Why `option` (one blank-separated word of BORG_SERVE_OPTIONS) is not allowed, or nil.
@@ -244,6 +245,8 @@ public struct ServerConfig: Sendable, Equatable {
             return "only --long-options are accepted here; give a value with = (e.g. --storage-quota=500G)"
         }
         if let m = managedServeOptions.first(where: { $0.name.hasPrefix(name) }) {
+            let value = option.split(separator: "=", maxSplits: 1).dropFirst().first.flatMap { Int($0, radix: 8) }
+            if m.name == "--umask", let mask = value, mask & 0o077 == 0o077, mask <= 0o777 { return nil }
             return name == m.name ? m.why : "borg reads it as \(m.name) (it accepts any unambiguous prefix of a long option): \(m.why)"
         }
         return nil

@@ -25,6 +25,7 @@ final class ServeOptionsTests: XCTestCase {
         }
         XCTAssertTrue(refusal("--restrict-to-repo=/other")?.problem.contains("borg reads it as --restrict-to-repository") ?? false)
         XCTAssertTrue(refusal("--umask=0000")?.problem.contains("0077") ?? false)
+        for o in ["--umask", "--umask=0070", "--umask=x", "--umask=1777", "--um=0007"] { XCTAssertNotNil(refusal(o), o) }
     }
 
     func testShortOptionsSeparateValuesAndDoubleDashAreRefused() {
@@ -38,7 +39,7 @@ final class ServeOptionsTests: XCTestCase {
 
     func testHarmlessOptionsPass() throws {
         for o in ["--storage-quota=500G", "--info", "--debug", "--log-json", "--upload-ratelimit=1000", "--upload-buffer=10",
-                  "--lock-wait=5", "--show-rc", "--remote-path=/usr/bin/borg"] {
+                  "--lock-wait=5", "--show-rc", "--remote-path=/usr/bin/borg", "--umask=077", "--umask=0277", "--um=0777"] {
             let c = try ServerConfig.parse(base + "BORG_SERVE_OPTIONS='\(o)'\n", file: "f.conf")
             XCTAssertEqual(c.serveOptions, [o])
         }

@@ -93,8 +93,9 @@ final class ServerBoundsTests: XCTestCase {
         var seconds: Double
     }
 
-    /// Runs `borgpull-server BACKUP` against a client whose ForceCommand is `script`; stops it
-    /// with SIGKILL after `limit` seconds (a hung or runaway server fails the test, not CI).
+    /// Runs `borgpull-server BACKUP` against a client whose ForceCommand is `script`. After
+    /// `limit` seconds it gets SIGTERM (its cleanup stops ssh and socat), SIGKILL 10 s later: a
+    /// hung or runaway server fails the test, not CI.
     func backup(clientScript script: String, limit: Double = 60) throws -> Run {
         try script.write(toFile: "\(dir)/hostile.sh", atomically: true, encoding: .utf8)
         let log = "\(dir)/server.log"
@@ -104,6 +105,7 @@ final class ServerBoundsTests: XCTestCase {
         var hwm = 0
         var usage = rusage()
         var status: Int32 = 0
+        var termSent: Date?
         while true {
             if let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
                let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
@@ -111,10 +113,14 @@ final class ServerBoundsTests: XCTestCase {
                 hwm = max(hwm, kib)
             }
             if wait4(pid, &status, WNOHANG, &usage) == pid { break }
-            if Date().timeIntervalSince(t0) > limit {
+            if termSent == nil && Date().timeIntervalSince(t0) > limit {
+                XCTFail("borgpull-server did not end within \(Int(limit)) s (stopped; VmHWM \(hwm) KiB)")
+                kill(pid, SIGTERM)
+                termSent = Date()
+            }
+            if let t = termSent, Date().timeIntervalSince(t) > 10 {
                 kill(pid, SIGKILL)
                 _ = wait4(pid, &status, 0, &usage)
-                XCTFail("borgpull-server did not end within \(Int(limit)) s (killed; VmHWM \(hwm) KiB)")
                 break
             }
             usleep(20_000)
