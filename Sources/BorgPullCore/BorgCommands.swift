@@ -32,8 +32,9 @@ public struct BorgCommands: Sendable {
         return argv
     }
 
-    /// `borg prune --lock-wait N --list --glob-archives 'PREFIX-*' --keep-... OPTIONS`.
-    /// The archive filter is always present: without it prune would delete other hosts' archives.
+    /// `borg prune --lock-wait N --list --glob-archives=PREFIX-<timestamp> --keep-... OPTIONS`.
+    /// The archive filter is always present and matches only this host's own archive names
+    /// (`ClientConfig.pruneGlob`): without it prune would delete other hosts' archives.
     public func prune() -> [String] {
         var argv = [config.borgBinary, "prune", "--lock-wait", String(config.lockWait), "--list",
                     "--glob-archives=\(config.pruneGlob)"]

@@ -68,7 +68,7 @@ public struct ClientConfig: Sendable {
     public var runnerUser: String
     /// `STREAM_LOCAL_BIND_MASK`: must equal sshd's StreamLocalBindMask for the ssh user.
     public var bindMask: UInt32
-    /// `ARCHIVE_PREFIX`: archives are `PREFIX-{now}`; prune only touches `PREFIX-*`.
+    /// `ARCHIVE_PREFIX`: archives are `PREFIX-{now}`; prune only touches `PREFIX-<timestamp>` (`pruneGlob`).
     public var archivePrefix: String
     public var retention: [RetentionRule]
     /// `LOCK_WAIT`: seconds borg waits for the repository lock (`--lock-wait`).
@@ -112,8 +112,14 @@ public struct ClientConfig: Sendable {
 
     /// The archive name template passed to `borg create`.
     public var archiveTemplate: String { "\(archivePrefix)-{now}" }
-    /// The `--glob-archives` pattern for `borg prune`.
-    public var pruneGlob: String { "\(archivePrefix)-*" }
+    /// The `--glob-archives` pattern for `borg prune`: `PREFIX-` and exactly what `{now}` renders.
+    ///
+    /// Not `PREFIX-*`: in a repository shared by several hosts, `web-*` also matches `web-db-...`
+    /// (borg's shell pattern `*` matches any characters but `/`), so host `web` would prune host
+    /// `web-db`'s archives. Anchored on the timestamp, `web-<timestamp>` cannot match `web-db-...`
+    /// for any pair of prefixes. borg prune itself adds `(\.checkpoint(\.N)?)?` to the pattern
+    /// (borg 1.2 `do_prune`), so this host's checkpoints are still pruned.
+    public var pruneGlob: String { "\(archivePrefix)-\(ArchiveNames.timestampGlob)" }
 
     /// Keys this helper reads from `borg_env` (others: `BORG_*` go to borg, the rest is reported).
     public static let knownKeys: Set<String> = Set([
@@ -391,14 +397,21 @@ public enum SeedRSH {
 
 /// Archive naming rules (borg 1.2 "borg help placeholders", "borg help patterns").
 public enum ArchiveNames {
+    /// What `{now}` renders to, as a borg shell pattern: `%Y-%m-%dT%H:%M:%S` (borg 1.2
+    /// `DatetimeWrapper` with `ISO_FORMAT_NO_USECS`, borg/helpers/parseformat.py), one `[0-9]`
+    /// class per digit (borg/shellpattern.py `translate` supports `[...]` classes).
+    public static let timestampGlob = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]"
+
     /// Why `prefix` cannot be an archive prefix, or nil if it can.
     public static func prefixProblem(_ prefix: String) -> String? {
         if prefix.isEmpty { return "it is empty, so prune would match every archive of the repository" }
         if prefix.hasPrefix("-") { return "it starts with `-`, which borg would read as an option" }
+        // The prefix is part of prune's --glob-archives pattern: a glob character in it would
+        // widen what prune may delete (borg/shellpattern.py: * ? [ ]; a backslash is kept out as well).
         if prefix.contains(where: { "*?[]/\\\n\t ".contains($0) }) || prefix.contains("::") {
-            return "it may not contain spaces, /, ::, or glob characters * ? [ ]"
+            return "it may not contain spaces, /, ::, \\, or glob characters * ? [ ]"
         }
-        for p in ["{now", "{utcnow", "{uuid4", "{pid", "{borgversion", "{borgmajor", "{borgminor"] where prefix.contains(p) {
+        for p in ["{now", "{utcnow", "{uuid4", "{pid", "{borgversion", "{borgmajor", "{borgminor", "{borgpatch"] where prefix.contains(p) {
             return "\(p)} changes between runs, so prune could never match older archives"
         }
         return nil

@@ -230,15 +230,41 @@ public struct ServerConfig: Sendable, Equatable {
             checkMaxDuration: checkMaxDuration, stateDir: stateDir, notices: notices)
     }
 
-    /// `borg serve` options borgpull decides itself, with the reason.
+    /// `borg serve` long options borgpull decides itself or that would widen what the client
+    /// may reach, with the reason (borg 1.2 `borg serve --help`).
+    ///
+    /// `--storage-quota` and the logging/ratelimit options stay allowed. `--bypass-lock` needs
+    /// no entry: borg refuses it for `serve` itself ("Not allowed to bypass locking mechanism").
+    static let managedServeOptions: [(name: String, why: String)] = [
+        ("--append-only", "it is set by APPEND_ONLY=yes (the default)"),
+        // Both can be given several times (argparse action=append): one more widens the client's reach.
+        ("--restrict-to-repository", "borgpull restricts borg serve to REPO_DIR; another one would let the client reach a second repository"),
+        ("--restrict-to-path", "borgpull restricts borg serve to REPO_DIR; a path would let the client reach every repository under it"),
+        // borg's default 0077 keeps the repository's files private to LOCAL_USER; a stricter
+        // value (one that still masks 0077) is accepted.
+        ("--umask", "only a umask that keeps group and other out (--umask=0077 or stricter) is accepted: a wider one would let other accounts on this server read the repository"),
+    ]
+
+    /// Why `option` (one blank-separated word of BORG_SERVE_OPTIONS) is not allowed, or nil.
+    ///
+    /// borg parses with Python's argparse, which accepts any unambiguous prefix of a long
+    /// option (`--restrict-to-repo=/other` is `--restrict-to-repository /other`; Python docs,
+    /// argparse "allow_abbrev", on by default and not turned off by borg). So every word that
+    /// is a prefix of a managed option is refused, even an ambiguous one (`--re`), which another
+    /// borg version could make unambiguous. Only `--name` and `--name=value` words are accepted:
+    /// no managed option has a short form, and a separate value word could not be checked as
+    /// a value (argparse reads a word starting with `-` as an option, never as a value).
     static func managedServeOption(_ option: String) -> String? {
         let name = option.split(separator: "=", maxSplits: 1).first.map(String.init) ?? option
-        switch name {
-        case "--append-only": return "it is set by APPEND_ONLY=yes (the default)"
-        case "--restrict-to-repository", "--restrict-to-path": return "borgpull restricts borg serve to REPO_DIR"
-        default: break
+        guard option.hasPrefix("--"), name.count > 2 else {
+            if option == "--" || name == "--" { return "`--` would end borg's options" }
+            return "only --long-options are accepted here; give a value with = (e.g. --storage-quota=500G)"
         }
-        if !option.hasPrefix("--") { return "only --long-options are accepted here" }
+        if let m = managedServeOptions.first(where: { $0.name.hasPrefix(name) }) {
+            let value = option.split(separator: "=", maxSplits: 1).dropFirst().first.flatMap { Int($0, radix: 8) }
+            if m.name == "--umask", let mask = value, mask & 0o077 == 0o077, mask <= 0o777 { return nil }
+            return name == m.name ? m.why : "borg reads it as \(m.name) (it accepts any unambiguous prefix of a long option): \(m.why)"
+        }
         return nil
     }
 

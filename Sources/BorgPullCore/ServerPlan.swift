@@ -219,6 +219,11 @@ public struct ServerOutcome: Sendable, Equatable {
         self.report = report
     }
 
+    /// 4 MiB, in bytes: the most of ssh's stdout the server reads. The trigger prints one result
+    /// record there (one JSON line of a few KiB, even with many warnings); more means the output
+    /// is not the trigger's, and a client must not make the server grow without end.
+    public static let stdoutLimit = 4 << 20
+
     /// What ssh's end means for a BACKUP.
     /// - Parameters:
     ///   - sshExit: ssh's exit code, nil if ssh was killed by a signal.
@@ -226,9 +231,14 @@ public struct ServerOutcome: Sendable, Equatable {
     ///   - stderrTail: the last lines ssh (and the client) wrote on stderr.
     ///   - interrupted: this server received SIGINT/SIGTERM and stopped ssh.
     ///   - timedOut: BACKUP_TIMEOUT elapsed and ssh was stopped.
+    ///   - stdoutOverflowed: ssh's stdout passed `stdoutLimit`; ssh was stopped, `report` is ignored.
     public static func backup(config c: ServerConfig, sshExit: Int32?, report: ClientReport?, stderrTail: String,
-                              interrupted: Bool, timedOut: Bool) -> ServerOutcome {
+                              interrupted: Bool, timedOut: Bool, stdoutOverflowed: Bool = false) -> ServerOutcome {
         let target = "\(c.remoteUser)@\(c.remoteHost):\(c.sshPort)"
+        // Whatever the first 4 MiB held, a record among them is not believed.
+        if stdoutOverflowed {
+            return ServerOutcome(exit: .noResult, message: "the client \(target) sent more than \(stdoutLimit >> 20) MiB on ssh's stdout, where only its one-line result record belongs; ssh was stopped and the output was not read as a record, so the outcome of the backup is unknown (fix: on the client, make sshd's ForceCommand `borgpull-client trigger` and check that the ssh user's shell startup files print nothing; look at the client's log)")
+        }
         if let r = report, let code = r.status?.code {
             // An honest trigger exits with the record's code, and an ok record has no failed
             // step. Anything else is not believed: the run counts as failed.

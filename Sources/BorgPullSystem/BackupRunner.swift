@@ -317,7 +317,11 @@ public final class BackupRunner {
             do {
                 let run = try runBorg(p, argv: p.commands.create(paths: paths), stdout: .capture, stderr: .lines(prefix: "[borg create] "))
                 sandboxFailed = run.sandboxFailure != nil
-                let parsed = BorgCreateJSON.parse(run.process.stdout)
+                // Cut output is not borg's JSON, even if its first bytes parse.
+                let parsed = run.process.stdoutOverflowed ? nil : BorgCreateJSON.parse(run.process.stdout)
+                if run.process.stdoutOverflowed {
+                    warnings.append("borg create printed more than \(OutputReader.captureLimit >> 20) MiB on stdout, where --json prints a few KiB; it was not read, so the record has no archive name or stats (fix: check BORG_BINARY and borg_options_create: borg create --json prints one JSON object)")
+                }
                 archive = parsed?.archiveName
                 stats = parsed?.stats
                 steps.append(borgStep("create", run, warnings: &warnings))

@@ -51,20 +51,30 @@ enum ServerChildren {
     }
 }
 
-/// A pipe whose read end the server drains without blocking.
+/// A pipe whose read end the server drains without blocking, keeping a bounded part of what
+/// came through.
 final class ServerPipe {
+    /// Which bytes `buffer` keeps.
+    enum Keep {
+        /// The first `limit` bytes; more sets `overflowed` (the output is then not valid).
+        case head(Int)
+        /// The last `limit` bytes.
+        case tail(Int)
+    }
+
     let readFD: Int32
     var writeFD: Int32
     var buffer: [UInt8] = []
-    let limit: Int
+    let keep: Keep
     var eof = false
+    var overflowed = false
 
-    init(limit: Int) throws(ServerFailure) {
+    init(keep: Keep) throws(ServerFailure) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw ServerFailure(.serveFailed, "pipe: \(errnoText())") }
         readFD = fds[0]
         writeFD = fds[1]
-        self.limit = limit
+        self.keep = keep
         _ = fcntl(readFD, F_SETFD, FD_CLOEXEC)
         _ = fcntl(writeFD, F_SETFD, FD_CLOEXEC)
         _ = fcntl(readFD, F_SETFL, fcntl(readFD, F_GETFL) | O_NONBLOCK)
@@ -75,15 +85,26 @@ final class ServerPipe {
         if writeFD >= 0 { close(writeFD); writeFD = -1 }
     }
 
-    /// Reads what is there; returns the new bytes.
-    @discardableResult
-    func drain() -> [UInt8] {
-        var fresh: [UInt8] = []
+    /// Reads what is there now, at most `maxReads` reads of 64 KiB (a flood cannot keep the
+    /// server from its signals and deadlines, and nothing read is held beyond `keep`); hands each
+    /// chunk to `each` as it arrives.
+    func drain(maxReads: Int = 16, _ each: (UnsafeBufferPointer<UInt8>) -> Void = { _ in }) {
         var chunk = [UInt8](repeating: 0, count: 65536)
-        while !eof {
+        var reads = 0
+        while !eof && reads < maxReads {
             let n = read(readFD, &chunk, chunk.count)
             if n > 0 {
-                fresh += chunk[0..<n]
+                reads += 1
+                chunk.withUnsafeBufferPointer { each(UnsafeBufferPointer(rebasing: $0[0..<n])) }
+                switch keep {
+                case .head(let limit):
+                    let room = limit - buffer.count
+                    if n > room { overflowed = true }
+                    if room > 0 { buffer += chunk[0..<min(n, room)] }
+                case .tail(let limit):
+                    buffer += chunk[0..<n]
+                    if buffer.count > limit { buffer.removeFirst(buffer.count - limit) }
+                }
             } else if n == 0 {
                 eof = true
             } else if errno == EINTR {
@@ -92,9 +113,6 @@ final class ServerPipe {
                 break
             }
         }
-        buffer += fresh
-        if buffer.count > limit { buffer.removeFirst(buffer.count - limit) }
-        return fresh
     }
 
     deinit {

@@ -99,9 +99,11 @@ public struct ServerRunResult: Sendable {
     /// ssh's exit code; nil if ssh was killed by a signal (`sshSignal`) or never started.
     public var sshExit: Int32?
     public var sshSignal: Int32?
-    /// ssh's stdout (the trigger's result record), at most 4 MiB.
+    /// ssh's stdout (the trigger's result record), at most `ServerOutcome.stdoutLimit` (4 MiB).
     public var stdout: String
-    /// The last 64 KiB of ssh's stderr (ssh's errors and the client's log).
+    /// ssh's stdout passed `ServerOutcome.stdoutLimit`; ssh was stopped and `stdout` is not a record.
+    public var stdoutOverflowed: Bool
+    /// The last 64 KiB of ssh's stderr (ssh's errors and the client's log), raw.
     public var stderrTail: String
     public var interrupted: Bool
     public var timedOut: Bool
@@ -221,8 +223,8 @@ public final class ServerRun {
     func supervise(_ supervisor: Supervisor, local: Account, notices: [String]) throws(ServerFailure) -> ServerRunResult {
         let c = config
         let env = ServerChildren.environment(for: local)
-        var result = ServerRunResult(sshExit: nil, sshSignal: nil, stdout: "", stderrTail: "", interrupted: false,
-                                     timedOut: false, socatDied: false, notices: notices)
+        var result = ServerRunResult(sshExit: nil, sshSignal: nil, stdout: "", stdoutOverflowed: false, stderrTail: "",
+                                     interrupted: false, timedOut: false, socatDied: false, notices: notices)
         // 1. socat + borg serve, as LOCAL_USER.
         let socatArgv = ServerChildren.asUser(local, [c.socatBinary] + ServerPlan.socatArguments(c))
         socatPid = try ServerChildren.spawn(supervisor, socatArgv, environment: env, stdout: .null, stderr: .inherit)
@@ -243,8 +245,9 @@ public final class ServerRun {
         }
 
         // 2. ssh, as LOCAL_USER; stdout = the result record, stderr = ssh's and the client's messages.
-        let out = try ServerPipe(limit: 4 << 20)
-        let err = try ServerPipe(limit: 64 << 10)
+        // Both bounded: the client (or anyone on its side of the tunnel) decides what comes through.
+        let out = try ServerPipe(keep: .head(ServerOutcome.stdoutLimit))
+        let err = try ServerPipe(keep: .tail(64 << 10))
         let sshArgv = ServerChildren.asUser(local, [c.sshBinary] + ServerPlan.sshArguments(c, mode: mode))
         log("borgpull-server: \(mode.rawValue) \(c.repoName): \(c.remoteUser)@\(c.remoteHost):\(c.sshPort), client socket \(c.remoteSocketPath) -> \(c.socketPath) -> borg serve \(c.repoDir)\(c.appendOnly ? " (append-only)" : "")")
         sshPid = try ServerChildren.spawn(supervisor, sshArgv, environment: env,
@@ -258,21 +261,29 @@ public final class ServerRun {
         // 3. Wait for ssh; forward SIGINT/SIGTERM/SIGHUP; enforce BACKUP_TIMEOUT.
         let deadline = mode == .backup && c.backupTimeout > 0 ? monotonicSeconds() + Double(c.backupTimeout) : Double.infinity
         var stopSentAt: Double?
-        var pendingLine: [UInt8] = []
-        func forward(_ bytes: [UInt8]) {
-            guard let prefix = forwardStderrPrefix else { return }
-            pendingLine += bytes
-            while let nl = pendingLine.firstIndex(of: 10) {
-                // The client (or anyone on its side of the tunnel) wrote this: make it inert.
-                log(prefix + LogText.sanitize(String(decoding: pendingLine[..<nl], as: UTF8.self)))
-                pendingLine.removeSubrange(...nl)
-            }
+        // Lines are cut at 8 KiB: a client writing without newline cannot make the server grow.
+        var lines = LineAssembler()
+        func show(_ line: String) {
+            // The client (or anyone on its side of the tunnel) wrote this: make it inert.
+            if let prefix = forwardStderrPrefix { log(prefix + LogText.sanitize(line)) }
+        }
+        func forward(_ bytes: UnsafeBufferPointer<UInt8>) {
+            if forwardStderrPrefix != nil { lines.feed(bytes, show) }
         }
         while sshStatus == nil && sshSignal == nil {
             // Wakes on output, on a signal and on SIGCHLD (a child ended), else after 0.2 s.
             supervisor.wait(readable: [out, err].filter { !$0.eof }.map(\.readFD), timeout: 0.2)
             out.drain()
-            forward(err.drain())
+            err.drain(forward)
+            if out.overflowed && !result.stdoutOverflowed {
+                // A record is one line of a few KiB; whatever this is, it is not one.
+                log("borgpull-server: the client sent more than \(ServerOutcome.stdoutLimit >> 20) MiB on stdout, where only its result record belongs; stopping ssh")
+                result.stdoutOverflowed = true
+                if stopSentAt == nil {
+                    stopSSH(SIGTERM)
+                    stopSentAt = monotonicSeconds()
+                }
+            }
             for s in supervisor.takeSignals() {
                 if stopSentAt == nil {
                     log("borgpull-server: received signal \(s); stopping ssh, socat and borg serve")
@@ -306,9 +317,10 @@ public final class ServerRun {
                        pollfd(fd: err.readFD, events: Int16(POLLIN), revents: 0)]
             _ = poll(&fds, 2, 100)
             out.drain()
-            forward(err.drain())
+            err.drain(forward)
         }
-        if !pendingLine.isEmpty { forward([10]) }
+        lines.finish(show)
+        result.stdoutOverflowed = result.stdoutOverflowed || out.overflowed
         result.sshExit = sshStatus
         result.sshSignal = sshSignal
         result.stdout = String(decoding: out.buffer, as: UTF8.self)

@@ -30,9 +30,11 @@ public struct SpawnSpec: Sendable {
         case null
         /// Onto the helper's stderr (a child whose stdout must not mix with the helper's own).
         case stderr
-        /// Collected into `ProcessResult.stdout` (at most 16 MiB).
+        /// Collected into `ProcessResult.stdout`, at most `OutputReader.captureLimit` (4 MiB); more
+        /// sets `ProcessResult.stdoutOverflowed`.
         case capture
-        /// Forwarded line by line to the line sink, prefixed; the last lines are kept.
+        /// Forwarded line by line to the line sink, prefixed; the last lines are kept. Lines are
+        /// cut at `LineAssembler.defaultMaxLineBytes` (8 KiB).
         case lines(prefix: String)
         /// Onto a descriptor of the helper, e.g. the write end of a pipe the caller reads itself
         /// (`run` does not read it).
@@ -60,7 +62,11 @@ public struct SpawnSpec: Sendable {
 
 public struct ProcessResult: Sendable {
     public var termination: Termination
+    /// A `.capture` stdout, at most `OutputReader.captureLimit` bytes.
     public var stdout: [UInt8]
+    /// The `.capture` stdout passed `OutputReader.captureLimit`: `stdout` holds only its first
+    /// bytes, so it is not valid output (the rest was read and dropped).
+    public var stdoutOverflowed: Bool
     /// The last lines of a `.lines` output (stderr first if both), at most 100.
     public var tail: [String]
     /// The timeout elapsed and the process group was terminated.
@@ -274,60 +280,70 @@ public final class Supervisor: @unchecked Sendable {
             reap()
         }
         for r in readers {
-            if !r.closed { r.drain(lineSink) }
+            if !r.closed { r.drain(lineSink, maxReads: .max) }
             r.finish(lineSink)
             close(r.fd)
         }
-        return ProcessResult(termination: termination!, stdout: readers.first { $0.output == .capture }?.captured ?? [],
-                             tail: readers.flatMap(\.tail), timedOut: timedOut, interruptedBy: interruptedBy,
+        let capture = readers.first { $0.output == .capture }
+        return ProcessResult(termination: termination!, stdout: capture?.captured ?? [],
+                             stdoutOverflowed: capture?.overflowed ?? false, tail: readers.flatMap(\.tail), timedOut: timedOut, interruptedBy: interruptedBy,
                              seconds: monotonicSeconds() - started)
     }
 }
 
-/// Reads one non-blocking pipe of a child: collects bytes or splits lines.
+/// Reads one non-blocking pipe of a child: collects bytes or splits lines, in bounded memory.
 final class OutputReader {
     let fd: Int32
     let output: SpawnSpec.Output
     var closed = false
     var captured: [UInt8] = []
-    var partial: [UInt8] = []
+    /// More than `captureLimit` bytes arrived on a `.capture` output.
+    var overflowed = false
+    var lines = LineAssembler()
     var tail: [String] = []
-    static let captureLimit = 16 << 20
+    /// 4 MiB, in bytes: what a `.capture` output may hold. Its users print one small JSON object
+    /// (`borg create --json`: archive, repository, cache stats, a few KiB); past this the output
+    /// is not what was expected, and a child must not make the helper grow without end.
+    static let captureLimit = 4 << 20
+    /// Lines kept in `tail`; with `LineAssembler`'s cut, at most about 100 x 8 KiB.
+    static let tailLines = 100
 
     init(fd: Int32, output: SpawnSpec.Output) {
         self.fd = fd
         self.output = output
     }
 
-    /// Reads what is available now (never blocks).
-    func drain(_ sink: (String) -> Void) {
+    /// Reads what is available now (never blocks), at most `maxReads` reads of 64 KiB, so a child
+    /// that writes without pause cannot keep `run` from its signals and timeouts.
+    func drain(_ sink: (String) -> Void, maxReads: Int = 16) {
         var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
+        var reads = 0
+        while reads < maxReads {
+            reads += 1
             let n = retrying { read(fd, &buf, buf.count) }
             if n == 0 { closed = true; return }
             if n < 0 { if errno != EAGAIN { closed = true }; return }
             switch output {
             case .capture:
-                if captured.count < OutputReader.captureLimit { captured += buf[0..<n] }
+                let room = OutputReader.captureLimit - captured.count
+                if n > room { overflowed = true }
+                if room > 0 { captured += buf[0..<min(n, room)] }
             case .lines(let prefix):
-                for b in buf[0..<n] {
-                    if b == UInt8(ascii: "\n") || b == UInt8(ascii: "\r") { emit(prefix, sink) } else { partial.append(b) }
+                buf.withUnsafeBufferPointer { b in
+                    lines.feed(UnsafeBufferPointer(rebasing: b[0..<n])) { emit(prefix, $0, sink) }
                 }
             default: break
             }
         }
     }
 
-    func emit(_ prefix: String, _ sink: (String) -> Void) {
-        guard !partial.isEmpty else { return }
-        let line = String(decoding: partial, as: UTF8.self)
-        partial.removeAll(keepingCapacity: true)
+    func emit(_ prefix: String, _ line: String, _ sink: (String) -> Void) {
         sink(prefix + line)
         tail.append(line)
-        if tail.count > 100 { tail.removeFirst(tail.count - 100) }
+        if tail.count > OutputReader.tailLines { tail.removeFirst(tail.count - OutputReader.tailLines) }
     }
 
     func finish(_ sink: (String) -> Void) {
-        if case .lines(let prefix) = output { emit(prefix, sink) }
+        if case .lines(let prefix) = output { lines.finish { emit(prefix, $0, sink) } }
     }
 }

@@ -13,8 +13,10 @@ struct Backup: ParsableCommand {
         StreamLocalBindMask, someone listening): on any socket problem nothing
         runs, not even the pre hook; take the run lock (a second BACKUP exits
         11 at once); pre hook; borg create ::PREFIX-{now}; borg prune
-        --glob-archives 'PREFIX-*'; the post hook always (after a pre-hook
-        failure, a borg error, SIGTERM/SIGINT); then the result record
+        --glob-archives 'PREFIX-' + the {now} timestamp (only this host's own
+        archives, never those of a host whose prefix starts with PREFIX-); the
+        post hook always (after a pre-hook failure, a borg error,
+        SIGTERM/SIGINT); then the result record
         (RESULT_FILE, default /var/lib/borgpull/results/last-backup.json).
 
         EXIT STATUS (the worst of the steps):

@@ -26,17 +26,18 @@ enum BackupMode {
             notices += c.notices
             let result = try ServerRun(config: c, mode: .backup).run()
             notices += result.notices
-            let record = ServerOutcome.recordLine(in: result.stdout).flatMap { line -> ClientReport? in
+            let record = result.stdoutOverflowed ? nil : ServerOutcome.recordLine(in: result.stdout).flatMap { line -> ClientReport? in
                 try? JSONDecoder().decode(ClientReport.self, from: Data(line.utf8))
             }
-            if record == nil && !result.stdout.isEmpty {
+            if record == nil && !result.stdout.isEmpty && !result.stdoutOverflowed {
                 report("borgpull-server: the client's stdout held no result record: \(LogText.sanitize(String(result.stdout.prefix(200))))")
             }
             if result.socatDied && record == nil {
                 outcome = ServerOutcome(exit: .serveFailed, message: "socat (borg serve) ended during the backup; see its message above (fix: run SERVE and borg list on the client to test the repository)")
             } else {
                 outcome = ServerOutcome.backup(config: c, sshExit: result.sshExit, report: record, stderrTail: result.stderrTail,
-                                               interrupted: result.interrupted, timedOut: result.timedOut)
+                                               interrupted: result.interrupted, timedOut: result.timedOut,
+                                               stdoutOverflowed: result.stdoutOverflowed)
             }
         } catch {
             outcome = ServerOutcome(exit: error.exit, message: error.message)

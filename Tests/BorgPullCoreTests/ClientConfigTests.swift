@@ -31,11 +31,11 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertEqual(c.retention, [.init(option: "keep-daily", value: "7"), .init(option: "keep-weekly", value: "4"),
                                      .init(option: "keep-monthly", value: "6")])
         XCTAssertEqual(c.archiveTemplate, "{hostname}-{now}")
-        XCTAssertEqual(c.pruneGlob, "{hostname}-*")
+        XCTAssertEqual(c.pruneGlob, "{hostname}-" + ArchiveNames.timestampGlob)
         let d = try build(env: base + "KEEP_DAILY=14\nKEEP_WITHIN=2d\nARCHIVE_PREFIX=web1\n")
         XCTAssertEqual(d.retention.first, .init(option: "keep-within", value: "2d"))
         XCTAssertTrue(d.retention.contains(.init(option: "keep-daily", value: "14")))
-        XCTAssertEqual(d.pruneGlob, "web1-*")
+        XCTAssertEqual(d.pruneGlob, "web1-" + ArchiveNames.timestampGlob)
     }
 
     func testMissingOrEmptyPaths() {
@@ -116,7 +116,7 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertTrue(create.contains("--patterns-from"))
         XCTAssertFalse(create.contains("--exclude-from"), "an empty excludes file is not passed")
         let prune = cmds.prune()
-        XCTAssertTrue(prune.contains("--glob-archives={hostname}-*"), "one argument: a prefix can never become an option")
+        XCTAssertTrue(prune.contains("--glob-archives={hostname}-" + ArchiveNames.timestampGlob), "one argument: a prefix can never become an option")
         XCTAssertFalse(prune.contains("--prefix"))
         let env = cmds.environment(passphraseFD: 3)
         XCTAssertEqual(env["BORG_RSH"], "/usr/local/bin/borgpull-client relay --socket '/run/my sock'")
