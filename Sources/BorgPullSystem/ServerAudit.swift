@@ -1,3 +1,4 @@
+import Glibc
 import BorgPullCore
 
 /// The audit of one server config file (`borgpull-check --server-config FILE`).
@@ -16,6 +17,8 @@ import BorgPullCore
 public enum ServerAudit {
     public struct Options: Sendable {
         public var sshKeygen = "/usr/bin/ssh-keygen"
+        /// Where enabled units are looked for (`ROOT/etc/systemd/system/timers.target.wants`).
+        public var systemdRoot = ""
         public init() {}
     }
 
@@ -171,6 +174,23 @@ public enum ServerAudit {
         default:
             a.add(Finding(.fail, check: "server.appendonly", what: "APPEND_ONLY must be yes or no", location: "\(configFile): APPEND_ONLY",
                           expected: "yes or no", actual: appendOnly, fix: "set APPEND_ONLY=yes"))
+        }
+
+        // Maintenance: the COMPACT and CHECK timers of this client, and their last records.
+        if let config = try? ServerConfig.parse(text, file: configFile) {
+            let base = configFile.split(separator: "/").last.map(String.init) ?? configFile
+            let instance = base.hasSuffix(".conf") ? String(base.dropLast(5)) : base
+            var enabled: [ServerMode: Bool] = [:]
+            var records: [ServerMode: MaintenanceRecord] = [:]
+            var paths: [ServerMode: String] = [:]
+            for mode in [ServerMode.compact, .check] {
+                let link = "\(options.systemdRoot)/etc/systemd/system/timers.target.wants/borgpull-\(mode.rawValue.lowercased())@\(instance).timer"
+                enabled[mode] = AuditOS.facts(link) != nil
+                paths[mode] = ServerMaintenance.recordPath(config, mode)
+                records[mode] = ServerMaintenance.lastRecord(config, mode)
+            }
+            a.add(MaintenanceAudit.findings(configFile: configFile, instance: instance, enabled: enabled, records: records,
+                                            recordPaths: paths, now: Double(time(nil))))
         }
         return a.findings
     }

@@ -70,4 +70,25 @@ final class MaintenancePlanTests: XCTestCase {
         XCTAssertEqual(ServerMode(argument: "compact"), .compact)
         XCTAssertEqual(ServerMode(argument: "Check"), .check)
     }
+
+    func testMaintenanceAuditJudgesTimersAndRecords() {
+        func record(_ status: ServerExit, finished: String) -> MaintenanceRecord {
+            MaintenanceRecord(mode: "CHECK", client: "c", repository: "/r", started: finished, finished: finished,
+                              verdict: MaintenanceVerdict(exit: status, message: "m", damage: status == .repositoryDamaged ? ["[segment 6, offset 8]"] : []),
+                              borgRC: 0, bytesBefore: 1, bytesAfter: 1, partial: false)
+        }
+        let now = 1_800_000_000.0  // 2027-01-15
+        func worst(_ enabled: Bool, _ r: MaintenanceRecord?) -> Finding.Severity? {
+            MaintenanceAudit.findings(configFile: "/etc/borgpull-server/c.conf", instance: "c", enabled: [.compact: enabled, .check: enabled],
+                                      records: r.map { [.check: $0] } ?? [:], recordPaths: [:], now: now).map(\.severity).max()
+        }
+        XCTAssertEqual(worst(true, nil), .ok)
+        XCTAssertEqual(worst(false, nil), .warn)
+        XCTAssertEqual(worst(true, record(.ok, finished: "2027-01-10T00:00:00Z")), .ok)
+        XCTAssertEqual(worst(true, record(.ok, finished: "2026-09-01T00:00:00Z")), .warn, "older than 62 days")
+        XCTAssertEqual(worst(true, record(.maintenanceFailed, finished: "2027-01-10T00:00:00Z")), .warn)
+        let damaged = MaintenanceAudit.findings(configFile: "/etc/borgpull-server/c.conf", instance: "c", enabled: [.compact: true, .check: true],
+                                                records: [.check: record(.repositoryDamaged, finished: "2027-01-10T00:00:00Z")], recordPaths: [:], now: now)
+        XCTAssertTrue(damaged.contains { $0.severity == .fail && $0.what.contains("segment 6") })
+    }
 }

@@ -231,7 +231,17 @@ final class CheckSystemTests: XCTestCase {
         chmod 0644 \(r)/server/client1.conf
         """)
         let conf = "\(r)/server/client1.conf"
-        var fs = ServerAudit.run(configFile: conf)
+        var options = ServerAudit.Options()
+        options.systemdRoot = r
+        // Without the maintenance timers: WARN, with the command that enables them.
+        var fs = ServerAudit.run(configFile: conf, options: options)
+        XCTAssertTrue(fs.contains { $0.check == "server.maintenance.timer" && $0.severity == .warn && $0.fix == "systemctl enable --now borgpull-compact@client1.timer" }, describe(fs))
+        try CheckFixture.sh("""
+            mkdir -p \(r)/etc/systemd/system/timers.target.wants
+            ln -sf /etc/systemd/system/borgpull-compact@.timer \(r)/etc/systemd/system/timers.target.wants/borgpull-compact@client1.timer
+            ln -sf /etc/systemd/system/borgpull-check@.timer \(r)/etc/systemd/system/timers.target.wants/borgpull-check@client1.timer
+            """)
+        fs = ServerAudit.run(configFile: conf, options: options)
         XCTAssertEqual(fs.map(\.severity).max(), .ok, describe(fs))
         chmod("\(r)/server/id", 0o644)
         try CheckFixture.sh("echo APPEND_ONLY=no >> \(conf)")

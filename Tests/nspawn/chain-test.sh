@@ -344,5 +344,30 @@ sys.exit(0 if any(f["check"] == "server.parse" and f["severity"] == "OK" for f i
   && ok "the server example config parses (borgpull-check --server-config)" \
   || bad "the server example config parses (borgpull-check --server-config)" "$CHECK"
 
+# --- Server maintenance through systemd, inside the container: one COMPACT and one CHECK of a
+# repository of the installed user borg, by their template units, with no passphrase anywhere.
+if out=$(inside sh -c '
+    set -e
+    cd /etc/borgpull-server
+    sed -e "s|^REPO_NAME=.*|REPO_NAME=\"maint\"|" -e "s|^REPO_DIR=.*|REPO_DIR=\"/srv/borg/maint\"|" \
+        -e "s|^RUN_DIR=.*|RUN_DIR=\"/run/borgpull-server/maint\"|" -e "s|^REMOTE_HOST=.*|REMOTE_HOST=\"localhost\"|" \
+        borgpull.conf.example > maint.conf
+    chown root:borg maint.conf && chmod 0640 maint.conf
+    install -d -o borg -g borg -m 0700 /srv/borg/maint
+    runuser -u borg -- env -i HOME=/var/lib/borg_remote_pull BORG_PASSPHRASE=chain borg init -e repokey-blake2 /srv/borg/maint
+    runuser -u borg -- env -i HOME=/var/lib/borg_remote_pull BORG_PASSPHRASE=chain borg create /srv/borg/maint::one /etc/hostname
+    systemctl daemon-reload
+    systemctl start borgpull-compact@maint.service
+    systemctl start borgpull-check@maint.service
+    printf "%s %s %s %s\n" "$(systemctl show -p Result --value borgpull-compact@maint.service)" \
+      "$(systemctl show -p Result --value borgpull-check@maint.service)" \
+      "$(python3 -c "import json; print(json.load(open(\"/var/lib/borgpull-server/maint/last-compact.json\"))[\"name\"])" 2>/dev/null || echo none)" \
+      "$(python3 -c "import json; print(json.load(open(\"/var/lib/borgpull-server/maint/last-check.json\"))[\"name\"])" 2>/dev/null || echo none)"
+    ' 2>&1); then
+  expect_eq "COMPACT and CHECK through their units (results, records)" "success success ok ok" "$(tail -n 1 <<<"$out")"
+else
+  bad "COMPACT and CHECK through their units" "$out$(inside journalctl --no-pager -o cat -u 'borgpull-compact@maint.service' -u 'borgpull-check@maint.service' | tail -n 30)"
+fi
+
 echo "chain-test: $PASS passed, $FAIL failed"
 (( FAIL == 0 ))
