@@ -114,8 +114,10 @@ install_client() {
     systemctl daemon-reload
     # SETUP now and at every boot (it is idempotent); the backup unit is never enabled.
     systemctl enable borg-backup-create-directory.service
+    # SETUP refuses a configuration whose audit fails (an unedited skeleton): it creates the
+    # socket directory only once /etc/borgpull is filled in.
     systemctl restart borg-backup-create-directory.service ||
-      say "borg-backup-create-directory.service failed: journalctl -u borg-backup-create-directory.service"
+      say "SETUP (borg-backup-create-directory.service) refused: the configuration is not complete yet (borgpull-check lists what to fix; journalctl -u borg-backup-create-directory.service). After editing /etc/borgpull: systemctl restart borg-backup-create-directory.service"
     # sshd: check the Match block and make a running sshd read it.
     if command -v sshd >/dev/null; then
       mkdir -p -m 0755 /run/sshd

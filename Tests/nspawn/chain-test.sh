@@ -107,8 +107,10 @@ else
 fi
 echo "$out" | sed 's/^/# /'
 expect_eq "SETUP unit enabled" enabled "$(inside systemctl is-enabled borg-backup-create-directory.service || true)"
-expect_eq "SETUP unit active" active "$(inside systemctl is-active borg-backup-create-directory.service || true)"
-expect_eq "/run/borg: ssh user, 0710" "borgpull:borgpull 710" "$(inside stat -c '%U:%G %a' /run/borg || true)"
+# SETUP refuses a configuration whose audit fails (the skeleton's CHANGE-ME values) and creates
+# nothing; it runs once the admin has edited the files (the second install restarts it).
+expect_eq "SETUP refuses the unedited skeleton" failed "$(inside systemctl is-active borg-backup-create-directory.service || true)"
+expect_eq "nothing created before the config is edited: /run/borg absent" absent "$(inside sh -c '[ -e /run/borg ] && echo present || echo absent')"
 expect_eq "/etc/borgpull: root 0700" "root:root 700" "$(inside stat -c '%U:%G %a' /etc/borgpull || true)"
 expect_eq "borg_env: root 0600" "root:root 600" "$(inside stat -c '%U:%G %a' /etc/borgpull/borg_env || true)"
 expect_eq "binaries: root 0755" "root:root 755" "$(inside stat -c '%U:%G %a' /usr/local/bin/borgpull-client || true)"
@@ -158,6 +160,8 @@ expect_eq "edited sshd Match block survives" "$MATCH_SUM" "$(inside sha256sum /e
 expect_eq "authorized key survives" "$(cut -d' ' -f1,2 "$SRV_HOME/.ssh/id_ed25519.pub")" \
   "$(inside cut -d' ' -f1,2 /etc/ssh/authorized_keys/borgpull/backup_server_keys)"
 expect_eq "borg_env still root 0600" "root:root 600" "$(inside stat -c '%U:%G %a' /etc/borgpull/borg_env || true)"
+expect_eq "SETUP unit active once the config is edited" active "$(inside systemctl is-active borg-backup-create-directory.service || true)"
+expect_eq "/run/borg: ssh user, 0710" "borgpull:borgpull 710" "$(inside stat -c '%U:%G %a' /run/borg || true)"
 
 # --- The container's sshd on 127.0.0.1:PORT (Debian's ssh.service, our Match block).
 inside sh -c "printf 'Port %s\nListenAddress 127.0.0.1\n' $PORT > /etc/ssh/sshd_config.d/00-chain-test-listen.conf"
