@@ -10,12 +10,17 @@ public enum SetupRunner {
     /// runner) may only traverse.
     public static let socketDirectoryMode: mode_t = 0o710
 
+    /// Audit checks about what SETUP itself establishes: the socket directory (missing at boot,
+    /// /run is empty). SETUP judges that directory below (it never takes over a foreign one);
+    /// every other FAIL stops it.
+    static let establishedBySetup: Set<String> = ["socket.dir"]
+
     public static func run(directory: String, log: Logger) -> ClientExit {
         let audit = ClientAudit.run(configDir: directory, options: .backup)
         // Why refuse on any FAIL: SETUP runs as root with every capability and creates and
         // chowns directories named by the configuration; a configuration that failed its audit
         // (a group-writable borg_env, an unknown socket owner ...) must not steer it.
-        let fails = audit.findings.filter { $0.severity == .fail }
+        let fails = audit.findings.filter { $0.severity == .fail && !establishedBySetup.contains($0.check) }
         guard fails.isEmpty, let config = audit.config else {
             for f in fails { log.error("\(f.location): \(f.what) (fix: \(f.fix))") }
             log.error("SETUP refused: the configuration audit failed; nothing was created or changed (fix the findings above, then run SETUP again; borgpull-check lists them)")
