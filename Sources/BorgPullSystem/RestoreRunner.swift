@@ -68,9 +68,11 @@ public final class RestoreRunner {
         }
 
         let decided: RestorePlan
+        // borg renders {hostname} in the archive name as the short host name (borg 1.2
+        // "Placeholders"), so this host's names start with the rendered prefix.
         do {
             decided = try RestorePlan.decide(request, archives: archives, stateDirectory: config.stateDirectory,
-                                             prefix: config.archivePrefix, stamp: "\(Int(startedAt))-\(getpid())")
+                                             prefix: config.archivePrefix.replacing("{hostname}", with: shortHostName()), stamp: "\(Int(startedAt))-\(getpid())")
         } catch { return refuse(error) }
         plan = decided
 
