@@ -22,6 +22,9 @@ public enum ClientExit: Int32, Sendable, Codable, CaseIterable {
     case configError = 12
     /// The least-privilege sandbox could not be applied; borg did not run.
     case sandboxFailed = 13
+    /// `restore`: borg could not restore some selected items (each named in the log, counted in
+    /// the summary and the record); borg's own warning status 1 never passes for success.
+    case restoreIncomplete = 14
     /// An unexpected system error (fork, pipe ...).
     case internalError = 70
 
@@ -37,6 +40,7 @@ public enum ClientExit: Int32, Sendable, Codable, CaseIterable {
         case .busy: return "busy"
         case .configError: return "config-error"
         case .sandboxFailed: return "sandbox-failed"
+        case .restoreIncomplete: return "restore-incomplete"
         case .internalError: return "internal-error"
         }
     }

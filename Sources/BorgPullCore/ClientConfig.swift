@@ -86,6 +86,9 @@ public struct ClientConfig: Sendable {
     public var borgBinary: String
     /// `SECCOMP_POLICY`: the seccomp policy borg runs under (root-owned, not group/other-writable).
     public var seccompPolicy: String
+    /// `SECCOMP_RESTORE_POLICY`: the policy of the restore sandbox (default: borg-restore.policy
+    /// next to SECCOMP_POLICY); the same owner/mode rules and linter.
+    public var restorePolicy: String = ""
     /// `LANDLOCK`: `auto` (default; borg runs without the Landlock layer on a kernel that has
     /// none, with a warning) or `required` (it never runs without it). SECURITY.md, "Landlock".
     public var landlock: LandlockMode
@@ -126,7 +129,7 @@ public struct ClientConfig: Sendable {
         "BORG_REPO", "BORG_PASSPHRASE", "PASSPHRASE_FILE", "BORG_PASSCOMMAND", "BACKUP_SOCKET",
         "BORG_RSH", "BORG_BACKUP_USER", "BORG_BACKUP_GROUP", "RUNNER_USER", "STREAM_LOCAL_BIND_MASK",
         "ARCHIVE_PREFIX", "LOCK_WAIT", "HOOK_TIMEOUT", "MISSING_PATHS", "STATE_DIR", "RESULT_FILE",
-        "BORG_BINARY", "SECCOMP_POLICY", "LANDLOCK",
+        "BORG_BINARY", "SECCOMP_POLICY", "SECCOMP_RESTORE_POLICY", "LANDLOCK",
     ]).union(retentionKeys.map(\.key))
 
     /// Where `make install` puts the seccomp policy.
@@ -309,6 +312,8 @@ public struct ClientConfig: Sendable {
         let resultFile = try absolutePath("RESULT_FILE", default: "\(stateDir)/results/last-backup.json")
         let borgBinary = try absolutePath("BORG_BINARY", default: "/usr/bin/borg")
         let seccompPolicy = try absolutePath("SECCOMP_POLICY", default: defaultSeccompPolicy)
+        let policyDir = seccompPolicy.split(separator: "/").dropLast().joined(separator: "/")
+        let restorePolicy = try absolutePath("SECCOMP_RESTORE_POLICY", default: "/\(policyDir)/borg-restore.policy")
         let landlockAssignment = env.assignment("LANDLOCK")
         guard let landlock = LandlockMode(rawValue: landlockAssignment?.value ?? LandlockMode.auto.rawValue) else {
             throw ConfigError(file: envPath, line: landlockAssignment?.line,
@@ -365,7 +370,7 @@ public struct ClientConfig: Sendable {
             return path(f)
         }
 
-        return ClientConfig(
+        var config = ClientConfig(
             directory: dir, envFile: envPath, repository: repo.value, passphrase: passphrase,
             socketPath: socket.value, sshUser: sshUser, sshGroup: sshGroup, runnerUser: runner,
             bindMask: bindMask, archivePrefix: prefix, retention: retention,
@@ -377,6 +382,8 @@ public struct ClientConfig: Sendable {
             patternsFile: nonEmptyList(.patterns), excludesFile: nonEmptyList(.excludes),
             createOptions: createOptions, pruneOptions: pruneOptions,
             preHook: try hook(.hookPre), postHook: try hook(.hookPost), notices: notices)
+        config.restorePolicy = restorePolicy
+        return config
     }
 }
 

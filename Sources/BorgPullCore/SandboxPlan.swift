@@ -11,6 +11,17 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
     /// CAP_DAC_READ_SEARCH (2): bypass read permission checks on files and search/read checks on
     /// directories. Lets the runner read every source file without being able to write any.
     public static let dacReadSearch = Capability(rawValue: 2)
+    /// CAP_CHOWN (0): give a restored file its archived owner and group.
+    public static let chown = Capability(rawValue: 0)
+    /// CAP_DAC_OVERRIDE (1): write into directories and files of other owners (an in-place
+    /// restore below /home/alice 0700; a user xattr on a file already chowned to its owner).
+    public static let dacOverride = Capability(rawValue: 1)
+    /// CAP_FOWNER (3): chmod, utime and ACLs of a file after it was chowned away from uid 0.
+    public static let fowner = Capability(rawValue: 3)
+    /// CAP_MKNOD (27): recreate character and block devices.
+    public static let mknod = Capability(rawValue: 27)
+    /// CAP_SETFCAP (31): restore file capabilities (the security.capability xattr).
+    public static let setfcap = Capability(rawValue: 31)
 
     /// Names of capabilities 0...40 (Linux 5.9+), for messages.
     public static let names = [
@@ -108,8 +119,20 @@ public struct SandboxPlanError: Error, Equatable, Sendable, CustomStringConverti
     public var description: String { "sandbox plan: \(problem); fix: \(fix)" }
 }
 
+/// What a sandbox is for: it decides who borg runs as and which capabilities it may keep.
+public enum SandboxPurpose: String, Equatable, Sendable {
+    /// Every borg but a restore: the unprivileged runner with CAP_DAC_READ_SEARCH only.
+    case backup
+    /// `borgpull-client restore`: borg extract as uid 0 with `SandboxPlan.restoreCapabilities`,
+    /// so owners, modes, devices and file capabilities come back; Landlock keeps its writes in
+    /// the target and its root-owned base directory.
+    case restore
+}
+
 /// Everything the privilege drop needs, decided before any OS call.
 public struct SandboxPlan: Equatable, Sendable {
+    /// Backup (runner) or restore (uid 0, restore capabilities).
+    public var purpose: SandboxPurpose = .backup
     /// The uid borg runs as (real, effective, saved, filesystem). Never 0.
     public var runnerUID: UInt32
     /// The primary gid (real, effective, saved, filesystem). Never 0.
@@ -141,11 +164,46 @@ public struct SandboxPlan: Equatable, Sendable {
     /// The only capability a plan may keep: reading is all borg needs beyond its own files.
     public static let permittedCapabilities: Set<Capability> = [.dacReadSearch]
 
+    /// What a root `borg extract` needs to give every item back its owner, mode, mtime, xattrs,
+    /// ACLs and device numbers, measured with policy/seccomp/measure/measure-restore.sh (each
+    /// capability left out once; borg 1.2.4): without CAP_CHOWN owners are silently lost (borg
+    /// ignores chown errors), without CAP_FOWNER modes, mtimes and ACLs of chowned files, without
+    /// CAP_DAC_OVERRIDE user xattrs of files the owner may not write, without CAP_MKNOD devices,
+    /// without CAP_SETFCAP file capabilities. CAP_DAC_READ_SEARCH and CAP_FSETID changed nothing
+    /// (setuid/setgid modes are refused by the restore policy anyway), so they are not kept.
+    public static let restoreCapabilities: [Capability] = [.chown, .dacOverride, .fowner, .mknod, .setfcap]
+
+    /// The restore sandbox: uid 0 and gid 0 (files and borg's base directory stay root's; no
+    /// runner-writable directory is ever used), no supplementary groups, `restoreCapabilities`.
+    public static func restore(policy: SeccompPolicy, writableDirectories: [String], landlock: LandlockMode) -> SandboxPlan {
+        var plan = SandboxPlan(runnerUID: 0, runnerGID: 0, keptCapabilities: restoreCapabilities, policy: policy,
+                               writableDirectories: writableDirectories, landlock: landlock)
+        plan.purpose = .restore
+        return plan
+    }
+
     /// Checks the plan's invariants.
     /// - Throws: `SandboxPlanError` for uid 0, gid 0 (primary or supplementary; root's group can
     ///   write root-group-writable files), a kept capability other than CAP_DAC_READ_SEARCH, or a
     ///   writable directory that is not absolute, is `/` or contains `..`.
+    ///   A restore plan must be uid 0, gid 0, no groups, only `restoreCapabilities`, and have at
+    ///   least one writable directory.
     public func validate() throws {
+        if purpose == .restore {
+            if runnerUID != 0 || runnerGID != 0 || !supplementaryGIDs.isEmpty {
+                throw SandboxPlanError(problem: "a restore plan runs as uid 0, gid 0 without groups, not \(runnerUID)/\(runnerGID)/\(supplementaryGIDs)",
+                                       fix: "build it with SandboxPlan.restore")
+            }
+            if let extra = keptCapabilities.first(where: { !Self.restoreCapabilities.contains($0) }) {
+                throw SandboxPlanError(problem: "capability \(extra) would be kept by a restore",
+                                       fix: "keep only \(Self.restoreCapabilities.map(\.description).joined(separator: ", "))")
+            }
+            if writableDirectories.isEmpty {
+                throw SandboxPlanError(problem: "a restore plan without a writable directory", fix: "give the restore target and the base directory")
+            }
+            try validateDirectories()
+            return
+        }
         if runnerUID == 0 {
             throw SandboxPlanError(problem: "runner uid is 0 (root)", fix: "configure an unprivileged runner user")
         }
@@ -158,6 +216,10 @@ public struct SandboxPlan: Equatable, Sendable {
         if let extra = keptCapabilities.first(where: { !Self.permittedCapabilities.contains($0) }) {
             throw SandboxPlanError(problem: "capability \(extra) would be kept", fix: "keep only CAP_DAC_READ_SEARCH")
         }
+        try validateDirectories()
+    }
+
+    func validateDirectories() throws {
         for d in writableDirectories where !d.hasPrefix("/") || d.split(separator: "/").isEmpty
             || d.split(separator: "/").contains("..") {
             throw SandboxPlanError(problem: "writable directory `\(d)` is not an absolute directory below / without ..",
@@ -166,12 +228,17 @@ public struct SandboxPlan: Equatable, Sendable {
     }
 
     /// The arguments after the client binary for the internal command that applies this plan:
-    /// `sandbox-exec --runner-uid U --runner-gid G [--groups A,B] --landlock auto|required
+    /// `sandbox-exec (--runner-uid U --runner-gid G [--groups A,B] | --restore) --landlock auto|required
     /// [--writable DIR]... --policy FILE [--status-fd N] -- EXECUTABLE ARGS...`. `executable`
     /// must be absolute (no PATH search in the sandbox).
     public func sandboxExecArguments(policyPath: String, executable: String, arguments: [String],
                                      statusFD: Int32? = nil) -> [String] {
-        var argv = ["sandbox-exec", "--runner-uid", String(runnerUID), "--runner-gid", String(runnerGID)]
+        var argv = ["sandbox-exec"]
+        // A restore's uid, gid and capabilities are not arguments: sandbox-exec takes them from
+        // `SandboxPlan.restore`, the one place they are decided.
+        if purpose == .restore { argv.append("--restore") } else {
+            argv += ["--runner-uid", String(runnerUID), "--runner-gid", String(runnerGID)]
+        }
         if !supplementaryGIDs.isEmpty {
             argv += ["--groups", supplementaryGIDs.map(String.init).joined(separator: ",")]
         }

@@ -148,9 +148,17 @@ public final class BackupRunner {
     /// Runs borg with the prepared environment and the passphrase on descriptor 3, inside the
     /// sandbox: this client re-executes itself as `sandbox-exec`, which drops to the runner and
     /// execs borg (no Swift code between fork and exec). This is the one place borg is started.
-    /// - Parameter sandboxed: false only for `borg --unsandboxed` (restores that keep ownership).
+    /// - Parameters:
+    ///   - sandboxed: false only for `borg --unsandboxed` (borg as root, logged).
+    ///   - plan: the sandbox, with the policy file it was loaded from; default `p.sandbox` under
+    ///     SECCOMP_POLICY. `restore` passes `SandboxPlan.restore` under SECCOMP_RESTORE_POLICY.
+    ///   - lineSink: receives each line of a `.lines` output; default: the log.
     public func runBorg(_ p: Prepared, argv: [String], stdout: SpawnSpec.Output, stderr: SpawnSpec.Output,
-                        workingDirectory: String = "/", sandboxed: Bool = true) throws(SystemError) -> BorgRun {
+                        workingDirectory: String = "/", sandboxed: Bool = true,
+                        plan: (sandbox: SandboxPlan, policyPath: String)? = nil,
+                        lineSink: ((String) -> Void)? = nil) throws(SystemError) -> BorgRun {
+        let sink = lineSink ?? { line in self.log.info("\(LogText.sanitize(line))") }
+        let (sandbox, policyPath) = plan ?? (p.sandbox, p.config.seccompPolicy)
         var descriptors: [(child: Int32, parent: Int32)] = []
         var parentEnds: [Int32] = []
         defer { parentEnds.forEach { close($0) } }
@@ -175,13 +183,13 @@ public final class BackupRunner {
             statusRead = fds[0]
             parentEnds.append(fds[0])
             descriptors.append((4, fds[1]))
-            command = [selfPath] + p.sandbox.sandboxExecArguments(policyPath: p.config.seccompPolicy, executable: argv[0],
+            command = [selfPath] + sandbox.sandboxExecArguments(policyPath: policyPath, executable: argv[0],
                                                                   arguments: Array(argv.dropFirst()), statusFD: 4)
             let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
             let spec = SpawnSpec(argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
                                  workingDirectory: workingDirectory)
             let child: ProcessResult
-            do { child = try supervisor.run(spec) { line in self.log.info("\(LogText.sanitize(line))") } } catch {
+            do { child = try supervisor.run(spec, lineSink: sink) } catch {
                 close(fds[1])
                 throw error
             }
@@ -194,7 +202,7 @@ public final class BackupRunner {
         let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
         let spec = SpawnSpec(argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
                              workingDirectory: workingDirectory)
-        return BorgRun(process: try supervisor.run(spec) { line in self.log.info("\(LogText.sanitize(line))") }, sandboxFailure: nil)
+        return BorgRun(process: try supervisor.run(spec, lineSink: sink), sandboxFailure: nil)
     }
 
     /// The step result of a borg run (`create`, `prune`), with warnings collected.

@@ -103,7 +103,10 @@ public enum Sandbox {
         if borgpull_getresuid(&ru, &eu, &su) != 0 || ru != u || eu != u || su != u {
             step.fail(detail: "getresuid returned \(ru)/\(eu)/\(su)")
         }
-        if borgpull_setresuid(0, 0, 0) == 0 { step.fail(detail: "could regain uid 0") }
+        // A restore stays uid 0 (its files and base directory are root's): what limits it is the
+        // capability set below, the locked securebits (NOROOT: uid 0 gains nothing on exec),
+        // Landlock and its own seccomp policy.
+        if plan.purpose == .backup, borgpull_setresuid(0, 0, 0) == 0 { step.fail(detail: "could regain uid 0") }
 
         // 7 capabilities: permitted/effective = kept + CAP_SETPCAP (needed for steps 9 and 10
         // only, removed in step 11), inheritable = kept (needed for the ambient raise).

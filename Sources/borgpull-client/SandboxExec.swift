@@ -1,7 +1,7 @@
 // `borgpull-client sandbox-exec`: INTERNAL command, not for people. The client spawns itself
 // with it (fork + exec, so no Swift code runs between fork and exec) to start every borg:
 //
-//   borgpull-client sandbox-exec --runner-uid UID --runner-gid GID [--groups G1,G2]
+//   borgpull-client sandbox-exec (--runner-uid UID --runner-gid GID [--groups G1,G2] | --restore)
 //       [--landlock auto|required] [--writable DIR]... --policy FILE [--status-fd FD]
 //       -- /usr/bin/borg ARGS...
 //
@@ -25,10 +25,13 @@ struct SandboxExec: ParsableCommand {
         shouldDisplay: false)
 
     @Option(name: .customLong("runner-uid"), help: "Runner uid (not 0).")
-    var runnerUID: UInt32
+    var runnerUID: UInt32?
 
     @Option(name: .customLong("runner-gid"), help: "Runner primary gid (not 0).")
-    var runnerGID: UInt32
+    var runnerGID: UInt32?
+
+    @Flag(name: .customLong("restore"), help: "The restore sandbox (SandboxPlan.restore): uid 0 with the restore capabilities.")
+    var restore = false
 
     @Option(name: .customLong("groups"), help: "Exact supplementary gids, comma-separated (default: none).")
     var groups: String = ""
@@ -85,8 +88,19 @@ struct SandboxExec: ParsableCommand {
         guard let mode = LandlockMode(rawValue: landlock) else {
             Self.fail(.arguments, "--landlock \(landlock): expected auto or required", statusFD: statusFD)
         }
-        let plan = SandboxPlan(runnerUID: runnerUID, runnerGID: runnerGID, supplementaryGIDs: gids, policy: loaded,
+        let plan: SandboxPlan
+        if restore {
+            if runnerUID != nil || runnerGID != nil || !gids.isEmpty {
+                Self.fail(.arguments, "--restore takes no --runner-uid, --runner-gid or --groups", statusFD: statusFD)
+            }
+            plan = .restore(policy: loaded, writableDirectories: writable, landlock: mode)
+        } else {
+            guard let runnerUID, let runnerGID else {
+                Self.fail(.arguments, "--runner-uid and --runner-gid are required (or --restore)", statusFD: statusFD)
+            }
+            plan = SandboxPlan(runnerUID: runnerUID, runnerGID: runnerGID, supplementaryGIDs: gids, policy: loaded,
                                writableDirectories: writable, landlock: mode)
+        }
         Sandbox.applyAndExec(plan: plan, executable: executable, argv: command,
                              environment: Self.currentEnvironment(), statusFD: statusFD)
     }

@@ -13,7 +13,8 @@ struct BorgPullClient: ParsableCommand {
           SETUP   create the socket and state directories (at boot)
           BACKUP  audit the config, check the forwarded socket, pre hook,
                   borg create, borg prune, post hook (always), result record
-          borg    run a borg command through the tunnel (init, list, extract)
+          restore restore files in the restore sandbox (keeps owners, modes, ACLs)
+          borg    run a borg command through the tunnel (init, list, info)
           trigger sshd ForceCommand: start the BACKUP, print its record
           relay   the built-in remote shell borg uses (BORG_RSH)
 
@@ -25,7 +26,7 @@ struct BorgPullClient: ParsableCommand {
         EXIT STATUS:
         \(ClientExit.table)
         """,
-        subcommands: [Backup.self, Setup.self, BorgPassthrough.self, RelayCommand.self, Trigger.self]
+        subcommands: [Backup.self, Setup.self, Restore.self, BorgPassthrough.self, RelayCommand.self, Trigger.self]
     )
 }
 
@@ -49,5 +50,5 @@ if clientArguments.first == "sandbox-exec" {
 
 StderrLogHandler.bootstrap(program: "borgpull-client")
 BorgPullClient.main(ModeArguments.normalize(clientArguments,
-                                            modes: ["setup", "backup", "borg", "relay", "trigger"],
+                                            modes: ["setup", "backup", "restore", "borg", "relay", "trigger"],
                                             optionsWithValue: ["-c", "--configs"]))
