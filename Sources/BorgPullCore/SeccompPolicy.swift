@@ -142,9 +142,19 @@ public enum SeccompDangerousSyscalls {
         "sched_setscheduler", "setpriority", "ioprio_set",
     ]).union(modeArgument.keys)
 
-    /// The chmod family and the index of its mode argument (chmod(2), fchmodat2 since Linux 6.6).
-    /// An entry that lets one of them run must refuse S_ISUID|S_ISGID in that argument.
-    public static let modeArgument: [String: Int] = ["chmod": 1, "fchmod": 1, "fchmodat": 2, "fchmodat2": 2]
+    /// Calls that set a file's mode, and the index of the mode argument: the chmod family
+    /// (chmod(2), fchmodat2 since Linux 6.6), and the calls that create a file with a mode
+    /// (open(2)/openat(2) with O_CREAT or O_TMPFILE, creat(2), mknod(2)/mknodat(2), which keep
+    /// S_ISUID/S_ISGID as given). An entry that lets one of them run must refuse S_ISUID|S_ISGID
+    /// in that argument, or (open, openat) require that the flags create nothing.
+    public static let modeArgument: [String: Int] = [
+        "chmod": 1, "fchmod": 1, "fchmodat": 2, "fchmodat2": 2,
+        "open": 2, "openat": 3, "creat": 1, "mknod": 1, "mknodat": 2,
+    ]
+
+    /// open(2)/openat(2): the index of the flags argument; an entry requiring
+    /// `O_CREAT|__O_TMPFILE` clear there cannot create a file, whatever the mode.
+    public static let createFlagsArgument: [String: Int] = ["open": 1, "openat": 2]
 }
 
 /// Symbolic constants accepted in policy values and errno actions (Linux generic / x86_64 values).
@@ -161,6 +171,8 @@ public enum SeccompConstants {
         "PR_SET_NAME": 15, "PR_GET_NAME": 16, "PR_CAPBSET_READ": 23, "PR_SET_NO_NEW_PRIVS": 38,
         "PR_GET_NO_NEW_PRIVS": 39,
         "S_ISUID": 0o4000, "S_ISGID": 0o2000,
+        // open(2) flags (asm-generic/fcntl.h, x86_64): O_TMPFILE is __O_TMPFILE|O_DIRECTORY.
+        "O_CREAT": 0o100, "__O_TMPFILE": 0o20000000,
     ]
 
     /// S_ISUID | S_ISGID (inode(7)): the mode bits that make an executable run with its owner
@@ -447,7 +459,8 @@ private struct Parser {
                      "write `clone allow if arg0 & CLONE_NEW_ALL == 0`")
             }
             if let index = SeccompDangerousSyscalls.modeArgument[rule.syscall], rule.action.permitsSyscall,
-               !Self.refusesSetIDModes(rule, argument: index) {
+               !Self.refusesSetIDModes(rule, argument: index),
+               !(SeccompDangerousSyscalls.createFlagsArgument[rule.syscall].map { Self.refusesCreation(rule, flagsArgument: $0) } ?? false) {
                 fail(rule.line, "`\(rule.syscall)` allowed without refusing setuid/setgid modes",
                      "write `\(rule.syscall) allow if arg\(index) & S_ISUID|S_ISGID == 0` and `\(rule.syscall) errno EPERM if arg\(index) & S_ISUID|S_ISGID == ...` for S_ISUID, S_ISGID and S_ISUID|S_ISGID")
             }
@@ -476,6 +489,17 @@ private struct Parser {
         let bits = SeccompConstants.setIDModeBits
         return rule.conditions.contains { c in
             if c.argument == argument, case .maskedEqual(let mask) = c.comparison {
+                return mask & bits == bits && c.value & bits == 0
+            }
+            return false
+        }
+    }
+
+    /// True when `rule` only matches flags with O_CREAT and __O_TMPFILE clear in `flagsArgument`.
+    static func refusesCreation(_ rule: SeccompRule, flagsArgument: Int) -> Bool {
+        let bits = (SeccompConstants.values["O_CREAT"] ?? 0) | (SeccompConstants.values["__O_TMPFILE"] ?? 0)
+        return rule.conditions.contains { c in
+            if c.argument == flagsArgument, case .maskedEqual(let mask) = c.comparison {
                 return mask & bits == bits && c.value & bits == 0
             }
             return false

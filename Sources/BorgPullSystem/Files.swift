@@ -244,6 +244,36 @@ public enum Files {
         return total
     }
 
+    /// The first directory at or below `path` (a real directory, walked by descriptor, no
+    /// symlink followed) that others may write (o+w) or that is sticky, like /tmp; nil when
+    /// there is none. A tree of more than `limit` directories counts as one (its path ends in
+    /// "..."): it is too large to vouch for.
+    public static func openDirectory(atOrBelow path: String, limit: Int = 10_000) -> String? {
+        let fd = retrying { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { return path }
+        defer { close(fd) }
+        var seen = 0
+        return openDirectory(fd, path: path, seen: &seen, limit: limit)
+    }
+
+    private static func openDirectory(_ dirfd: Int32, path: String, seen: inout Int, limit: Int) -> String? {
+        var st = stat()
+        guard fstat(dirfd, &st) == 0 else { return path }
+        if st.st_mode & (S_IWOTH | S_ISVTX) != 0 { return path }
+        seen += 1
+        if seen > limit { return "\(path)/..." }
+        guard let names = try? entries(of: dirfd, path: path) else { return path }
+        for name in names {
+            var child = stat()
+            guard fstatat(dirfd, name, &child, AT_SYMLINK_NOFOLLOW) == 0, child.st_mode & S_IFMT == S_IFDIR else { continue }
+            let sub = retrying { openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            guard sub >= 0 else { return "\(path)/\(name)" }
+            defer { close(sub) }
+            if let found = openDirectory(sub, path: "\(path)/\(name)", seen: &seen, limit: limit) { return found }
+        }
+        return nil
+    }
+
     /// Whether `path` exists (lstat: a dangling symlink exists).
     public static func exists(_ path: String) -> Bool {
         var st = stat()

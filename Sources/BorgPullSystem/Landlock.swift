@@ -9,14 +9,16 @@ import Glibc
 public enum Landlock {
     /// The kernel's Landlock ABI version (1 = Linux 5.13 ... 7 = Linux 6.15), from
     /// `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)`.
-    /// - Returns: the version, or nil when the kernel has no Landlock: ENOSYS (not built in)
-    ///   or EOPNOTSUPP (built in, but not in the active LSM list).
+    /// - Returns: the version, or nil when Landlock cannot be used here: ENOSYS (not built in),
+    ///   EOPNOTSUPP (built in, but not in the active LSM list), or EPERM (a seccomp filter this
+    ///   process inherited refuses the call, e.g. systemd-nspawn's allow-list in a container; the
+    ///   filter binds every descendant too, so borg could not apply a ruleset either).
     /// - Throws: `SystemError` for any other errno (nothing is assumed about such a kernel).
     public static func abiVersion() throws(SystemError) -> Int? {
         let v = bp_landlock_abi_version()
         if v >= 1 { return Int(v) }
         let e = errno
-        if e == ENOSYS || e == EOPNOTSUPP { return nil }
+        if e == ENOSYS || e == EOPNOTSUPP || e == EPERM { return nil }
         throw SystemError("landlock_create_ruleset(LANDLOCK_CREATE_RULESET_VERSION)", errno: e)
     }
 

@@ -48,9 +48,21 @@ struct BorgPassthrough: ParsableCommand {
         }
         let args = arguments.first == "--" ? Array(arguments.dropFirst()) : arguments
         let cwd = FileManager.default.currentDirectoryPath
-        // Why the current directory is writable too: borg extract (and key export, ...) writes
-        // where the admin stands, as borg itself would. Never /, which would undo Landlock.
-        if cwd != "/" { prepared.sandbox.writableDirectories.append(cwd) }
+        // Why the current directory is writable, and only for extract, export-tar and key
+        // export: they write where the admin stands, as borg itself would. Landlock then allows
+        // writes everywhere below it, so it must not hold a directory others use (a /tmp-like
+        // sticky or world-writable one, as /var holds /var/tmp), and it is never /.
+        if !unsandboxed && BorgCommands.writesWorkingDirectory(args) {
+            if cwd == "/" {
+                log.error("borg \(args.first { !$0.hasPrefix("-") } ?? "") would write into /: the sandbox lets borg write only below the current directory (fix: cd into an empty directory made for it, or use borgpull-client restore --to DIR)")
+                throw ExitCode(ClientExit.configError.rawValue)
+            }
+            if let open = Files.openDirectory(atOrBelow: cwd) {
+                log.error("\(open) is writable by others or sticky (or the tree is too large to check); the sandboxed borg may write everywhere below the current directory \(cwd), so it refuses to (fix: cd into an empty directory made for it, or use borgpull-client restore --to DIR)")
+                throw ExitCode(ClientExit.configError.rawValue)
+            }
+            prepared.sandbox.writableDirectories.append(cwd)
+        }
         do {
             if unsandboxed {
                 // Why: a root borg must not read cache, security or Python site files the

@@ -243,6 +243,45 @@ final class LandlockSystemTests: XCTestCase {
             """)
     }
 
+    /// Creating a file with set-id bits (openat O_CREAT / O_TMPFILE, mknodat S_IFREG) is refused
+    /// as chmod is: the kernel would keep the bits as given.
+    func testCreatingFilesWithSetIDModesFailsWithEPERMPlainCreateWorks() throws {
+        let dir = "\(outside!)/\(tag!).create"
+        XCTAssertEqual(Shell.sh("install -d -o \(uid) -g \(gid) -m 0700 \(dir)").status, 0)
+        let probe = """
+        import errno, os, stat, sys
+        d = sys.argv[1]
+        def attempt(name, fn, path):
+            try:
+                fn(); print(name, 'ok', oct(stat.S_IMODE(os.stat(path).st_mode)))
+            except OSError as e:
+                print(name, errno.errorcode[e.errno])
+        for name, mode in [('0755', 0o755), ('u+s', 0o4755), ('g+s', 0o2755)]:
+            p = os.path.join(d, 'open-' + name)
+            attempt('open ' + name, lambda: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)), p)
+            q = os.path.join(d, 'mknod-' + name)
+            attempt('mknod ' + name, lambda: os.mknod(q, stat.S_IFREG | mode), q)
+        t = os.open(d, os.O_TMPFILE | os.O_WRONLY, 0o600); os.close(t); print('tmpfile 0600 ok')
+        try:
+            os.open(d, os.O_TMPFILE | os.O_WRONLY, 0o4755); print('tmpfile u+s ok')
+        except OSError as e:
+            print('tmpfile u+s', errno.errorcode[e.errno])
+        """
+        let r = sandboxed(["/usr/bin/python3", "-c", probe, dir], writable: [dir])
+        XCTAssertEqual(r.status, 0, "killed or failed: \(r.stderr)")
+        XCTAssertEqual(r.stdout, """
+            open 0755 ok 0o755
+            mknod 0755 ok 0o755
+            open u+s EPERM
+            mknod u+s EPERM
+            open g+s EPERM
+            mknod g+s EPERM
+            tmpfile 0600 ok
+            tmpfile u+s EPERM
+
+            """)
+    }
+
     // MARK: (b) a real BACKUP with Landlock on
 
     /// A stand-in for borg (BORG_BINARY): probes writes in the running sandbox, reports them on
@@ -322,6 +361,30 @@ final class LandlockSystemTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try? String(contentsOfFile: "\(restore)\(f.data)/hello.txt", encoding: .utf8), "hello\n")
         XCTAssertTrue(r.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg, \(restore); /dev/null"), r.stderr)
+    }
+
+    /// Only commands that write into the current directory get it, and never one holding a
+    /// directory others write (run from /var, Landlock would have allowed /var/tmp).
+    func testBorgPassthroughNeverOpensASharedDirectoryForWrites() throws {
+        let abi = try requireLandlock()
+        let f = try ClientFixture()
+        try f.startServer()
+        try f.initRepository()
+        XCTAssertEqual(f.client(["BACKUP"]).status, 0)
+        let archive = try XCTUnwrap(f.archives().first)
+        let here = "\(f.root)/here"
+        XCTAssertEqual(Shell.sh("install -d -m 0700 \(here)").status, 0)
+        func run(_ dir: String, _ args: [String]) -> Shell.Output {
+            Shell.run(["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", dir, Shell.product("borgpull-client"), "-c", f.conf, "borg"] + args,
+                      env: ["PATH": "/usr/bin:/bin"])
+        }
+        let list = run(here, ["list", "--short"])
+        XCTAssertEqual(list.status, 0, list.stderr)
+        XCTAssertTrue(list.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg; /dev/null"), list.stderr)
+        let fromVar = run("/var", ["extract", "::\(archive)", String(f.data.dropFirst()) + "/hello.txt"])
+        XCTAssertEqual(fromVar.status, 12, fromVar.stderr)
+        XCTAssertTrue(fromVar.stderr.contains("writable by others or sticky"), fromVar.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/var\(f.data)"), "nothing was extracted below /var")
     }
 
     // MARK: (e) borgpull-check

@@ -84,8 +84,11 @@ cmd_start() {
   mkdir -p -m 0700 "$dir"
   local t0=$SECONDS
   # setsid: the container must not die with the caller's session or terminal.
+  # --system-call-filter: nspawn's own seccomp allow-list (systemd 252) answers EPERM to the
+  # Landlock calls; the client's borg sandbox applies a Landlock ruleset, so allow them.
   setsid systemd-nspawn -D "$root" -b --register=no --console=read-only \
-      --keep-unit --link-journal=no -M "$name" "$@" \
+      --keep-unit --link-journal=no -M "$name" \
+      --system-call-filter='landlock_create_ruleset landlock_add_rule landlock_restrict_self' "$@" \
       </dev/null >"$dir/console.log" 2>&1 &
   local nspawn=$!
   disown "$nspawn" 2>/dev/null || true
