@@ -91,17 +91,66 @@ public enum Files {
         }
     }
 
-    /// Creates `path` (one level) with `mode`, or leaves an existing directory alone.
+    /// Opens the directory `path` (absolute) by walking from `/` one component at a time with
+    /// `openat(O_DIRECTORY|O_NOFOLLOW)`: no symlink anywhere in the path is followed, so a root
+    /// process acting on the descriptor acts on the directory the path names now, never on
+    /// something a symlink planted in a parent points to. openat(2), OpenSSH `safe_path`.
+    /// - Throws: `SystemError` (ELOOP/ENOTDIR for a symlink or non-directory on the way).
+    public static func openDirectoryNoFollow(_ path: String) throws(SystemError) -> Int32 {
+        guard path.hasPrefix("/") else { throw SystemError("open (not an absolute path)", path: path, errno: EINVAL) }
+        var fd = retrying { open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError("open", path: "/") }
+        for part in path.split(separator: "/") where part != "." {
+            let next = retrying { openat(fd, String(part), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let e = errno
+            close(fd)
+            guard next >= 0 else { throw SystemError("openat (a real directory, no symlink)", path: path, errno: e) }
+            fd = next
+        }
+        return fd
+    }
+
+    /// Creates the directory `path` (one level) with exactly `mode` and, when given, `owner`, or
+    /// leaves an existing one alone. The parent is opened with `openDirectoryNoFollow`, the new
+    /// directory made with mkdirat(2) and set with fchmod/fchown on its own descriptor (mkdir
+    /// applies the umask; a path-based chmod would follow a symlink swapped in meanwhile).
     /// - Returns: true if it was created.
     @discardableResult
-    public static func makeDirectory(_ path: String, mode: mode_t) throws(SystemError) -> Bool {
-        if mkdir(path, mode) == 0 {
-            // mkdir(2) applies the umask; set the exact mode.
-            guard chmod(path, mode) == 0 else { throw SystemError("chmod", path: path) }
-            return true
+    public static func makeDirectory(_ path: String, mode: mode_t, owner: (uid: UInt32, gid: UInt32)? = nil) throws(SystemError) -> Bool {
+        let parentPath = FileRules.parents(of: path).first ?? "/"
+        let name = String(path.split(separator: "/").last ?? "")
+        let parent = try openDirectoryNoFollow(parentPath)
+        defer { close(parent) }
+        guard mkdirat(parent, name, 0o700) == 0 else {
+            if errno == EEXIST { return false }
+            throw SystemError("mkdir", path: path)
         }
-        if errno == EEXIST { return false }
-        throw SystemError("mkdir", path: path)
+        let fd = retrying { openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        guard fd >= 0 else { throw SystemError("openat", path: path) }
+        defer { close(fd) }
+        if let owner, fchown(fd, owner.uid, owner.gid) != 0 { throw SystemError("fchown", path: path) }
+        guard fchmod(fd, mode) == 0 else { throw SystemError("fchmod", path: path) }
+        return true
+    }
+
+    /// Sets the owner (when given) and mode of the existing real directory `path`, through a
+    /// descriptor from `openDirectoryNoFollow` (fchown(2), fchmod(2)): never through a symlink.
+    public static func setDirectory(_ path: String, owner: (uid: UInt32, gid: UInt32)?, mode: mode_t?) throws(SystemError) {
+        let fd = try openDirectoryNoFollow(path)
+        defer { close(fd) }
+        if let owner, fchown(fd, owner.uid, owner.gid) != 0 { throw SystemError("fchown", path: path) }
+        if let mode, fchmod(fd, mode) != 0 { throw SystemError("fchmod", path: path) }
+    }
+
+    /// The first existing directory above `path` that is not root's, is writable by group or
+    /// other, or is not a real directory (lstat); nil when every parent is trusted. Where SETUP
+    /// creates and chowns, only root may be able to change the path (OpenSSH `safe_path`).
+    public static func untrustedParent(of path: String) -> String? {
+        for p in FileRules.parents(of: path) {
+            guard let f = try? facts(p) else { continue }
+            if f.kind != .directory || f.uid != 0 || f.mode & 0o022 != 0 { return p }
+        }
+        return nil
     }
 
     /// `mkdir -p` for root-owned parents (mode 0755), used for state and socket parents.
@@ -182,8 +231,8 @@ public enum Files {
             case S_IFREG, S_IFLNK:
                 // Why: a second link means the inode also lives elsewhere (a hard link to a
                 // root-owned file planted by the runner); giving it away would give that file away.
-                if st.st_mode & S_IFMT == S_IFREG && st.st_nlink > 1 {
-                    throw SystemError("refusing \(child): a regular file with \(st.st_nlink) links (a hard link to a file elsewhere)", errno: EMLINK)
+                if st.st_nlink > 1 {
+                    throw SystemError("refusing \(child): \(st.st_mode & S_IFMT == S_IFREG ? "a regular file" : "a symlink") with \(st.st_nlink) links (a hard link to one elsewhere)", errno: EMLINK)
                 }
                 guard fchownat(fd, "", uid, gid, atEmptyPath) == 0 else { throw SystemError("fchownat", path: child) }
             default:

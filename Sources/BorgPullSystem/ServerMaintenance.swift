@@ -55,7 +55,10 @@ public enum ServerMaintenance {
         // lock file (0600) that LOCAL_USER could not open; the descriptor survives the drop.
         let lock = try ServerLock(path: c.lockFile)
         defer { lock.release() }
-        if geteuid() == 0 { try dropTo(local) }
+        if geteuid() == 0 {
+            try dropTo(local)
+            try prepareStateDirectory(c, local)
+        }
 
         let repoConfig = try checkRepository(c, local)
         if mode == .compact && repoConfig.appendOnly {
@@ -115,15 +118,23 @@ public enum ServerMaintenance {
         (try? Files.read(recordPath(c, mode), limit: 1 << 20)).flatMap(MaintenanceRecord.decode)
     }
 
-    /// STATE_DIR: a real directory of LOCAL_USER (systemd's `StateDirectory=` creates it for the
-    /// units; by hand, as root, it is created here, parents root-owned 0755).
+    /// STATE_DIR: a real directory of LOCAL_USER. Called twice: as root before the drop, it
+    /// creates missing root-owned parents and STATE_DIR itself only where its parent is root's
+    /// and closed to others (by descriptor: `Files.makeDirectory`); after the drop, as
+    /// LOCAL_USER, it creates STATE_DIR in a parent LOCAL_USER owns (systemd's `StateDirectory=`
+    /// for the units) and checks the result. Why not as root there: LOCAL_USER could swap
+    /// STATE_DIR for a symlink between root's mkdir and chmod.
     static func prepareStateDirectory(_ c: ServerConfig, _ local: Account) throws(ServerFailure) {
+        let parent = FileRules.parents(of: c.stateDir).first ?? "/"
         do {
-            if geteuid() == 0 { try Files.makeParents(c.stateDir) }
-            // As LOCAL_USER (the units) the parent is systemd's StateDirectory, LOCAL_USER's.
-            if try Files.makeDirectory(c.stateDir, mode: 0o750), geteuid() == 0 {
-                guard lchown(c.stateDir, local.uid, local.gid) == 0 else { throw SystemError("lchown", path: c.stateDir) }
+            if geteuid() == 0 {
+                try Files.makeParents(c.stateDir)
+                if Files.untrustedParent(of: c.stateDir) == nil, let p = try Files.facts(parent), p.uid == 0, p.mode & 0o022 == 0 {
+                    try Files.makeDirectory(c.stateDir, mode: 0o750, owner: (local.uid, local.gid))
+                }
+                return
             }
+            try Files.makeDirectory(c.stateDir, mode: 0o750)
             guard let f = try Files.facts(c.stateDir), f.kind == .directory, f.uid == local.uid else {
                 throw ServerFailure(.configError, "\(c.file): STATE_DIR=\(c.stateDir) is not a directory of \(local.name) (fix: install -d -o \(local.name) -g \(local.name) -m 0750 \(c.stateDir))")
             }

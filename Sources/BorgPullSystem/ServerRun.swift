@@ -18,9 +18,11 @@ public final class ServerLock {
             throw ServerFailure(.serveFailed, "\(path): cannot open the lock file: \(errnoText()) (fix: make sure the directory exists and is not a link; remove \(path) if it is not a regular file)")
         }
         var st = stat()
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+        // Why nlink: the lock is truncated and written (as root when started by hand); a hard
+        // link planted in LOCAL_USER's run directory would make that another file's content.
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_nlink == 1 else {
             close(fd)
-            throw ServerFailure(.serveFailed, "\(path) is not a regular file (fix: remove it; borgpull-server recreates it)")
+            throw ServerFailure(.serveFailed, "\(path) is not a regular file with one link (fix: remove it; borgpull-server recreates it)")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let e = errno
@@ -178,10 +180,13 @@ public final class ServerRun {
         for dir in Set(dirs) {
             var st = stat()
             if lstat(dir, &st) != 0 {
-                guard errno == ENOENT, mkdir(dir, 0o750) == 0 || errno == EEXIST else {
-                    throw ServerFailure(.serveFailed, "\(dir): cannot create the run directory: \(errnoText()) (fix: install -d -o \(local.name) -m 0750 \(dir))")
+                // By descriptor (mkdirat + fchown): a symlink swapped in is never followed.
+                do {
+                    guard errno == ENOENT else { throw SystemError("lstat", path: dir) }
+                    try Files.makeDirectory(dir, mode: 0o750, owner: geteuid() == 0 ? (local.uid, local.gid) : nil)
+                } catch {
+                    throw ServerFailure(.serveFailed, "\(dir): cannot create the run directory: \(error) (fix: install -d -o \(local.name) -m 0750 \(dir))")
                 }
-                if geteuid() == 0 { _ = chown(dir, local.uid, local.gid) }
                 continue
             }
             guard (st.st_mode & S_IFMT) == S_IFDIR else {

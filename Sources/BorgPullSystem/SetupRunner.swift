@@ -32,10 +32,19 @@ public enum SetupRunner {
         }
         let gid = config.sshGroup.flatMap(Account.groupID) ?? ssh.gid
         let dir = FileRules.parents(of: config.socketPath).first ?? "/"
+        // Why: SETUP creates and chowns as root; every directory above what it touches must be
+        // one only root can change, or another user could steer it (the audit of BACKUP does
+        // not look at the socket directory's parents, SETUP does).
+        let results = FileRules.parents(of: config.resultFile).first ?? config.stateDirectory
+        for target in [dir, config.stateDirectory, results] {
+            if let bad = Files.untrustedParent(of: target) {
+                log.error("\(bad) (above \(target)) is not a root-owned directory closed to group and other writes; SETUP refused and created nothing (fix: chown root:root \(bad) && chmod go-w \(bad), or choose another path in \(config.envFile))")
+                return .configError
+            }
+        }
         do {
             try Files.makeParents(dir)
-            if try Files.makeDirectory(dir, mode: socketDirectoryMode) {
-                guard chown(dir, ssh.uid, gid) == 0 else { throw SystemError("chown", path: dir) }
+            if try Files.makeDirectory(dir, mode: socketDirectoryMode, owner: (ssh.uid, gid)) {
                 log.info("created socket directory \(dir) (\(config.sshUser):\(gid), \(FileRules.octal(UInt32(socketDirectoryMode))))")
             } else {
                 guard let f = try Files.facts(dir) else { throw SystemError("lstat", path: dir, errno: ENOENT) }
@@ -48,11 +57,11 @@ public enum SetupRunner {
                     return .configError
                 }
                 if f.gid != gid {
-                    guard chown(dir, ssh.uid, gid) == 0 else { throw SystemError("chown", path: dir) }
+                    try Files.setDirectory(dir, owner: (ssh.uid, gid), mode: nil)
                     log.notice("set the group of \(dir) to \(gid)")
                 }
                 if f.mode != UInt32(socketDirectoryMode) {
-                    guard chmod(dir, socketDirectoryMode) == 0 else { throw SystemError("chmod", path: dir) }
+                    try Files.setDirectory(dir, owner: nil, mode: socketDirectoryMode)
                     log.notice("set the mode of \(dir) from \(FileRules.octal(f.mode)) to \(FileRules.octal(UInt32(socketDirectoryMode)))")
                 }
                 log.info("socket directory \(dir) is ready")

@@ -26,8 +26,8 @@ public enum StateLayout {
             try Files.makeParents(results)
             let f = try directory(results, mode: 0o750)
             if f.gid != sshGID || f.mode & 0o2000 == 0 {
-                if lchown(results, 0, sshGID) != 0 || chmod(results, 0o2750) != 0 {
-                    log.warning("cannot give \(results) to the ssh user's group (\(SystemError("chown", path: results))); run SETUP as root so the server can read the result record")
+                do { try Files.setDirectory(results, owner: (0, sshGID), mode: 0o2750) } catch {
+                    log.warning("cannot give \(results) to the ssh user's group (\(error)); run SETUP as root so the server can read the result record")
                 }
             }
         }

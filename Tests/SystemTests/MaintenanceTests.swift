@@ -166,4 +166,16 @@ final class MaintenanceTests: XCTestCase {
         let again = server("CHECK")
         XCTAssertEqual(again.status, 0, again.stderr)
     }
+
+    /// The lock file is truncated and written as root when COMPACT starts as root: a hard link
+    /// planted there (LOCAL_USER's run directory) is refused, and the file it names is intact.
+    func testAHardLinkedLockFileIsRefusedAndItsTargetKept() throws {
+        makeRepository()
+        let victim = "\(root)/victim"
+        Shell.sh("echo important > \(victim) && chmod 0600 \(victim) && install -d -o \(Self.user) -m 0750 \(runDir) && ln \(victim) \(runDir)/maint.socket.lock")
+        let r = server("COMPACT")
+        XCTAssertEqual(r.status, 9, r.stderr)
+        XCTAssertTrue(r.stderr.contains("one link"), r.stderr)
+        XCTAssertEqual(try String(contentsOfFile: victim, encoding: .utf8), "important\n")
+    }
 }

@@ -158,4 +158,35 @@ final class RootStepsTests: XCTestCase {
         }
         XCTAssertTrue(r.stderr.contains("1 borg_paths entry does not exist"), r.stderr)
     }
+
+    /// SETUP creates and chowns as root: a socket directory below a directory another user owns
+    /// is refused (that user could swap it for a symlink between SETUP's steps).
+    func testSetupRefusesASocketDirectoryBelowAnotherUsersDirectory() throws {
+        let f = try ClientFixture()
+        let theirs = "\(f.root)/theirs"
+        Shell.sh("install -d -o \(ClientFixture.otherUser) -m 0755 \(theirs)")
+        Shell.sh("sed -i 's|\(f.socket)|\(theirs)/sock/client.socket|' \(f.conf)/borg_env")
+        let r = f.client(["SETUP"])
+        XCTAssertEqual(r.status, 12, r.stderr)
+        XCTAssertTrue(r.stderr.contains(theirs) && r.stderr.contains("chown root:root"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(theirs)/sock"), "SETUP created the socket directory")
+    }
+
+    /// A hard link to a symlink elsewhere is that symlink: the hand-over must not give it away.
+    func testHandOverRefusesAHardLinkedSymlink() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        let outside = "\(f.root)/outside-link"
+        Shell.sh("""
+            set -e
+            ln -s /etc/hostname \(outside)
+            mkdir -p \(f.state)/borg/.cache
+            ln -P \(outside) \(f.state)/borg/.cache/linked
+            chown root:root \(f.state)/borg/.cache
+            """)
+        let r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 70, r.stderr)
+        XCTAssertTrue(r.stderr.contains("linked") && r.stderr.contains("links"), r.stderr)
+        XCTAssertEqual(Shell.run(["stat", "-c", "%u", outside]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0")
+    }
 }
