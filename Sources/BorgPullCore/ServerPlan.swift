@@ -352,6 +352,9 @@ extension Substring {
 }
 
 extension ServerOutcome {
+    /// Steps and warnings the summary lists at most (each), each cut at 1000 characters.
+    public static let summaryItems = 20
+
     /// The human summary BACKUP prints: verdict, archive, stats, steps, warnings.
     public var summary: String {
         var lines = ["borgpull-server: \(exit.name) (exit \(exit.rawValue)): \(message)"]
@@ -365,13 +368,19 @@ extension ServerOutcome {
             if !parts.isEmpty { lines.append("  stats:    " + parts.joined(separator: ", ")) }
         }
         if let st = r.started, let fi = r.finished { lines.append("  time:     \(st) .. \(fi)") }
-        for s in r.steps ?? [] {
+        // At most `summaryItems` steps and warnings each: the record is the client's text, and a
+        // hostile client must not turn one run into megabytes of log.
+        let steps = r.steps ?? []
+        for s in steps.prefix(Self.summaryItems) {
             let name = (s.name ?? "?").padding(9) + " "
             let status = (s.status ?? "?").padding(11) + " "
             let secs = s.seconds.map { " [\(Int($0.rounded())) s]" } ?? ""
-            lines.append("  step:     \(name)\(status)\(s.message ?? "")\(secs)")
+            lines.append("  step:     \(name)\(status)\(String((s.message ?? "").prefix(1000)))\(secs)")
         }
-        for w in r.warnings ?? [] { lines.append("  warning:  \(w)") }
+        if steps.count > Self.summaryItems { lines.append("  step:     ... \(steps.count - Self.summaryItems) more (see --json)") }
+        let warnings = r.warnings ?? []
+        for w in warnings.prefix(Self.summaryItems) { lines.append("  warning:  \(String(w.prefix(1000)))") }
+        if warnings.count > Self.summaryItems { lines.append("  warning:  ... \(warnings.count - Self.summaryItems) more (see --json)") }
         // Every field came from the client: nothing in it may drive the admin's terminal.
         return lines.map(LogText.sanitize).joined(separator: "\n")
     }

@@ -209,7 +209,7 @@ public enum Files {
         guard fchown(dirfd, uid, gid) == 0 else { throw SystemError("fchown", path: path) }
         for name in try entries(of: dirfd, path: path) {
             let child = "\(path)/\(name)"
-            let fd = retrying { openat(dirfd, name, openPath | O_NOFOLLOW | O_CLOEXEC) }
+            let fd = retrying { openat(dirfd, name.bytes, openPath | O_NOFOLLOW | O_CLOEXEC) }
             guard fd >= 0 else { throw SystemError("openat", path: child) }
             defer { close(fd) }
             var st = stat()
@@ -218,7 +218,7 @@ public enum Files {
             guard st.st_dev == device else { throw SystemError("refusing \(child): another file system", errno: EXDEV) }
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
-                let sub = retrying { openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                let sub = retrying { openat(dirfd, name.bytes, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
                 guard sub >= 0 else { throw SystemError("openat (a real directory, no symlink)", path: child) }
                 defer { close(sub) }
                 var now = stat()
@@ -243,9 +243,19 @@ public enum Files {
         }
     }
 
+    /// A directory entry's name as the kernel gave it: its bytes (NUL-terminated, passed to
+    /// openat/fstatat as they are, so a name that is not UTF-8 still names the same entry) and a
+    /// printable form for messages.
+    struct EntryName: CustomStringConvertible {
+        let bytes: [CChar]
+        var description: String {
+            LogText.sanitize(String(decoding: bytes.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+    }
+
     /// Names in the directory open as `dirfd` (without `.` and `..`), read through a duplicate
     /// of the descriptor (fdopendir(3) takes ownership of the one it is given).
-    private static func entries(of dirfd: Int32, path: String) throws(SystemError) -> [String] {
+    static func entries(of dirfd: Int32, path: String) throws(SystemError) -> [EntryName] {
         let copy = dup(dirfd)
         guard copy >= 0 else { throw SystemError("dup", path: path) }
         guard let d = fdopendir(copy) else {
@@ -255,12 +265,12 @@ public enum Files {
         }
         defer { closedir(d) }
         rewinddir(d)
-        var out: [String] = []
+        var out: [EntryName] = []
         while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) {
-                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            let bytes = withUnsafePointer(to: e.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { p in Array(UnsafeBufferPointer(start: p, count: strlen(p) + 1)) }
             }
-            if name != "." && name != ".." { out.append(name) }
+            if bytes != [46, 0] && bytes != [46, 46, 0] { out.append(EntryName(bytes: bytes)) }
         }
         return out
     }
@@ -279,11 +289,11 @@ public enum Files {
         var total: Int64 = 0
         for name in names {
             var st = stat()
-            guard fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            guard fstatat(dirfd, name.bytes, &st, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
             switch st.st_mode & S_IFMT {
             case S_IFREG: total += Int64(st.st_size)
             case S_IFDIR:
-                let sub = retrying { openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                let sub = retrying { openat(dirfd, name.bytes, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
                 guard sub >= 0 else { continue }
                 total += treeBytes(sub, path: "\(path)/\(name)", depth: depth + 1) ?? 0
                 close(sub)
@@ -314,8 +324,8 @@ public enum Files {
         guard let names = try? entries(of: dirfd, path: path) else { return path }
         for name in names {
             var child = stat()
-            guard fstatat(dirfd, name, &child, AT_SYMLINK_NOFOLLOW) == 0, child.st_mode & S_IFMT == S_IFDIR else { continue }
-            let sub = retrying { openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            guard fstatat(dirfd, name.bytes, &child, AT_SYMLINK_NOFOLLOW) == 0, child.st_mode & S_IFMT == S_IFDIR else { continue }
+            let sub = retrying { openat(dirfd, name.bytes, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard sub >= 0 else { return "\(path)/\(name)" }
             defer { close(sub) }
             if let found = openDirectory(sub, path: "\(path)/\(name)", seen: &seen, limit: limit) { return found }

@@ -268,9 +268,17 @@ public final class ServerRun {
         var stopSentAt: Double?
         // Lines are cut at 8 KiB: a client writing without newline cannot make the server grow.
         var lines = LineAssembler()
+        // At most this many client lines per run reach the server's log (then one notice): the
+        // trigger sends only its own few lines, more is a client flooding the journal.
+        let maxForwardedLines = 10_000
+        var forwarded = 0
         func show(_ line: String) {
+            guard let prefix = forwardStderrPrefix else { return }
+            forwarded += 1
+            if forwarded == maxForwardedLines + 1 { log(prefix + "[further client lines are not shown: more than \(maxForwardedLines)]") }
+            guard forwarded <= maxForwardedLines else { return }
             // The client (or anyone on its side of the tunnel) wrote this: make it inert.
-            if let prefix = forwardStderrPrefix { log(prefix + LogText.sanitize(line)) }
+            log(prefix + LogText.sanitize(line))
         }
         func forward(_ bytes: UnsafeBufferPointer<UInt8>) {
             if forwardStderrPrefix != nil { lines.feed(bytes, show) }

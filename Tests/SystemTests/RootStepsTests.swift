@@ -189,4 +189,16 @@ final class RootStepsTests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("linked") && r.stderr.contains("links"), r.stderr)
         XCTAssertEqual(Shell.run(["stat", "-c", "%u", outside]).stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0")
     }
+
+    /// A name that is not UTF-8 is still the same entry (the walk passes the kernel's bytes).
+    func testHandOverCopesWithANameThatIsNotUTF8() throws {
+        let f = try ClientFixture()
+        try f.startServer()
+        try f.initRepository()
+        Shell.sh("mkdir -p \(f.state)/borg/.cache && touch \"\(f.state)/borg/.cache/$(printf 'a\\377b')\" && chown -R root:root \(f.state)/borg/.cache")
+        let r = f.client(["BACKUP"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let owners = Shell.sh("find \(f.state)/borg/.cache -name 'a*b' -printf '%u\\n'").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        XCTAssertEqual(owners, ClientFixture.runnerUser)
+    }
 }
