@@ -98,8 +98,12 @@ public enum BorgLint {
 
     /// The borg variable one or two edits away from `key`, if exactly that is a likely typo.
     static func nearest(_ key: String) -> String? {
-        let candidates = borgVariables.map { ($0, distance($0, key)) }.filter { $0.1 <= 2 }.sorted { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }
-        return candidates.first?.0
+        var best: (name: String, d: Int)? = nil
+        for name in borgVariables.sorted() {
+            let d = distance(name, key)
+            if d <= 2 && d < (best?.d ?? Int.max) { best = (name, d) }
+        }
+        return best?.name
     }
 
     /// Levenshtein distance (short ASCII names).
