@@ -12,6 +12,7 @@ public enum BorgAbort: String, Sendable, Codable, CaseIterable {
     case repositoryRelocated = "repository-relocated"
     case passphraseWrong = "passphrase-wrong"
     case repositoryMissing = "repository-missing"
+    case repositoryPathNotAllowed = "repository-path-not-allowed"
     case lockTimeout = "lock-timeout"
     case cacheNewerThanRepository = "cache-newer-than-repository"
     case unknownUnencryptedRepository = "unknown-unencrypted-repository"
@@ -38,8 +39,13 @@ public enum BorgAbort: String, Sendable, Codable, CaseIterable {
             // 1.4: "Passphrase supplied in BORG_PASSPHRASE, by BORG_PASSCOMMAND, or via BORG_PASSPHRASE_FD is incorrect."
             return t.hasPrefix("passphrase supplied in borg_passphrase") && t.hasSuffix("is incorrect.")
         case .repositoryMissing:
-            // "Repository ssh://host/path does not exist."
-            return t.hasPrefix("repository ") && t.hasSuffix(" does not exist.")
+            // "Repository ssh://host/path does not exist.", or for a directory without a
+            // repository "/path is not a valid repository. Check repo config."
+            return (t.hasPrefix("repository ") && t.hasSuffix(" does not exist."))
+                || t.hasSuffix(" is not a valid repository. check repo config.")
+        case .repositoryPathNotAllowed:
+            // borg serve --restrict-to-repository: "Repository path not allowed: /path" (remote.py).
+            return t.hasPrefix("repository path not allowed: ")
         case .lockTimeout:
             // "Failed to create/acquire the lock /path/lock.exclusive (timeout)."
             return t.hasPrefix("failed to create/acquire the lock ") && t.hasSuffix("(timeout).")
@@ -65,7 +71,9 @@ public enum BorgAbort: String, Sendable, Codable, CaseIterable {
         case .passphraseWrong:
             return "the passphrase does not open the repository key"
         case .repositoryMissing:
-            return "there is no borg repository at BORG_REPO's path on the server"
+            return "there is no borg repository at BORG_REPO's path on the server (no such directory, or one that was never initialised)"
+        case .repositoryPathNotAllowed:
+            return "BORG_REPO's path is not the repository the server serves (borg serve --restrict-to-repository REPO_DIR)"
         case .lockTimeout:
             return "another borg process (a BACKUP, or the server's COMPACT/CHECK) held the repository lock for longer than LOCK_WAIT"
         case .cacheNewerThanRepository:
@@ -86,6 +94,8 @@ public enum BorgAbort: String, Sendable, Codable, CaseIterable {
             return "put the repository's passphrase into BORG_PASSPHRASE or PASSPHRASE_FILE (borg_env); check it with: borgpull-client borg info"
         case .repositoryMissing:
             return "compare BORG_REPO's path with the server's REPO_DIR; for a new repository run once: borgpull-client borg init --encryption=repokey-blake2"
+        case .repositoryPathNotAllowed:
+            return "set the path of BORG_REPO in borg_env to the server's REPO_DIR (borgpull-check --server-config on the server shows it)"
         case .lockTimeout:
             return "run BACKUP again later, or raise LOCK_WAIT in borg_env; if nothing runs, the server can remove a stale lock with: borg break-lock REPO_DIR (as LOCAL_USER)"
         case .cacheNewerThanRepository:

@@ -262,7 +262,7 @@ final class BorgPatternsTests: XCTestCase {
         P sh
         + /home/*/Documents
         - /home/*/.cache
-        ! re:^/home/[^/]+/\\.local/share/Trash
+        ! re:^home/[^/]+/\\.local/share/Trash
         - fm:*.tmp
         - pp:/home/tmp
         + pf:/home/a/keep.txt

@@ -21,6 +21,9 @@ final class BorgAbortsTests: XCTestCase {
             "Passphrase supplied in BORG_PASSPHRASE, by BORG_PASSCOMMAND, or via BORG_PASSPHRASE_FD is incorrect."]),
         (.repositoryMissing, "1.2.4", ["Repository /tmp/bvt2/nope does not exist."]),
         (.repositoryMissing, "1.4.5", ["Repository /tmp/bvt4/nope does not exist."]),
+        (.repositoryMissing, "1.2.4", ["/tmp/bvt2/empty is not a valid repository. Check repo config."]),
+        (.repositoryMissing, "1.4.5", ["/tmp/bvt4/empty is not a valid repository. Check repo config."]),
+        (.repositoryPathNotAllowed, "1.2.4", ["Repository path not allowed: /var/lib/borgpull-test/9683950f/repo/nonexistent"]),
         (.lockTimeout, "1.2.4", ["Failed to create/acquire the lock /tmp/bvt2/repo2/lock.exclusive (timeout)."]),
         (.lockTimeout, "1.4.5", ["Failed to create/acquire the lock /tmp/bvt4/repo2/lock.exclusive (timeout)."]),
         (.cacheNewerThanRepository, "1.2.4", [

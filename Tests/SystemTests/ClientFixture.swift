@@ -67,6 +67,7 @@ final class ClientFixture {
             RUNNER_USER=\(ClientFixture.runnerUser)
             SECCOMP_POLICY=\(ClientFixture.policy)
             STATE_DIR="\(state)"
+            \(TestBorg.envLine)
             \(extra)
             """, mode: 0o600)
     }
@@ -92,7 +93,7 @@ final class ClientFixture {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         p.arguments = ["--reuid", user, "--regid", user, "--init-groups", "socat",
                        "UNIX-LISTEN:\(socket),fork,umask=0117",
-                       "EXEC:borg serve --restrict-to-repository \(repo)"]
+                       "EXEC:\(TestBorg.binary) serve --restrict-to-repository \(repo)"]
         p.environment = ["PATH": "/usr/bin:/bin", "HOME": "/var/lib/borgpull-test", "LANG": "C.UTF-8"]
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -135,7 +136,7 @@ final class ClientFixture {
         if let stderr { p.standardError = stderr } else { p.standardError = FileHandle.nullDevice }
         try p.run()
         var waited = 0
-        while Shell.sh("pgrep -f '^/usr/bin/python3 /usr/bin/borg create --json' >/dev/null").status != 0 && waited < 150 {
+        while Shell.sh("pgrep -f ' \(TestBorg.binary) create --json' >/dev/null").status != 0 && waited < 150 {
             usleep(100_000); waited += 1
         }
         sleep(settle)
