@@ -140,4 +140,8 @@ enum TestBorg {
     static var isDefault: Bool { binary == "/usr/bin/borg" }
     /// The borg_env line selecting it (none for the default, so configs stay as users write them).
     static var envLine: String { isDefault ? "" : "BORG_BINARY=\(binary)" }
+    /// A `pgrep -f`/`pkill -f` pattern for a running `borg create --json` (borg is a Python
+    /// script: its command line starts with the interpreter). Anchored, so it never matches the
+    /// `sh -c` that runs pgrep.
+    static var createPattern: String { "^[^ ]*/python3 \(binary) create --json" }
 }
