@@ -69,8 +69,7 @@ final class ClientFixture {
             RUNNER_USER=\(ClientFixture.runnerUser)
             SECCOMP_POLICY=\(ClientFixture.policy)
             STATE_DIR="\(state)"
-            \(TestBorg.envLine)
-            \(extra)
+            \(TestBorg.isDefault ? "" : TestBorg.envLine + "\n")\(extra)
             """, mode: 0o600)
     }
 

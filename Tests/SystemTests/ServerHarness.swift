@@ -295,8 +295,7 @@ final class ServerHarness {
             RESULT_FILE="\(H.resultFile)"
             ARCHIVE_PREFIX="bpt"
             LOCK_WAIT=30
-            \(TestBorg.envLine)
-            \(extra)
+            \(TestBorg.isDefault ? "" : TestBorg.envLine + "\n")\(extra)
             """, mode: 0o600)
         write(H.clientDir + "/borg_paths", "\(H.data)\n", mode: 0o600)
     }
