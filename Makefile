@@ -1,4 +1,4 @@
-# borgpull — see README.md. Targets: build, test, release, install, uninstall, demo, bench.
+# borgpull — see README.md. Targets: build, test, test-borg14, release, install, uninstall, demo, bench.
 SWIFT   ?= swift
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -19,6 +19,17 @@ release:
 test: release
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+
+# The client and server system tests (BACKUP end to end, sandbox, the tunnel, the audit) again
+# with borg 1.4 from PyPI: built from source into a cached virtualenv (.ci/borg-venv.sh,
+# BORGPULL_CI_CACHE, default /var/cache/borgpull-ci) and selected with BORG_BINARY on the client
+# and the server (BORGPULL_TEST_BORG). Run after `make test` (it reuses that build).
+BORG14_VERSION ?= 1.4.5
+BORG14_TESTS = SystemTests.(ClientBackupTests|SandboxBackupTests|SandboxSystemTests|ServerEndToEndTests|AppendOnlyWindowTests|BorgAbortSystemTests|CheckSystemTests)
+.PHONY: test-borg14
+test-borg14:
+	$(SWIFT) build --build-tests
+	borg=$$(.ci/borg-venv.sh $(BORG14_VERSION)) && BORGPULL_TEST_BORG=$$borg $(SWIFT) test --skip-build --filter '$(BORG14_TESTS)'
 
 clean:
 	$(SWIFT) package clean

@@ -71,24 +71,36 @@ public struct StepResult: Sendable, Codable, Equatable {
     public var message: String
     /// Wall-clock duration in seconds.
     public var seconds: Double
+    /// The known borg abort behind a failed borg step (`BorgAbort` code, e.g.
+    /// `repository-relocated`); absent when borg failed otherwise. The message holds its cause and fix.
+    public var cause: BorgAbort?
 
-    public init(name: String, status: StepStatus, rc: Int32? = nil, signal: Int32? = nil, message: String, seconds: Double = 0) {
+    public init(name: String, status: StepStatus, rc: Int32? = nil, signal: Int32? = nil, message: String, seconds: Double = 0,
+                cause: BorgAbort? = nil) {
         self.name = name
         self.status = status
         self.rc = rc
         self.signal = signal
         self.message = message
         self.seconds = seconds
+        self.cause = cause
     }
 
-    /// The step status for a borg process that ended with `outcome`.
-    public static func borg(_ name: String, outcome: BorgOutcome, interrupted: Bool, seconds: Double, detail: String) -> StepResult {
+    /// The step status for a borg process that ended with `outcome`; `abort` is what
+    /// `BorgAbort.match` found in borg's stderr (its cause and fix go into the message).
+    public static func borg(_ name: String, outcome: BorgOutcome, interrupted: Bool, seconds: Double, detail: String,
+                            abort: BorgAbort? = nil) -> StepResult {
         switch outcome {
         case .success:
             return StepResult(name: name, status: .ok, rc: 0, message: "borg \(name) ok", seconds: seconds)
         case .warning(let rc):
             return StepResult(name: name, status: .warning, rc: rc, message: "borg \(name) finished with warnings (rc \(rc))\(detail)", seconds: seconds)
         case .error(let rc):
+            if let a = abort, !interrupted {
+                return StepResult(name: name, status: .failed, rc: rc,
+                                  message: "borg \(name) failed (rc \(rc), \(a.rawValue)): \(a.cause); fix: \(a.fix)\(detail)",
+                                  seconds: seconds, cause: a)
+            }
             return StepResult(name: name, status: interrupted ? .interrupted : .failed, rc: rc,
                               message: "borg \(name) failed (rc \(rc))\(detail)", seconds: seconds)
         case .signaled(let s):

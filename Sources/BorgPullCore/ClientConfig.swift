@@ -144,7 +144,7 @@ public struct ClientConfig: Sendable {
     ]
 
     /// `BORG_*` keys the helper manages itself; they are never passed through.
-    static let managedBorgKeys: Set<String> = [
+    public static let managedBorgKeys: Set<String> = [
         "BORG_REPO", "BORG_PASSPHRASE", "BORG_PASSPHRASE_FD", "BORG_PASSCOMMAND", "BORG_RSH",
         "BORG_BACKUP_USER", "BORG_BACKUP_GROUP", "BORG_BINARY", "BORG_BASE_DIR", "BORG_HOST_ID",
     ]

@@ -221,11 +221,14 @@ public final class BackupRunner {
             let lines = r.tail.filter { !$0.trimmingCharacters().isEmpty }.count
             warnings.append("borg \(name) warned (rc \(rc), \(lines) message line(s)) \(BackupRunner.seeLog)")
         }
+        var abort: BorgAbort? = nil
         if outcome.isFailure {
+            abort = BorgAbort.match(r.tail)
             log.error("borg \(name): \(LogText.sanitize(BorgMessages.headline(r.tail) ?? "no message"))")
+            if let a = abort { log.error("borg \(name): \(a.rawValue): \(a.cause); fix: \(a.fix)") }
         }
         let detail = r.termination == .exited(0) ? "" : " \(BackupRunner.seeLog)"
-        return .borg(name, outcome: outcome, interrupted: r.interruptedBy != nil, seconds: r.seconds, detail: detail)
+        return .borg(name, outcome: outcome, interrupted: r.interruptedBy != nil, seconds: r.seconds, detail: detail, abort: abort)
     }
 
     /// Where the details of a step are: the client's log, never the record the server reads.

@@ -101,7 +101,7 @@ public enum ClientAudit {
         var a = Auditor(options: options)
         let dir = rawDir.count > 1 && rawDir.hasSuffix("/") ? String(rawDir.dropLast()) : rawDir
         // borg --version takes ~0.4 s (Python start-up): start it first, collect it last.
-        var borgRun: AuditOS.Running? = nil
+        var borgProbe: BorgVersionProbe? = nil
         var borgBinary = "/usr/bin/borg"
 
         a.checkFile(dir, role: "config directory", required: true)
@@ -165,19 +165,16 @@ public enum ClientAudit {
             a.checkFile(borgBinary, role: "borg binary")
         }
         let borgTrusted = a.findings.filter { $0.severity == .fail }.count == failsBeforeBorg
-        var borgPinned: String? = nil
-        if options.checkBorgVersion && borgTrusted {
-            // Debian's /usr/bin/borg is a setuptools entry script that pins its version
-            // (`EASY-INSTALL-ENTRY-SCRIPT: 'borgbackup==1.2.4'`, enforced by pkg_resources at
-            // start-up): read it there. Otherwise ask borg (about 0.4-0.8 s of Python start-up).
-            borgPinned = AuditOS.read(borgBinary, limit: 4096).flatMap(BorgVersion.pinnedVersion(entryScript:))
-            if borgPinned == nil { borgRun = AuditOS.Running([borgBinary, "--version"], timeout: 20) }
-        }
+        if options.checkBorgVersion && borgTrusted { borgProbe = BorgVersionProbe(binary: borgBinary) }
 
         for (f, kind) in [(ClientFile.patterns, BorgPatterns.Kind.patterns), (.excludes, .excludes)] {
             if let t = texts[f] { a.add(BorgPatterns.check(t, file: "\(dir)/\(f.rawValue)", kind: kind)) }
         }
 
+        // What borg reads silently otherwise (a yes that borg reads as no, a misspelt name ...).
+        if let t = texts[.env], let env = try? EnvFile.parse(t, file: "\(dir)/\(ClientFile.env.rawValue)") {
+            a.add(BorgLint.environment(env, skip: ClientConfig.knownKeys.union(ClientConfig.managedBorgKeys)))
+        }
         if let c = config {
             a.checkSecrets(c)
             // STATE_DIR holds the run lock and the result record and is chowned by SETUP: it and
@@ -216,19 +213,7 @@ public enum ClientAudit {
         if options.checkTrigger, let u = sshUser { a.checkTrigger(user: u) }
         if options.checkUnits { a.checkUnits() }
 
-        if let v = borgPinned {
-            a.add(BorgVersion.check("borg \(v)", binary: borgBinary))
-        }
-        if let r = borgRun {
-            let out = r.wait()
-            if !out.launched {
-                a.add(Finding(.fail, check: "borg.version", what: "borg is not installed or not executable",
-                              location: borgBinary, expected: "borg 1.2.x or 1.4.x", actual: "cannot execute",
-                              fix: "apt-get install borgbackup  (or set BORG_BINARY in borg_env)"))
-            } else {
-                a.add(BorgVersion.check(out.stdout + out.stderr, binary: borgBinary))
-            }
-        }
+        if let p = borgProbe { a.add(p.finding()) }
         return ClientAuditResult(findings: a.findings, config: config)
     }
 
@@ -579,5 +564,34 @@ struct Auditor {
                                             threshold: options.exposureThreshold))
             }
         }
+    }
+}
+
+/// The `borg.version` finding of the client and the server audit (BorgVersion.check).
+///
+/// Debian's /usr/bin/borg is a setuptools entry script that pins its version
+/// (`EASY-INSTALL-ENTRY-SCRIPT: 'borgbackup==1.2.4'`, enforced by pkg_resources at start-up):
+/// it is read there. Otherwise borg is asked (about 0.4-0.8 s of Python start-up), started by
+/// `init` and collected by `finding()`, so the caller can audit other things meanwhile. Run it
+/// only on a binary the audit trusts (root's, safe_path): `--version` runs as root.
+struct BorgVersionProbe {
+    let binary: String
+    let pinned: String?
+    let running: AuditOS.Running?
+
+    init(binary: String) {
+        self.binary = binary
+        pinned = AuditOS.read(binary, limit: 4096).flatMap(BorgVersion.pinnedVersion(entryScript:))
+        running = pinned == nil ? AuditOS.Running([binary, "--version"], timeout: 20) : nil
+    }
+
+    func finding() -> Finding {
+        if let v = pinned { return BorgVersion.check("borg \(v)", binary: binary) }
+        guard let out = running?.wait(), out.launched else {
+            return Finding(.fail, check: "borg.version", what: "borg is not installed or not executable",
+                           location: binary, expected: "borg 1.2.x or 1.4.x", actual: "cannot execute",
+                           fix: "apt-get install borgbackup  (or set BORG_BINARY)")
+        }
+        return BorgVersion.check(out.stdout + out.stderr, binary: binary)
     }
 }

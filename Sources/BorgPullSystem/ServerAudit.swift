@@ -13,7 +13,8 @@ import BorgPullCore
 /// initialised) belongs to LOCAL_USER, not writable by group/other (FAIL) nor readable by
 /// other (WARN); RUN_DIR belongs to LOCAL_USER, not group/other-writable; the identity file is
 /// LOCAL_USER's and 0600/0400; known_hosts has the client (`ssh-keygen -F`, hashed entries
-/// too); APPEND_ONLY is yes (WARN when explicitly no).
+/// too); APPEND_ONLY is yes (WARN when explicitly no); BORG_BINARY is root's (safe_path) and its
+/// version is supported and not affected by CVE-2023-36811 (`borg.version`, as on the client).
 public enum ServerAudit {
     public struct Options: Sendable {
         public var sshKeygen = "/usr/bin/ssh-keygen"
@@ -50,12 +51,29 @@ public enum ServerAudit {
                           fix: "add " + missing.map { "\($0)=..." }.joined(separator: ", ")))
         }
 
+        // borg --version takes ~0.4 s: started here, collected at the end (as in the client audit).
+        let borgBinary = value("BORG_BINARY", "/usr/bin/borg")!
+        var borgProbe: BorgVersionProbe? = nil
+        if AuditOS.facts(borgBinary) == nil {
+            a.add(Finding(.fail, check: "borg.binary", what: "borg is not installed", location: "\(configFile): BORG_BINARY=\(borgBinary)",
+                          expected: "a root-owned borg 1.2.x or 1.4.x", actual: "missing",
+                          fix: "apt-get install borgbackup  (or set BORG_BINARY in \(configFile))"))
+        } else {
+            let failsBefore = a.findings.filter { $0.severity == .fail }.count
+            a.checkFile(borgBinary, role: "borg binary")
+            if a.findings.filter({ $0.severity == .fail }).count == failsBefore { borgProbe = BorgVersionProbe(binary: borgBinary) }
+        }
+        func done() -> [Finding] {
+            if let p = borgProbe { a.add(p.finding()) }
+            return a.findings
+        }
+
         let localName = value("LOCAL_USER", "borg")!
         guard let local = AuditOS.user(localName) else {
             a.add(Finding(.fail, check: "server.user", what: "LOCAL_USER does not exist", location: "\(configFile): LOCAL_USER",
                           expected: "the account that runs borg serve and ssh", actual: localName,
                           fix: "useradd -r -m -d /var/lib/borg_remote_pull -s /usr/sbin/nologin \(localName)"))
-            return a.findings
+            return done()
         }
         a.add(Finding(.ok, check: "server.user", what: "LOCAL_USER exists", location: "\(configFile): LOCAL_USER",
                       expected: "an account", actual: "\(localName) uid \(local.uid)"))
@@ -192,7 +210,7 @@ public enum ServerAudit {
             a.add(MaintenanceAudit.findings(configFile: configFile, instance: instance, enabled: enabled, records: records,
                                             recordPaths: paths, now: Double(time(nil))))
         }
-        return a.findings
+        return done()
     }
 }
 

@@ -22,7 +22,8 @@ struct BorgpullCheck: ParsableCommand {
         systemd-analyze exposure; borg's version.
 
         Server checks (--server-config FILE): config owner and syntax, LOCAL_USER, REPO_DIR, \
-        RUN_DIR, ssh identity, known_hosts entry for the client, APPEND_ONLY. Given alone, only \
+        RUN_DIR, ssh identity, known_hosts entry for the client, APPEND_ONLY, BORG_BINARY and borg's \
+        version. Given alone, only \
         the server is checked; with -c as well, both.
 
         EXIT STATUS

@@ -262,7 +262,7 @@ final class BorgPatternsTests: XCTestCase {
         P sh
         + /home/*/Documents
         - /home/*/.cache
-        ! re:^/home/[^/]+/\\.local/share/Trash
+        ! re:^home/[^/]+/\\.local/share/Trash
         - fm:*.tmp
         - pp:/home/tmp
         + pf:/home/a/keep.txt
@@ -291,7 +291,18 @@ final class BorgPatternsTests: XCTestCase {
     }
 
     func testBorgVersion() {
-        XCTAssertEqual(BorgVersion.check("borg 1.2.4\n", binary: "borg").severity, .ok)
+        // CVE-2023-36811: fixed in 1.2.5; Debian 12's 1.2.4 gets a WARN with the CVE and the fix.
+        let old = BorgVersion.check("borg 1.2.4\n", binary: "/usr/bin/borg")
+        XCTAssertEqual(old.severity, .warn)
+        XCTAssertTrue(old.what.contains("CVE-2023-36811"), old.what)
+        XCTAssertTrue(old.fix.contains("bookworm-backports") && old.fix.contains("1.2.8") && old.fix.contains("1.4"), old.fix)
+        XCTAssertEqual(old.location, "/usr/bin/borg --version")
+        XCTAssertEqual(BorgVersion.check("borg 1.2.0\n", binary: "borg").severity, .warn)
+        XCTAssertEqual(BorgVersion.check("borg 1.2\n", binary: "borg").severity, .warn)
+        XCTAssertEqual(BorgVersion.check("borg 1.2.5\n", binary: "borg").severity, .ok)
+        XCTAssertEqual(BorgVersion.check("borg 1.2.8\n", binary: "borg").severity, .ok)
+        XCTAssertEqual(BorgVersion.check("borg 1.2.10\n", binary: "borg").severity, .ok)
+        XCTAssertEqual(BorgVersion.check("borg 1.4.5\n", binary: "borg").severity, .ok)
         XCTAssertEqual(BorgVersion.check("borg 1.4.0\n", binary: "borg").severity, .ok)
         XCTAssertEqual(BorgVersion.check("borg 1.4.1b1\n", binary: "borg").severity, .ok)
         XCTAssertEqual(BorgVersion.check("borg 2.0.0b8\n", binary: "borg").severity, .fail)

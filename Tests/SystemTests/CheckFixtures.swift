@@ -122,6 +122,7 @@ struct CheckFixture {
         RUNNER_USER=\(Self.runnerUser)
         SECCOMP_POLICY=\(r)/policy/seccomp/borg.policy
         KEEP_DAILY=7
+        \(TestBorg.envLine)
         EOF
         chmod 0600 etc/borgpull/borg_env
         printf '%s\\n' '# paths' '\(r)/data' > etc/borgpull/borg_paths

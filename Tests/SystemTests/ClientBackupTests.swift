@@ -120,7 +120,7 @@ final class ClientBackupTests: XCTestCase {
         f.blockBorgCreate()
         // 1. SIGKILL borg: BACKUP reports borg's failure, the post hook runs.
         let p = try f.startBackupInBackground()
-        Shell.sh("pkill -KILL -f '^/usr/bin/python3 /usr/bin/borg create --json'")
+        Shell.sh("pkill -KILL -f '\(TestBorg.createPattern)'")
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 2)
         XCTAssertTrue(f.ran("post"))
@@ -131,7 +131,7 @@ final class ClientBackupTests: XCTestCase {
         var gone = false
         for _ in 0..<50 where !gone {
             usleep(100_000)
-            gone = Shell.sh("pgrep -f '^/usr/bin/python3 /usr/bin/borg create --json'").status == 1
+            gone = Shell.sh("pgrep -f '\(TestBorg.createPattern)'").status == 1
         }
         XCTAssertTrue(gone, "borg did not die with its client")
         // 3. The next BACKUP works: stale locks are borg's to clear, and it can wait for them.

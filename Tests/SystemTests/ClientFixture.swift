@@ -43,7 +43,9 @@ final class ClientFixture {
             mkdir -m 0755 \(root) && mkdir -m 0700 \(conf) && mkdir -m 0755 \(data)
             mkdir -m 0700 \(repo) && chown \(ClientFixture.sshUser): \(repo)
             mkdir -m 0710 \(socketDir) && chown \(ClientFixture.sshUser): \(socketDir)
+            # a symlink: borg 1.4 reads its ACL with lgetxattr (the seccomp policy must allow it)
             printf 'hello\\n' > \(data)/hello.txt
+            ln -s hello.txt \(data)/link
             head -c 300000 /dev/urandom > \(data)/random.bin
             install -m 0600 /dev/null \(data)/root-only.txt && echo secret > \(data)/root-only.txt
             """)
@@ -67,7 +69,7 @@ final class ClientFixture {
             RUNNER_USER=\(ClientFixture.runnerUser)
             SECCOMP_POLICY=\(ClientFixture.policy)
             STATE_DIR="\(state)"
-            \(extra)
+            \(TestBorg.isDefault ? "" : TestBorg.envLine + "\n")\(extra)
             """, mode: 0o600)
     }
 
@@ -92,7 +94,7 @@ final class ClientFixture {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         p.arguments = ["--reuid", user, "--regid", user, "--init-groups", "socat",
                        "UNIX-LISTEN:\(socket),fork,umask=0117",
-                       "EXEC:borg serve --restrict-to-repository \(repo)"]
+                       "EXEC:\(TestBorg.binary) serve --restrict-to-repository \(repo)"]
         p.environment = ["PATH": "/usr/bin:/bin", "HOME": "/var/lib/borgpull-test", "LANG": "C.UTF-8"]
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -135,7 +137,7 @@ final class ClientFixture {
         if let stderr { p.standardError = stderr } else { p.standardError = FileHandle.nullDevice }
         try p.run()
         var waited = 0
-        while Shell.sh("pgrep -f '^/usr/bin/python3 /usr/bin/borg create --json' >/dev/null").status != 0 && waited < 150 {
+        while Shell.sh("pgrep -f '\(TestBorg.createPattern)' >/dev/null").status != 0 && waited < 150 {
             usleep(100_000); waited += 1
         }
         sleep(settle)

@@ -130,3 +130,18 @@ enum Staged {
         return target
     }
 }
+
+/// The borg the client and server system tests run, on both sides: `BORGPULL_TEST_BORG` (for
+/// example the borg 1.4 virtualenv `.ci/borg-venv.sh` builds; `make test-borg14`), or Debian's
+/// /usr/bin/borg. Selected in the product the documented way, with BORG_BINARY in borg_env and
+/// in the server config.
+enum TestBorg {
+    static let binary = ProcessInfo.processInfo.environment["BORGPULL_TEST_BORG"].flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/bin/borg"
+    static var isDefault: Bool { binary == "/usr/bin/borg" }
+    /// The borg_env line selecting it (none for the default, so configs stay as users write them).
+    static var envLine: String { isDefault ? "" : "BORG_BINARY=\(binary)" }
+    /// A `pgrep -f`/`pkill -f` pattern for a running `borg create --json` (borg is a Python
+    /// script: its command line starts with the interpreter). Anchored, so it never matches the
+    /// `sh -c` that runs pgrep.
+    static var createPattern: String { "^[^ ]*/python3 \(binary) create --json" }
+}

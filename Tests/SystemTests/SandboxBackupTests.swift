@@ -5,7 +5,7 @@ import Foundation
 final class SandboxBackupTests: XCTestCase {
     /// `/proc/PID/status` lines of the running `borg create` (found by its argv).
     func statusOfRunningBorg() -> [String: String]? {
-        let pid = Shell.sh("pgrep -f '^/usr/bin/python3 /usr/bin/borg create --json' | head -n 1").stdout
+        let pid = Shell.sh("pgrep -f '\(TestBorg.createPattern)' | head -n 1").stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard !pid.isEmpty, let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         var fields: [String: String] = [:]

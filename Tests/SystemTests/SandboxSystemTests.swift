@@ -42,7 +42,7 @@ final class SandboxSystemTests: XCTestCase {
 
     override func setUpWithError() throws {
         try requireRoot()
-        try requireExecutable("/usr/bin/borg")
+        try requireExecutable(TestBorg.binary)
         try requireExecutable("/usr/bin/python3")
         client = Self.clientPath()
         try requirePrerequisite(FileManager.default.isExecutableFile(atPath: client), "built borgpull-client at \(client!) (run swift build)")
@@ -185,11 +185,11 @@ final class SandboxSystemTests: XCTestCase {
 
     func testRunningBorgCreateIsConfined() throws {
         let repo = root.appendingPathComponent("runner/repo").path
-        XCTAssertEqual(sandboxed(["/usr/bin/borg", "init", "-e", "repokey", repo]).status, 0)
+        XCTAssertEqual(sandboxed([TestBorg.binary, "init", "-e", "repokey", repo]).status, 0)
         // borg reads the archive from a pipe we hold open, so it is still running while we look.
         let pipe = Pipe()
         var observed = ""
-        let r = sandboxed(["/usr/bin/borg", "create", "--stdin-name", "stream", "\(repo)::stdin", "-"],
+        let r = sandboxed([TestBorg.binary, "create", "--stdin-name", "stream", "\(repo)::stdin", "-"],
                           stdin: pipe.fileHandleForReading) { process in
             let path = "/proc/\(process.processIdentifier)/status"
             for _ in 0..<300 {  // up to 30 s for python to start
@@ -217,13 +217,13 @@ final class SandboxSystemTests: XCTestCase {
         _ = FileManager.default.createFile(atPath: secretPath, contents: Data(secret))
         try chownMod(secretPath, uid: 0, gid: 0, mode: 0o600)
         let repo = root.appendingPathComponent("runner/repo").path
-        var r = sandboxed(["/usr/bin/borg", "init", "-e", "repokey", repo])
+        var r = sandboxed([TestBorg.binary, "init", "-e", "repokey", repo])
         XCTAssertEqual(r.status, 0, r.summary)
-        r = sandboxed(["/usr/bin/borg", "create", "\(repo)::a1", src])
+        r = sandboxed([TestBorg.binary, "create", "\(repo)::a1", src])
         XCTAssertEqual(r.status, 0, "borg create must not warn about unreadable files: \(r.summary)")
         let restore = try mkdir("runner/restore", uid: uid, gid: gid, mode: 0o700)
         r = run([client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid), "--writable", runnerDirectory,
-                 "--policy", policyPath, "--", "/usr/bin/borg", "extract", "\(repo)::a1"], environment: borgEnvironment, cwd: restore)
+                 "--policy", policyPath, "--", TestBorg.binary, "extract", "\(repo)::a1"], environment: borgEnvironment, cwd: restore)
         XCTAssertEqual(r.status, 0, r.summary)
         let restored = FileManager.default.contents(atPath: restore + secretPath)
         XCTAssertEqual(restored.map { [UInt8]($0) }, secret, "restored file differs or is missing")
@@ -327,12 +327,12 @@ final class SandboxSystemTests: XCTestCase {
         let src = try mkdir("src2", mode: 0o755)
         _ = FileManager.default.createFile(atPath: src + "/a.txt", contents: Data(repeating: 65, count: 100_000))
         let repo = root.appendingPathComponent("runner/repo").path
-        var r = sandboxed(["/usr/bin/borg", "--version"])
+        var r = sandboxed([TestBorg.binary, "--version"])
         XCTAssertEqual(r.status, 0, r.summary)
         XCTAssertTrue(r.stdout.hasPrefix("borg "), r.summary)
         // Also without BORG_HOST_ID: borg then resolves the host name (AF_INET answered with an errno).
         r = run([client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid), "--policy", policyPath,
-                 "--", "/usr/bin/borg", "--version"], environment: borgEnvironment.filter { $0.key != "BORG_HOST_ID" },
+                 "--", TestBorg.binary, "--version"], environment: borgEnvironment.filter { $0.key != "BORG_HOST_ID" },
                 cwd: root.appendingPathComponent("runner").path)
         XCTAssertEqual(r.status, 0, r.summary)
         for args in [["init", "-e", "repokey", repo],
@@ -343,11 +343,11 @@ final class SandboxSystemTests: XCTestCase {
                      ["prune", "--keep-last", "1", "--glob-archives", "host-*", repo],
                      ["check", repo],
                      ["compact", repo]] {
-            r = sandboxed(["/usr/bin/borg"] + args)
+            r = sandboxed([TestBorg.binary] + args)
             XCTAssertEqual(r.status, 0, "borg \(args.joined(separator: " ")): \(r.summary)")
             XCTAssertFalse(r.signaled, r.summary)
         }
-        r = sandboxed(["/usr/bin/borg", "list", "--short", repo])
+        r = sandboxed([TestBorg.binary, "list", "--short", repo])
         XCTAssertEqual(r.stdout, "host-2\n", r.summary)
     }
 

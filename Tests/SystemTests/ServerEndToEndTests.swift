@@ -42,7 +42,7 @@ final class ServerEndToEndTests: XCTestCase {
         let dest = "\(H.home)/restore"
         SrvShell.sh("rm -rf \(dest) && install -d -o \(H.localUser) -g \(H.localUser) -m 0700 \(dest)")
         let extract = SrvShell.run(["/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
-                                    "/bin/sh", "-c", "cd \(dest) && env -i HOME=\(H.home) BORG_PASSPHRASE='\(H.passphrase)' BORG_RELOCATED_REPO_ACCESS_IS_OK=yes /usr/bin/borg extract \(H.repo)::\(archive) \(String(H.data.dropFirst()))"])
+                                    "/bin/sh", "-c", "cd \(dest) && env -i HOME=\(H.home) BORG_PASSPHRASE='\(H.passphrase)' BORG_RELOCATED_REPO_ACCESS_IS_OK=yes \(TestBorg.binary) extract \(H.repo)::\(archive) \(String(H.data.dropFirst()))"])
         XCTAssertEqual(extract.status, 0, extract.stderr)
         for f in ["random.bin", "hello.txt", "with blank.txt"] {
             let cmp = SrvShell.run(["/usr/bin/cmp", "\(H.data)/\(f)", "\(dest)\(H.data)/\(f)"])

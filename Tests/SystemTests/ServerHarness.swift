@@ -164,7 +164,7 @@ final class ServerHarness {
 
     static func get(file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
         if getuid() != 0 { try SrvShell.unmet("needs root (users, sshd, sudoers)", file: file, line: line) }
-        for t in ["/usr/sbin/sshd", "/usr/bin/socat", "/usr/bin/borg", "/usr/bin/setpriv", "/usr/bin/sudo", "/usr/bin/ssh-keygen"]
+        for t in ["/usr/sbin/sshd", "/usr/bin/socat", TestBorg.binary, "/usr/bin/setpriv", "/usr/bin/sudo", "/usr/bin/ssh-keygen"]
             where !FileManager.default.isExecutableFile(atPath: t) {
             try SrvShell.unmet("needs \(t)", file: file, line: line)
         }
@@ -295,7 +295,7 @@ final class ServerHarness {
             RESULT_FILE="\(H.resultFile)"
             ARCHIVE_PREFIX="bpt"
             LOCK_WAIT=30
-            \(extra)
+            \(TestBorg.isDefault ? "" : TestBorg.envLine + "\n")\(extra)
             """, mode: 0o600)
         write(H.clientDir + "/borg_paths", "\(H.data)\n", mode: 0o600)
     }
@@ -309,6 +309,7 @@ final class ServerHarness {
             ("SSH_PORT", String(port)), ("SSH_IDENTITY", "\(H.home)/.ssh/id_ed25519"),
             ("SSH_KNOWN_HOSTS", "\(H.home)/.ssh/known_hosts"), ("CONNECT_TIMEOUT", "5"), ("BACKUP_TIMEOUT", "300"),
         ]
+        if !TestBorg.isDefault { keys.append(("BORG_BINARY", TestBorg.binary)) }
         for (k, v) in overrides {
             if let i = keys.firstIndex(where: { $0.0 == k }) { keys[i].1 = v } else { keys.append((k, v)) }
         }
@@ -380,7 +381,7 @@ final class ServerHarness {
         let H = ServerHarness.self
         return SrvShell.run(["/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
                              "/usr/bin/env", "-i", "HOME=\(H.home)", "PATH=/usr/bin:/bin", "BORG_PASSPHRASE=\(H.passphrase)",
-                             "BORG_RELOCATED_REPO_ACCESS_IS_OK=yes", "LANG=C.UTF-8", "/usr/bin/borg"] + args)
+                             "BORG_RELOCATED_REPO_ACCESS_IS_OK=yes", "LANG=C.UTF-8", TestBorg.binary] + args)
     }
 
     func archives() -> [String] {

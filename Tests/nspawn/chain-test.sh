@@ -179,18 +179,20 @@ for want in "forcecommand /usr/local/bin/borgpull-client trigger --via systemd" 
   if grep -qxF "$want" <<<"$EFF"; then ok "sshd -T: $want"; else bad "sshd -T: $want" "$(grep -i "${want%% *}" <<<"$EFF")"; fi
 done
 
-# --- borgpull-check after install: all OK.
+# --- borgpull-check after install: all OK, except the one expected WARN: the container's
+# Debian borg 1.2.4 predates the fix for CVE-2023-36811 (borg.version names it and the fix).
 CHECK=$(inside borgpull-check --json) && CHECK_RC=0 || CHECK_RC=$?
 SUMMARY=$(python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
-print("exit=%d worst=%s ok=%d warn=%d fail=%d" % (r["exitStatus"], r["worst"], r["summary"]["ok"], r["summary"]["warn"], r["summary"]["fail"]))
-for f in r["findings"]:
-    if f["severity"] != "OK":
-        print("  %s %s %s: %s (expected %s, actual %s; fix: %s)" % (f["severity"], f["check"], f["location"], f["what"], f["expected"], f["actual"], f["fix"]))
+other = [f for f in r["findings"] if f["severity"] != "OK"
+         and not (f["check"] == "borg.version" and f["severity"] == "WARN" and "CVE-2023-36811" in f["what"])]
+print("exit=%d worst=%s ok=%d warn=%d fail=%d unexpected=%d" % (r["exitStatus"], r["worst"], r["summary"]["ok"], r["summary"]["warn"], r["summary"]["fail"], len(other)))
+for f in other:
+    print("  %s %s %s: %s (expected %s, actual %s; fix: %s)" % (f["severity"], f["check"], f["location"], f["what"], f["expected"], f["actual"], f["fix"]))
 ' <<<"$CHECK" 2>&1) || SUMMARY="unparsable: $CHECK"
 echo "# borgpull-check: $SUMMARY" | head -n 1
-if [[ $CHECK_RC == 0 && $SUMMARY == "exit=0 worst=OK"* ]]; then ok "borgpull-check --json after make install: all OK"
+if [[ ($CHECK_RC == 0 || $CHECK_RC == 1) && $SUMMARY == *" fail=0 unexpected=0"* ]]; then ok "borgpull-check --json after make install: all OK (but the borg 1.2.4 CVE WARN)"
 else bad "borgpull-check --json after make install: all OK (rc $CHECK_RC)" "$SUMMARY"; fi
 
 # --- The server config, on the host.

@@ -10,7 +10,11 @@
 # (SCMP_ACT_LOG), twice (with and without BORG_HOST_ID), and print the syscalls the kernel logged
 # (dmesg audit type=1326): every one of them would have been killed by the shipped policy.
 # Usage: measure.sh [OUTDIR]   (default /tmp/bp-measure)   RELAY=/path/to/relay-binary optional
+# BORG=/path/to/borg measures that borg (e.g. the borg 1.4 venv of .ci/borg-venv.sh) instead of
+# the first borg on PATH; it serves the relay mode too.
 set -euo pipefail
+if [ -n "${BORG:-}" ]; then export PATH="$(dirname "$BORG"):$PATH"; fi
+echo "measuring $(command -v borg): $(borg --version)" >&2
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-/tmp/bp-measure}
 runner=borgpull-test-runner
@@ -87,7 +91,7 @@ for mode in $modes; do
     mkdir -p "$out/restore"; chown "$uid:$gid" "$out/restore"
     if [ "$learn" = 1 ]; then
       (cd "$out/restore" && "$client" sandbox-exec --runner-uid "$uid" --runner-gid "$gid" --writable "$out" --policy "$out/learn.policy" \
-        -- /usr/bin/borg extract "$repo::a2") >/dev/null 2>&1 || echo "note: extract exited $?" >&2
+        -- "$(command -v borg)" extract "$repo::a2") >/dev/null 2>&1 || echo "note: extract exited $?" >&2
     else
     (cd "$out/restore" && "${sand[@]}" strace -f -qq -e trace=all -o "$out/traces/99-extract-real.trace" borg extract "$repo::a2") \
       >/dev/null 2>"$out/traces/99-extract-real.err" || echo "note: extract exited $?" >&2
