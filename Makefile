@@ -16,14 +16,16 @@ release:
 # The whole suite: unit tests of the core, system tests on the real kernel, borg, socat,
 # sshd and systemd (root needed; set BORGPULL_REQUIRE_SYSTEM_TESTS=1 to fail instead of skip).
 # The release build comes first: the systemd chain test installs it into a container.
+# Then the client and server system tests once more with borg 1.4 (test-borg14).
 test: release
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+	$(MAKE) test-borg14
 
 # The client and server system tests (BACKUP end to end, sandbox, the tunnel, the audit) again
 # with borg 1.4 from PyPI: built from source into a cached virtualenv (.ci/borg-venv.sh,
 # BORGPULL_CI_CACHE, default /var/cache/borgpull-ci) and selected with BORG_BINARY on the client
-# and the server (BORGPULL_TEST_BORG). Run after `make test` (it reuses that build).
+# and the server (BORGPULL_TEST_BORG). `make test` runs it last; alone it reuses that build.
 BORG14_VERSION ?= 1.4.5
 BORG14_TESTS = SystemTests.(ClientBackupTests|SandboxBackupTests|SandboxSystemTests|ServerEndToEndTests|AppendOnlyWindowTests|BorgAbortSystemTests|CheckSystemTests)
 .PHONY: test-borg14
