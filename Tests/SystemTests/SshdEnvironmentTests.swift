@@ -55,7 +55,8 @@ final class SshdEnvironmentTests: XCTestCase {
     func testShippedBlockOnDebianStockConfigIsAllOK() throws {
         try writeStockWithShippedBlock()
         let r = fx.audit()
-        XCTAssertEqual(r.worst, .ok, describe(r.findings))
+        // Debian 12's borg 1.2.4 is WARNed for CVE-2023-36811; everything else must be OK.
+        XCTAssertEqual(r.findings.filter { $0.check != "borg.version" }.map(\.severity).max(), .ok, describe(r.findings))
         let accept = r.findings.first { $0.check == "sshd.acceptenv" }
         XCTAssertEqual(accept?.severity, .ok)
         XCTAssertEqual(accept?.actual, "none")
