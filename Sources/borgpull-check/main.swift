@@ -31,7 +31,8 @@ struct BorgpullCheck: ParsableCommand {
 
         --json prints one document (schema "borgpull-check", version 1, see README.md, section --json schema) \
         and exits with the same status.
-        """)
+        """,
+        version: BorgPullVersion.current)
 
     @Option(name: [.customShort("c"), .long], help: ArgumentHelp("The client configuration directory.", valueName: "DIR"))
     var configs: String?

@@ -47,7 +47,7 @@ struct Trigger: ParsableCommand {
     var unit = "run-borg-backup.service"
 
     @Option(help: ArgumentHelp("Absolute path of borgpull-client as written in sudoers (sudo).", valueName: "PATH"))
-    var client = "/usr/local/bin/borgpull-client"
+    var client = Installation.layout.client
 
     /// Exit statuses of its own, besides the client's.
     static let internalError: Int32 = 70
@@ -78,7 +78,7 @@ struct Trigger: ParsableCommand {
                 say("--via direct needs root, but this runs as uid \(geteuid()) (fix: in sshd's ForceCommand use --via systemd with the polkit rule, or --via sudo with the sudoers drop-in)")
                 throw ExitCode(Trigger.configError)
             }
-            argv = [BackupRunner.executablePath(), "-c", configs, "BACKUP"]
+            argv = [Installation.executablePath(), "-c", configs, "BACKUP"]
         }
 
         // The server recognises this line (ServerOutcome.triggerMarker): the session is up.

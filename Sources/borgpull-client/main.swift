@@ -25,6 +25,7 @@ struct BorgPullClient: ParsableCommand {
         EXIT STATUS:
         \(ClientExit.table)
         """,
+        version: BorgPullVersion.current,
         subcommands: [Backup.self, Setup.self, BorgPassthrough.self, RelayCommand.self, Trigger.self]
     )
 }

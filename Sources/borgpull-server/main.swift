@@ -23,7 +23,8 @@ struct BorgPullServer: ParsableCommand {
 
         Exit statuses:
         \(ServerExit.table)
-        """)
+        """,
+        version: BorgPullVersion.current)
 
     @Option(name: [.short, .long], help: ArgumentHelp("Server config file of one client (default: $BORGPULL_CONFIG).", valueName: "FILE"))
     var config: String?
@@ -63,10 +64,9 @@ enum ProcessEnv {
     }
 }
 
-/// Writes a line to stderr.
-func report(_ line: String) {
-    var l = line + "\n"
-    l.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+/// Writes a line to stderr at `priority` (the journal's `<N>` prefix under systemd).
+func report(_ line: String, _ priority: JournalLine.Priority = .info) {
+    StderrLog.write(line, priority: priority)
 }
 
 BorgPullServer.main()
