@@ -7,21 +7,14 @@ import Glibc
 struct BorgPullServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "borgpull-server",
-        abstract: "Pull a Borg backup from one client through a reverse ssh socket forward.",
+        abstract: "Pull a Borg backup from one client through a reverse ssh socket forward",
         discussion: """
-        MODE (case-insensitive):
-          BACKUP  lock the client, start borg serve behind socat on SOCKET_PATH,
-                  ssh -R REMOTE_SOCKET_PATH:SOCKET_PATH to the client, whose
-                  ForceCommand runs its BACKUP and sends back the result record;
-                  print a summary; stop everything.
-          SERVE   the same forward with ssh -N (no backup) until Ctrl-C/SIGTERM:
-                  for borg init, borg list, restores and manual BACKUPs.
-
-        One config file per client, in the borg_env dialect (KEY=value data,
-        never executed). Keys: README.md, "Server config reference";
-        a sample: configs/server/borgpull.conf.example.
-
-        Exit statuses:
+        One config file per client, in the borg_env dialect (KEY=value data, never executed).
+        Its keys are described in borgpull.conf(5); an example is
+        /etc/borgpull-server/borgpull.conf.example.
+        Under systemd (borgpull-server@NAME.service) each line carries its syslog priority:
+        journalctl -u 'borgpull-server@*' -p err shows the failed runs.
+        Exit status:
         \(ServerExit.table)
         """,
         version: BorgPullVersion.current)
@@ -32,13 +25,13 @@ struct BorgPullServer: ParsableCommand {
     @Flag(name: .long, help: "BACKUP: print the outcome as one JSON object on stdout (the summary still goes to stderr).")
     var json = false
 
-    @Argument(help: ArgumentHelp("BACKUP or SERVE (case-insensitive).", valueName: "MODE"))
-    var mode: String
+    @Argument(help: ArgumentHelp("BACKUP or SERVE (case-insensitive).", discussion: """
+        BACKUP: lock the client, start borg serve behind socat on SOCKET_PATH, ssh -R REMOTE_SOCKET_PATH:SOCKET_PATH to the client, whose ForceCommand runs its BACKUP and sends back the result record; print a summary; stop everything.
+        SERVE: the same forward with ssh -N (no backup) until Ctrl-C or SIGTERM, for borg init, borg list, restores and manual BACKUPs.
+        """, valueName: "MODE"), completion: .list(ServerMode.allCases.map(\.rawValue)))
+    var mode: ServerMode
 
     func validate() throws {
-        guard ServerMode(argument: mode) != nil else {
-            throw ValidationError("unknown mode `\(mode)`: use BACKUP or SERVE")
-        }
         guard config ?? ProcessEnv.get("BORGPULL_CONFIG") != nil else {
             throw ValidationError("no config file: pass -c FILE or set BORGPULL_CONFIG=FILE")
         }
@@ -46,7 +39,6 @@ struct BorgPullServer: ParsableCommand {
 
     func run() throws {
         let path = ServerConfigFile.absolute(config ?? ProcessEnv.get("BORGPULL_CONFIG") ?? "")
-        let mode = ServerMode(argument: mode) ?? .backup
         let status: ServerExit
         switch mode {
         case .backup: status = BackupMode.run(configPath: path, json: json)
@@ -62,6 +54,13 @@ enum ProcessEnv {
         let v = String(cString: p)
         return v.isEmpty ? nil : v
     }
+}
+
+/// The modes, parsed case-insensitively (`ServerMode(argument:)`). Described in the argument's
+/// discussion rather than as enumerated values: the man page generator leaves a stray
+/// paragraph macro after such a list (mandoc -Tlint warns).
+extension ServerMode: ExpressibleByArgument {
+    public static var allValueStrings: [String] { [] }
 }
 
 /// Writes a line to stderr at `priority` (the journal's `<N>` prefix under systemd).
