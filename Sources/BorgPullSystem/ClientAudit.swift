@@ -103,7 +103,7 @@ public enum ClientAudit {
                 if f.isRequired {
                     a.add(Finding(.fail, check: "file.missing", what: "\(f.rawValue) is required", location: p,
                                   expected: "a root-owned file", actual: "missing",
-                                  fix: "create \(p) (see README, client configuration)"))
+                                  fix: "create \(p) (see borgpull.conf(5); to restore the package's skeleton: apt-get install --reinstall -o Dpkg::Options::=--force-confmiss borgpull-client)"))
                 }
                 continue
             }
@@ -133,7 +133,7 @@ public enum ClientAudit {
             if let key = placeholder {
                 a.add(Finding(.fail, check: "config.placeholder", what: "\(key) still holds the skeleton's CHANGE-ME",
                               location: c.envFile, expected: "the real value", actual: "CHANGE-ME",
-                              fix: "edit \(key) in \(c.envFile) (see README, Install)"))
+                              fix: "edit \(key) in \(c.envFile) (see borgpull.conf(5)), then systemctl restart borg-backup-create-directory.service"))
             }
             for n in c.notices {
                 a.add(Finding(.warn, check: "config.notice", what: n, location: c.envFile, expected: "no notices",

@@ -435,5 +435,13 @@ expect_eq "server purge: config gone; user, key and /srv/borg kept; no statoverr
       "$(id -u borg >/dev/null 2>&1 && echo yes || echo no)" "$([ -s /var/lib/borg_remote_pull/.ssh/id_ed25519 ] && echo yes || echo no)" \
       "$([ -d /srv/borg ] && echo yes || echo no)" "$(dpkg-statoverride --list | grep -c borgpull-server | sed "s/^0$/none/")"' 2>&1)"
 
+# --- make install-server (PREFIX=/usr/local) after the purge: the kept account is reused.
+if out=$(inside sh -c 'cd /src/borgpull && scripts/install.sh install server' 2>&1); then ok "install.sh install server (PREFIX=/usr/local)"
+else bad "install.sh install server (PREFIX=/usr/local)" "$out"; fi
+expect_eq "make install-server: unit names /usr/local/bin, example root:borg 0640" \
+  "ExecStart=/usr/local/bin/borgpull-server -c /etc/borgpull-server/%i.conf BACKUP root:borg 640" \
+  "$(inside sh -c 'printf "%s %s" "$(grep "^ExecStart=" /usr/local/lib/systemd/system/borgpull-server@.service)" \
+      "$(stat -c "%U:%G %a" /etc/borgpull-server/borgpull.conf.example)"' 2>&1)"
+
 echo "chain-test: $PASS passed, $FAIL failed"
 (( FAIL == 0 ))
