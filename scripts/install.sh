@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make install / make uninstall — see README "Install".
+# make install / make uninstall — see README "Install with make install".
 #   install.sh install   client|server|all   (as root)
 #   install.sh uninstall client|server|all
 # Binaries come from .build/release (make release), man pages from .build/man (make man),
