@@ -1,9 +1,10 @@
-# borgpull — see README.md. Targets: build, test, test-borg14, release, install, uninstall, demo, bench.
+# borgpull — see README.md. Targets: build, test, test-borg14, release, deb, man, completions,
+# install, uninstall, demo, bench.
 SWIFT   ?= swift
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: build release test clean
+.PHONY: build release test clean man completions deb
 
 build:
 	$(SWIFT) build
@@ -13,11 +14,40 @@ build:
 release:
 	$(SWIFT) build -c release --static-swift-stdlib
 
+# The man pages (section 8) of the three commands, generated from their argument parsers by
+# swift-argument-parser's manual generator (so they never drift from --help), dated by
+# debian/changelog; borgpull.conf(5) is written by hand (doc/). Output: .build/man/.
+MAN_DATE = $(shell date -u -d "$$(sed -n 's/^ -- .*>  //p' debian/changelog | head -n 1)" +%F)
+man:
+	$(SWIFT) package plugin generate-manual --configuration debug --section 8 --date $(MAN_DATE) \
+	    --authors "borgpull maintainers"
+	install -d .build/man
+	install -m 0644 .build/plugins/GenerateManual/outputs/*/*.8 doc/borgpull.conf.5 .build/man/
+
+# Shell completions from the release binaries' argument parsers: .build/completions/{bash,zsh,fish}/.
+COMMANDS = borgpull-client borgpull-server borgpull-check
+completions: release
+	install -d .build/completions/bash .build/completions/zsh .build/completions/fish
+	for b in $(COMMANDS); do \
+	  .build/release/$$b --generate-completion-script bash > .build/completions/bash/$$b && \
+	  .build/release/$$b --generate-completion-script zsh > .build/completions/zsh/_$$b && \
+	  .build/release/$$b --generate-completion-script fish > .build/completions/fish/$$b.fish || exit 1; \
+	done
+
+# The Debian packages (debhelper, debian/): dist/borgpull-{client,server,check}_VERSION_ARCH.deb.
+# Needs debhelper (apt-get install debhelper); the build runs `make release man completions`.
+deb:
+	dpkg-checkbuilddeps
+	debian/rules clean
+	debian/rules binary
+	@ls -1 dist/*.deb
+
 # The whole suite: unit tests of the core, system tests on the real kernel, borg, socat,
 # sshd and systemd (root needed; set BORGPULL_REQUIRE_SYSTEM_TESTS=1 to fail instead of skip).
-# The release build comes first: the systemd chain test installs it into a container.
-# Then the client and server system tests once more with borg 1.4 (test-borg14).
-test: release
+# The packages come first (they include the release build): the systemd chain test installs
+# them into a container, and the package tests read them. Then the client and server system
+# tests once more with borg 1.4 (test-borg14).
+test: deb
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 	$(MAKE) test-borg14
@@ -40,11 +70,11 @@ clean:
 # skeleton that never overwrites an existing file. ROLE=client|server|all.
 ROLE ?= all
 .PHONY: install install-client install-server uninstall
-install: release
+install: release man completions
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install $(ROLE)
-install-client: release
+install-client: release man completions
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install client
-install-server: release
+install-server: release man completions
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh install server
 uninstall:
 	PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) scripts/install.sh uninstall $(ROLE)

@@ -17,7 +17,9 @@ let package = Package(
     ],
     targets: [
         // Pure decisions: no OS calls, no Foundation file I/O. Unit-tested on fakes.
-        .target(name: "BorgPullCore"),
+        // BorgPullVersion.current comes from debian/changelog (VersionPlugin).
+        .target(name: "BorgPullCore", plugins: ["VersionPlugin"]),
+        .plugin(name: "VersionPlugin", capability: .buildTool()),
         // Declarations of Linux interfaces the Glibc module hides (signalfd, closefrom, SO_PEERCRED).
         .systemLibrary(name: "CLinux"),
         // libseccomp and libcap from Debian (libseccomp-dev, libcap-dev): module map + one header

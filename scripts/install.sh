@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# make install / make uninstall — see README "Install".
+# make install / make uninstall — see README "Install with make install".
 #   install.sh install   client|server|all   (as root)
 #   install.sh uninstall client|server|all
-# Binaries come from .build/release (make release). Never overwrites an existing config,
-# never removes a config, a repository or a user's files; uninstall leaves users in place.
+# Binaries come from .build/release (make release), man pages from .build/man (make man),
+# completions from .build/completions (make completions). The layout is the Debian packages'
+# with PREFIX for /usr: the units, the sshd Match block and what borgpull-check expects name
+# PREFIX/bin. Never overwrites an existing config, never removes a config, a repository or a
+# user's files; uninstall leaves users in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +16,10 @@ PREFIX=${PREFIX:-/usr/local}
 DESTDIR=${DESTDIR:-}
 BIN="$DESTDIR$PREFIX/bin"
 SHARE="$DESTDIR$PREFIX/share/borgpull"
-SYSTEMD="$DESTDIR/etc/systemd/system"
+# systemd loads units from /usr/local/lib/systemd/system and /usr/lib/systemd/system.
+SYSTEMD="$DESTDIR$PREFIX/lib/systemd/system"
+MAN="$DESTDIR$PREFIX/share/man"
+COMPLETIONS="$DESTDIR$PREFIX/share"
 SSH_USER=${SSH_USER:-borgpull}
 RUNNER_USER=${RUNNER_USER:-borgpull-runner}
 SERVER_USER=${SERVER_USER:-borg}
@@ -23,6 +29,13 @@ case $role in client) client=true ;; server) server=true ;; all) client=true ser
   *) echo "install.sh: role must be client, server or all" >&2; exit 64 ;; esac
 
 say() { echo "install: $*"; }
+
+# The repository's units and sshd Match block name the packages' /usr/bin; this PREFIX's copy.
+install_prefixed() { # mode source destination
+  sed "s|/usr/bin/borgpull-|$PREFIX/bin/borgpull-|g" "$2" > "$3.tmp"
+  chmod "$1" "$3.tmp"
+  mv "$3.tmp" "$3"
+}
 
 ensure_user() { # name shell home [group-to-join] [ssh-login]
   if ! id -u "$1" >/dev/null 2>&1; then
@@ -57,9 +70,27 @@ install_common() {
   for b in borgpull-client borgpull-server borgpull-check; do
     install -m 0755 -o root -g root ".build/release/$b" "$BIN/$b"
   done
-  install -d -m 0755 "$SHARE/units" "$DESTDIR$PREFIX/share/doc/borgpull"
-  install -m 0644 units/*.service units/*.timer "$SHARE/units/"
+  install -d -m 0755 "$DESTDIR$PREFIX/share/doc/borgpull" "$MAN/man5" "$MAN/man8" \
+    "$COMPLETIONS/bash-completion/completions" "$COMPLETIONS/zsh/site-functions" "$COMPLETIONS/fish/vendor_completions.d"
   install -m 0644 README.md SECURITY.md units/README-units.md "$DESTDIR$PREFIX/share/doc/borgpull/"
+  install -m 0644 .build/man/*.8 "$MAN/man8/"
+  install -m 0644 .build/man/borgpull.conf.5 "$MAN/man5/"
+  for b in borgpull-client borgpull-server borgpull-check; do
+    install -m 0644 ".build/completions/bash/$b" "$COMPLETIONS/bash-completion/completions/$b"
+    install -m 0644 ".build/completions/zsh/_$b" "$COMPLETIONS/zsh/site-functions/_$b"
+    install -m 0644 ".build/completions/fish/$b.fish" "$COMPLETIONS/fish/vendor_completions.d/$b.fish"
+  done
+  # Earlier versions installed the units to /etc/systemd/system, where they would override
+  # these: remove a copy that is still the old shipped one, keep (and name) an edited one.
+  local u
+  for u in units/*.service units/*.timer; do
+    u=$(basename "$u")
+    local old="$DESTDIR/etc/systemd/system/$u" shipped="$SHARE/units/$u"
+    if [[ -f $old && -f $shipped ]]; then
+      if cmp -s "$old" "$shipped"; then rm -f "$old"; else say "kept $old: it overrides $SYSTEMD/$u (diff them; keep local changes in a drop-in)"; fi
+    fi
+  done
+  rm -rf "$SHARE/units"
 }
 
 install_client() {
@@ -68,7 +99,9 @@ install_client() {
   local ssh_group; ssh_group=$(id -gn "$SSH_USER")
   install -d -m 0755 "$SHARE/policy/seccomp"
   if compgen -G "policy/seccomp/*.policy" >/dev/null; then install -m 0644 policy/seccomp/*.policy "$SHARE/policy/seccomp/"; fi
-  install -m 0644 units/borg-backup-create-directory.service units/run-borg-backup.service "$SYSTEMD/"
+  install -d -m 0755 "$SHARE/policy/sudoers"
+  install -m 0644 policy/sudoers/borgpull "$SHARE/policy/sudoers/borgpull"
+  for u in borg-backup-create-directory.service run-borg-backup.service; do install_prefixed 0644 "units/$u" "$SYSTEMD/$u"; done
   # polkit: Debian 12 ships /etc/polkit-1/rules.d as polkitd:root 0700; keep its owner.
   if [[ -d $DESTDIR/etc/polkit-1 ]]; then
     [[ -d $DESTDIR/etc/polkit-1/rules.d ]] || install -d -m 0700 "$DESTDIR/etc/polkit-1/rules.d"
@@ -79,7 +112,7 @@ install_client() {
   # The sshd Match block is configuration too (an admin may change the ForceCommand's --via):
   # installed when missing, else kept; the shipped one stays in $SHARE/policy/sshd/ to compare.
   install -d -m 0755 "$SHARE/policy/sshd" "$DESTDIR/etc/ssh/sshd_config.d"
-  install -m 0644 policy/sshd/borgpull.conf "$SHARE/policy/sshd/borgpull.conf"
+  install_prefixed 0644 policy/sshd/borgpull.conf "$SHARE/policy/sshd/borgpull.conf"
   if [[ $SSH_USER != borgpull ]]; then
     sed -i -e "s|^Match User borgpull\$|Match User $SSH_USER|" \
            -e "s|/etc/ssh/authorized_keys/borgpull/|/etc/ssh/authorized_keys/$SSH_USER/|" \
@@ -133,9 +166,10 @@ install_client() {
 install_server() {
   ensure_user "$SERVER_USER" /bin/bash "/var/lib/borg_remote_pull"
   local group home; group=$(id -gn "$SERVER_USER"); home=$(getent passwd "$SERVER_USER" | cut -d: -f6)
-  install -m 0644 units/borgpull-server@.service units/borgpull-server@.timer \
-    units/borgpull-compact@.service units/borgpull-compact@.timer \
-    units/borgpull-check@.service units/borgpull-check@.timer "$SYSTEMD/"
+  for u in borgpull-server@.service borgpull-server@.timer borgpull-compact@.service borgpull-compact@.timer \
+           borgpull-check@.service borgpull-check@.timer; do
+    install_prefixed 0644 "units/$u" "$SYSTEMD/$u"
+  done
   install -d -m 0750 -o root -g "$group" "$DESTDIR/etc/borgpull-server"
   # The example is ours (replaced on every install); NAME.conf files are never touched.
   install -m 0640 -o root -g "$group" configs/server/borgpull.conf.example \
@@ -157,6 +191,10 @@ install_server() {
 uninstall() {
   rm -f "$BIN/borgpull-client" "$BIN/borgpull-server" "$BIN/borgpull-check"
   rm -rf "$SHARE" "$DESTDIR$PREFIX/share/doc/borgpull"
+  rm -f "$MAN"/man8/borgpull-{client,server,check}.8 "$MAN/man5/borgpull.conf.5"
+  for b in borgpull-client borgpull-server borgpull-check; do
+    rm -f "$COMPLETIONS/bash-completion/completions/$b" "$COMPLETIONS/zsh/site-functions/_$b" "$COMPLETIONS/fish/vendor_completions.d/$b.fish"
+  done
   local live=false
   [[ -z $DESTDIR ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]] && live=true
   if $client; then
@@ -176,7 +214,9 @@ uninstall() {
 [[ $(id -u) == 0 ]] || { echo "install.sh: run as root" >&2; exit 77; }
 case $action in
   install)
-    [[ -x .build/release/borgpull-client ]] || { echo "install.sh: run 'make release' first" >&2; exit 1; }
+    [[ -x .build/release/borgpull-client ]] || { echo "install.sh: .build/release/borgpull-client is missing (fix: run 'make release' first)" >&2; exit 1; }
+    [[ -f .build/man/borgpull-client.8 && -f .build/completions/bash/borgpull-client ]] ||
+      { echo "install.sh: .build/man or .build/completions is missing (fix: run 'make man completions' first)" >&2; exit 1; }
     install_common
     $client && install_client
     $server && install_server

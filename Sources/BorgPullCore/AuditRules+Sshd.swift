@@ -44,10 +44,6 @@ public struct SshdEffectiveConfig: Sendable, Equatable {
 /// defence in depth that the ForceCommand already covers (PermitTTY, agent and X11 forwarding,
 /// PermitUserRC, PermitTunnel, ExposeAuthInfo, keys from the user's home or a command).
 public enum SshdRules {
-    /// The ForceCommand borgpull installs (policy/sshd/borgpull.conf). It never reads
-    /// SSH_ORIGINAL_COMMAND.
-    public static let expectedForceCommand = "/usr/local/bin/borgpull-client trigger --via systemd"
-
     /// Whether `command` is borgpull's trigger with only its documented options (README, "Client
     /// side: sshd and the trigger"): an absolute `.../borgpull-client trigger`, then `--via
     /// systemd|sudo|sudo-client|direct`, `--result FILE`, `--configs DIR`, `--client PATH` (absolute)
@@ -89,10 +85,11 @@ public enum SshdRules {
     ///   - bindMask: the StreamLocalBindMask the runner needs (`STREAM_LOCAL_BIND_MASK`, 0117).
     ///   - source: where the config came from, e.g. `sshd -T -f /etc/ssh/sshd_config`.
     ///   - configFile: the sshd_config file named in fixes.
-    ///   - forceCommand: the expected ForceCommand.
+    ///   - forceCommand: the expected ForceCommand, borgpull's own (policy/sshd/borgpull.conf;
+    ///     `InstallLayout.forceCommand`). It never reads SSH_ORIGINAL_COMMAND.
     public static func check(_ config: SshdEffectiveConfig, user: String, bindMask: UInt32 = 0o117,
                              source: String, configFile: String = "/etc/ssh/sshd_config",
-                             forceCommand: String = expectedForceCommand) -> [Finding] {
+                             forceCommand: String = InstallLayout.packaged.forceCommand) -> [Finding] {
         var out: [Finding] = []
         let matchBlock = "the `Match User \(user)` block of \(configFile)"
         func add(_ sev: Finding.Severity, _ id: String, _ what: String, key: String, expected: String,

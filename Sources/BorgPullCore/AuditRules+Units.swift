@@ -1,6 +1,7 @@
 /// Rules for the installed systemd units and the forwarded socket.
 public enum UnitRules {
-    /// The client units borgpull ships in units/ and installs to /etc/systemd/system.
+    /// The client units borgpull ships in units/; installed to the installation's unit
+    /// directory (`InstallLayout.unitDirectory`).
     public static let clientUnits = ["run-borg-backup.service", "borg-backup-create-directory.service"]
 
     /// Highest `systemd-analyze security --offline=true` exposure accepted for
@@ -14,18 +15,19 @@ public enum UnitRules {
             .filter { !$0.isEmpty && !$0.hasPrefix("#") && !$0.hasPrefix(";") }
     }
 
-    /// Compares an installed unit with the shipped one (comments and blank lines ignored).
+    /// Compares the unit systemd loads (`installedPath`, the first on the unit search path) with
+    /// the one the installation ships (comments and blank lines ignored).
     public static func compare(unit: String, installedPath: String, installed: String?, shippedPath: String,
                                shipped: String?) -> Finding {
         guard let installed else {
             return Finding(.fail, check: "units.installed", what: "\(unit) is not installed", location: installedPath,
-                           expected: "the unit from \(shippedPath)", actual: "missing",
-                           fix: "install -o root -g root -m 0644 \(shippedPath) \(installedPath) && systemctl daemon-reload")
+                           expected: "the unit at \(shippedPath)", actual: "missing",
+                           fix: "apt-get install --reinstall borgpull-client  (or make install-client), then systemctl daemon-reload")
         }
         guard let shipped else {
             return Finding(.warn, check: "units.same", what: "cannot compare \(unit) with borgpull's copy", location: installedPath,
                            expected: "the shipped unit at \(shippedPath)", actual: "shipped copy not found",
-                           fix: "install borgpull's units/ to \(shippedPath.split(separator: "/").dropLast().joined(separator: "/").prefixedSlash)")
+                           fix: "apt-get install --reinstall borgpull-client  (or make install-client)")
         }
         let a = normalized(installed), b = normalized(shipped)
         if a == b {
@@ -37,7 +39,7 @@ public enum UnitRules {
         let want = firstDiff < b.count ? b[firstDiff] : "(end of file)"
         return Finding(.warn, check: "units.same", what: "\(unit) differs from the shipped unit", location: installedPath,
                        expected: want, actual: got,
-                       fix: "diff \(shippedPath) \(installedPath); keep local changes in a drop-in (systemctl edit \(unit))")
+                       fix: "diff \(shippedPath) \(installedPath); keep local changes in a drop-in (systemctl edit \(unit)) and remove \(installedPath)")
     }
 
     /// Reads "Overall exposure level for UNIT: 1.4 OK" from `systemd-analyze security` output.
@@ -72,6 +74,3 @@ public enum UnitRules {
     }
 }
 
-extension String {
-    var prefixedSlash: String { hasPrefix("/") ? self : "/" + self }
-}

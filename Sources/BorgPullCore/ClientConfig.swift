@@ -23,11 +23,15 @@ public struct ClientConfigInput: Sendable {
     public var texts: [ClientFile: String]
     /// For each hook that exists: is it executable by its owner?
     public var hookExecutable: [ClientFile: Bool]
+    /// The installation the defaults come from (SECCOMP_POLICY).
+    public var layout: InstallLayout
 
-    public init(directory: String, texts: [ClientFile: String], hookExecutable: [ClientFile: Bool]) {
+    public init(directory: String, texts: [ClientFile: String], hookExecutable: [ClientFile: Bool],
+                layout: InstallLayout = .packaged) {
         self.directory = directory
         self.texts = texts
         self.hookExecutable = hookExecutable
+        self.layout = layout
     }
 }
 
@@ -131,9 +135,6 @@ public struct ClientConfig: Sendable {
         "ARCHIVE_PREFIX", "LOCK_WAIT", "HOOK_TIMEOUT", "MISSING_PATHS", "STATE_DIR", "RESULT_FILE",
         "BORG_BINARY", "SECCOMP_POLICY", "SECCOMP_RESTORE_POLICY", "LANDLOCK",
     ]).union(retentionKeys.map(\.key))
-
-    /// Where `make install` puts the seccomp policy.
-    public static let defaultSeccompPolicy = "/usr/local/share/borgpull/policy/seccomp/borg.policy"
 
     /// `KEEP_*` keys and their borg options; defaults 7 daily, 4 weekly, 6 monthly.
     public static let retentionKeys: [(key: String, option: String, defaultValue: String?)] = [
@@ -311,7 +312,7 @@ public struct ClientConfig: Sendable {
         let stateDir = try absolutePath("STATE_DIR", default: "/var/lib/borgpull")
         let resultFile = try absolutePath("RESULT_FILE", default: "\(stateDir)/results/last-backup.json")
         let borgBinary = try absolutePath("BORG_BINARY", default: "/usr/bin/borg")
-        let seccompPolicy = try absolutePath("SECCOMP_POLICY", default: defaultSeccompPolicy)
+        let seccompPolicy = try absolutePath("SECCOMP_POLICY", default: input.layout.seccompPolicy)
         let policyDir = seccompPolicy.split(separator: "/").dropLast().joined(separator: "/")
         let restorePolicy = try absolutePath("SECCOMP_RESTORE_POLICY", default: "/\(policyDir)/borg-restore.policy")
         let landlockAssignment = env.assignment("LANDLOCK")

@@ -78,6 +78,18 @@ public enum ServerPlan {
     }
 }
 
+extension ServerExit {
+    /// The syslog priority of the summary line: info when the backup succeeded, warning
+    /// with warnings, error otherwise (`journalctl -p err` shows exactly the failed runs).
+    public var priority: JournalLine.Priority {
+        switch self {
+        case .ok: return .info
+        case .warning: return .warning
+        default: return .error
+        }
+    }
+}
+
 /// Exit statuses of `borgpull-server` (documented in README.md and `--help`).
 public enum ServerExit: Int32, Sendable, CaseIterable, Codable {
     /// The client's BACKUP succeeded (SERVE: ended by Ctrl-C/SIGTERM or ssh ended normally).

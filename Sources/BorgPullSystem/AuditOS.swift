@@ -13,6 +13,13 @@ enum AuditOS {
     /// Reads a regular file without following a final symlink (O_NOFOLLOW); nil on any error.
     static func read(_ path: String, limit: Int = 4 << 20) -> String? { Files.readUpTo(path, limit: limit) }
 
+    /// realpath(3): the path with every symlink resolved; nil if it does not exist.
+    static func realPath(_ path: String) -> String? {
+        guard let p = realpath(path, nil) else { return nil }
+        defer { free(p) }
+        return String(cString: p)
+    }
+
     /// Names in a directory (no `.`/`..`), sorted; nil if it cannot be opened.
     static func list(_ dir: String) -> [String]? { facts(dir)?.kind == .directory ? Files.entries(dir) : nil }
 

@@ -16,16 +16,7 @@ public final class BackupRunner {
         self.directory = directory
         self.supervisor = supervisor
         self.log = log
-        self.selfPath = BackupRunner.executablePath()
-    }
-
-    /// `/proc/self/exe` resolved: the relay must be this exact binary.
-    public static func executablePath() -> String {
-        var buf = [UInt8](repeating: 0, count: 4096)
-        let n = buf.withUnsafeMutableBufferPointer { p in
-            p.baseAddress!.withMemoryRebound(to: CChar.self, capacity: p.count) { readlink("/proc/self/exe", $0, p.count - 1) }
-        }
-        return n > 0 ? String(decoding: buf[0..<n], as: UTF8.self) : CommandLine.arguments[0]
+        self.selfPath = Installation.executablePath()
     }
 
     /// What preparation produced: everything a borg invocation needs.

@@ -1,8 +1,11 @@
 import BorgPullCore
 
 /// What the client audit looks at, and where. Every path is explicit so tests can point the
-/// audit at fixtures; the defaults are the installed layout (README, "Install").
+/// audit at fixtures; the defaults are the installation of the running binary (`/usr` for the
+/// Debian packages, `PREFIX` for make install; README, "Install").
 public struct ClientAuditOptions: Sendable {
+    /// The installation whose binaries, seccomp policy, units and ForceCommand are expected.
+    public var layout: InstallLayout = Installation.layout
     /// Run `sshd -T -C user=...` and judge the ssh user's effective settings (about 15 ms).
     public var checkSshd = true
     /// `-f FILE` for `sshd -T`; nil = sshd's default /etc/ssh/sshd_config.
@@ -13,10 +16,10 @@ public struct ClientAuditOptions: Sendable {
     public var sudoersFile = "/etc/sudoers"
     public var sudoersDirectory = "/etc/sudoers.d"
     public var polkitRulesDirectories = ["/etc/polkit-1/rules.d", "/usr/share/polkit-1/rules.d"]
-    /// Compare installed units with the shipped ones.
+    /// Compare the units systemd loads (the first found on `unitSearchPath`) with the ones in
+    /// the installation's unit directory (`layout.unitDirectory`).
     public var checkUnits = true
-    public var unitDirectory = "/etc/systemd/system"
-    public var shippedUnitsDirectory = "/usr/local/share/borgpull/units"
+    public var unitSearchPath = UnitSearchPath.system
     /// Run `systemd-analyze security --offline=true` on the installed run-borg-backup.service
     /// (about 20 ms).
     public var checkExposure = true
@@ -26,10 +29,9 @@ public struct ClientAuditOptions: Sendable {
     /// Connect to a live BACKUP_SOCKET and check its peer (SO_PEERCRED). sshd then opens a
     /// forwarded channel that closes at once; harmless, but skip it while a backup runs.
     public var probeLiveSocket = true
-    /// Our installed binaries: the first must exist (sshd's ForceCommand and the units run
-    /// it), the others are checked when present.
-    public var binaries = ["/usr/local/bin/borgpull-client", "/usr/local/bin/borgpull-check",
-                           "/usr/local/bin/borgpull-server"]
+    /// Our installed binaries (`layout.binaries`): the client must exist (sshd's ForceCommand
+    /// and the units run it), the others are checked when present.
+    public var checkBinaries = true
     public var shellsFile = "/etc/shells"
     public var shadowFile = "/etc/shadow"
     /// Every borg_paths entry exists. BACKUP checks this itself after the pre hook (which may
@@ -72,8 +74,8 @@ public struct ClientAuditOptions: Sendable {
         o.checkSocket = false
         o.checkHome = false
         o.scanWritable = false
-        // The running binary is audited by its caller (it may live outside /usr/local/bin).
-        o.binaries = []
+        // The running binary is audited by its caller (it may live outside PREFIX/bin).
+        o.checkBinaries = false
         return o
     }
 }
@@ -113,7 +115,7 @@ public enum ClientAudit {
                 if f.isRequired {
                     a.add(Finding(.fail, check: "file.missing", what: "\(f.rawValue) is required", location: p,
                                   expected: "a root-owned file", actual: "missing",
-                                  fix: "create \(p) (see README, client configuration)"))
+                                  fix: "create \(p) (see borgpull.conf(5); to restore the package's skeleton: apt-get install --reinstall -o Dpkg::Options::=--force-confmiss borgpull-client)"))
                 }
                 continue
             }
@@ -132,7 +134,8 @@ public enum ClientAudit {
         // The configuration itself.
         var config: ClientConfig? = nil
         do {
-            let c = try ClientConfig.build(ClientConfigInput(directory: dir, texts: texts, hookExecutable: hookExec))
+            let c = try ClientConfig.build(ClientConfigInput(directory: dir, texts: texts, hookExecutable: hookExec,
+                                                             layout: options.layout))
             config = c
             a.add(Finding(.ok, check: "config.parse", what: "the client configuration is valid", location: dir,
                           expected: "borg_env and list files parse", actual: "valid"))
@@ -142,7 +145,7 @@ public enum ClientAudit {
             if let key = placeholder {
                 a.add(Finding(.fail, check: "config.placeholder", what: "\(key) still holds the skeleton's CHANGE-ME",
                               location: c.envFile, expected: "the real value", actual: "CHANGE-ME",
-                              fix: "edit \(key) in \(c.envFile) (see README, Install)"))
+                              fix: "edit \(key) in \(c.envFile) (see borgpull.conf(5)), then systemctl restart borg-backup-create-directory.service"))
             }
             for n in c.notices {
                 a.add(Finding(.warn, check: "config.notice", what: n, location: c.envFile, expected: "no notices",
@@ -332,12 +335,13 @@ struct Auditor {
     }
 
     mutating func checkBinaries() {
-        for (i, b) in options.binaries.enumerated() {
+        guard options.checkBinaries else { return }
+        for (i, b) in options.layout.binaries.enumerated() {
             if AuditOS.facts(b) == nil {
                 if i == 0 {
                     add(Finding(.fail, check: "file.missing", what: "borgpull-client is not installed (sshd's ForceCommand and the units run it)",
                                 location: b, expected: "root-owned 0755 binary", actual: "missing",
-                                fix: "install -o root -g root -m 0755 .build/release/borgpull-client \(b)"))
+                                fix: "apt-get install ./borgpull-client_*.deb  (or make install-client PREFIX=\(options.layout.prefix))"))
                 }
                 continue
             }
@@ -348,11 +352,11 @@ struct Auditor {
     /// The seccomp policy borg runs under (SECCOMP_POLICY): present, root-owned, not
     /// group/other-writable up to /, and it parses, lints and resolves. BACKUP refuses otherwise.
     mutating func checkPolicy(_ config: ClientConfig?) {
-        let path = config?.seccompPolicy ?? ClientConfig.defaultSeccompPolicy
+        let path = config?.seccompPolicy ?? options.layout.seccompPolicy
         guard AuditOS.facts(path) != nil else {
             add(Finding(.fail, check: "policy.present", what: "the seccomp policy is missing, so BACKUP refuses to run borg",
                         location: path, expected: "a root-owned policy file", actual: "missing",
-                        fix: "make install  (or install -D -m 0644 policy/seccomp/borg.policy \(path))"))
+                        fix: "apt-get install --reinstall borgpull-client  (or install -D -m 0644 policy/seccomp/borg.policy \(path))"))
             return
         }
         let failsBefore = findings.filter { $0.severity == .fail }.count
@@ -481,7 +485,7 @@ struct Auditor {
         }
         let cfg = SshdEffectiveConfig.parse(out.stdout)
         add(SshdRules.check(cfg, user: user, bindMask: bindMask, source: source,
-                            configFile: options.sshdConfig ?? "/etc/ssh/sshd_config"))
+                            configFile: options.sshdConfig ?? "/etc/ssh/sshd_config", forceCommand: options.layout.forceCommand))
         if let u = account {
             var any = false
             for entry in SshdRules.authorizedKeysFiles(cfg) {
@@ -542,20 +546,27 @@ struct Auditor {
 
     mutating func checkUnits() {
         for unit in UnitRules.clientUnits {
-            let installed = "\(options.unitDirectory)/\(unit)"
-            let shipped = "\(options.shippedUnitsDirectory)/\(unit)"
+            let shipped = "\(options.layout.unitDirectory)/\(unit)"
+            // The one systemd loads: the first on the search path (an /etc/systemd/system copy
+            // overrides the installation's).
+            let loaded = options.unitSearchPath.map { "\($0)/\(unit)" }.first { AuditOS.facts($0) != nil }
+            let installed = loaded ?? shipped
             let facts = AuditOS.facts(installed)
             if facts != nil { checkFile(installed, role: "systemd unit", facts: facts) }
-            add(UnitRules.compare(unit: unit, installedPath: installed,
-                                  installed: facts?.kind == .regular ? AuditOS.read(installed) : nil,
-                                  shippedPath: shipped, shipped: AuditOS.read(shipped)))
-            let dropins = "\(installed).d"
-            for name in AuditOS.list(dropins) ?? [] where name.hasSuffix(".conf") {
-                let p = "\(dropins)/\(name)"
-                checkFile(p, role: "unit drop-in")
-                add(Finding(.warn, check: "units.dropin", what: "a drop-in changes \(unit); review it", location: p,
-                            expected: "no drop-in, or one that only adds paths", actual: "present",
-                            fix: "systemctl cat \(unit)"))
+            let text = facts?.kind == .regular ? AuditOS.read(installed) : nil
+            // /lib/systemd/system is /usr/lib/systemd/system on a merged-/usr system.
+            let same = AuditOS.realPath(installed).map { $0 == AuditOS.realPath(shipped) } ?? false
+            add(UnitRules.compare(unit: unit, installedPath: installed, installed: text,
+                                  shippedPath: shipped, shipped: same ? text : AuditOS.read(shipped)))
+            for d in options.unitSearchPath {
+                let dropins = "\(d)/\(unit).d"
+                for name in AuditOS.list(dropins) ?? [] where name.hasSuffix(".conf") {
+                    let p = "\(dropins)/\(name)"
+                    checkFile(p, role: "unit drop-in")
+                    add(Finding(.warn, check: "units.dropin", what: "a drop-in changes \(unit); review it", location: p,
+                                expected: "no drop-in, or one that only adds paths", actual: "present",
+                                fix: "systemctl cat \(unit)"))
+                }
             }
             if unit == "run-borg-backup.service", options.checkExposure, facts?.kind == .regular {
                 let out = AuditOS.run(["/usr/bin/systemd-analyze", "security", "--offline=true", installed])

@@ -1,8 +1,38 @@
 import Glibc
 import Logging
+import BorgPullCore
+
+/// Lines to stderr. When stderr is the journal (JOURNAL_STREAM names it), every line carries
+/// its syslog priority prefix (`JournalLine`); elsewhere lines are plain.
+public enum StderrLog {
+    /// Decided once per process from JOURNAL_STREAM and fstat(2) of descriptor 2.
+    public static let toJournal: Bool = {
+        var st = stat()
+        guard fstat(2, &st) == 0 else { return false }
+        return JournalLine.isJournal(Environment.get("JOURNAL_STREAM"), device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+    }()
+
+    /// Writes `text` (one or more lines) at `priority` in one write(2).
+    public static func write(_ text: String, priority: JournalLine.Priority) {
+        let bytes = Array(JournalLine.format(text, priority: priority, journal: toJournal).utf8)
+        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// The syslog priority of a swift-log level.
+    public static func priority(_ level: Logger.Level) -> JournalLine.Priority {
+        switch level {
+        case .trace, .debug: return .debug
+        case .info: return .info
+        case .notice: return .notice
+        case .warning: return .warning
+        case .error: return .error
+        case .critical: return .critical
+        }
+    }
+}
 
 /// A swift-log handler writing `PROGRAM: LEVEL: message` lines to stderr (the journal under
-/// systemd adds time and pid itself).
+/// systemd adds time and pid itself, and reads the priority from `StderrLog`'s prefix).
 public struct StderrLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
     public var logLevel: Logger.Level = .info
@@ -16,9 +46,7 @@ public struct StderrLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        let text = "\(program): \(event.level): \(event.message)\n"
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        StderrLog.write("\(program): \(event.level): \(event.message)", priority: StderrLog.priority(event.level))
     }
 
     /// Installs the handler once per process.

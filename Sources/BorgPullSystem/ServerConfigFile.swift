@@ -11,7 +11,7 @@ public enum ServerConfigFile {
     public static func load(_ path: String) throws(ServerFailure) -> ServerConfig {
         var st = stat()
         guard stat(path, &st) == 0 else {
-            throw ServerFailure(.configError, "\(path): cannot read the server config: \(errnoText()) (fix: pass the right file with -c FILE or BORGPULL_CONFIG=FILE; a sample is configs/server/borgpull.conf.example, keys in README.md, section Server config reference)")
+            throw ServerFailure(.configError, "\(path): cannot read the server config: \(errnoText()) (fix: pass the right file with -c FILE or BORGPULL_CONFIG=FILE; a sample is /etc/borgpull-server/borgpull.conf.example, keys in borgpull.conf(5))")
         }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
             throw ServerFailure(.configError, "\(path) is not a regular file (fix: pass the config file itself with -c FILE)")

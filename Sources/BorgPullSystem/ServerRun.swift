@@ -118,11 +118,8 @@ public struct ServerRunResult: Sendable {
 public final class ServerRun {
     public let config: ServerConfig
     public let mode: ServerMode
-    /// Where the server writes progress lines (stderr by default).
-    public var log: (String) -> Void = { line in
-        var l = line + "\n"
-        l.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
-    }
+    /// Where the server writes progress lines, with their priority (stderr by default).
+    public var log: (String, JournalLine.Priority) -> Void = { line, priority in StderrLog.write(line, priority: priority) }
     /// Lines of ssh's stderr are forwarded live with this prefix (nil: kept, not shown).
     public var forwardStderrPrefix: String? = "  | "
 
@@ -211,7 +208,7 @@ public final class ServerRun {
         var notices: [String] = []
         if try ServerSocket.prepare(config.socketPath) == .removedDead {
             notices.append("removed a dead socket left behind at \(config.socketPath)")
-            log("borgpull-server: removed a dead socket left behind at \(config.socketPath)")
+            log("borgpull-server: removed a dead socket left behind at \(config.socketPath)", .notice)
         }
         let supervisor: Supervisor
         do { supervisor = try Supervisor() } catch {
@@ -254,13 +251,13 @@ public final class ServerRun {
         let out = try ServerPipe(keep: .head(ServerOutcome.stdoutLimit))
         let err = try ServerPipe(keep: .tail(64 << 10))
         let sshArgv = ServerChildren.asUser(local, [c.sshBinary] + ServerPlan.sshArguments(c, mode: mode))
-        log("borgpull-server: \(mode.rawValue) \(c.repoName): \(c.remoteUser)@\(c.remoteHost):\(c.sshPort), client socket \(c.remoteSocketPath) -> \(c.socketPath) -> borg serve \(c.repoDir)\(c.appendOnly ? " (append-only)" : "")")
+        log("borgpull-server: \(mode.rawValue) \(c.repoName): \(c.remoteUser)@\(c.remoteHost):\(c.sshPort), client socket \(c.remoteSocketPath) -> \(c.socketPath) -> borg serve \(c.repoDir)\(c.appendOnly ? " (append-only)" : "")", .info)
         sshPid = try ServerChildren.spawn(supervisor, sshArgv, environment: env,
                                           stdout: .descriptor(out.writeFD), stderr: .descriptor(err.writeFD))
         out.closeWriteEnd()
         err.closeWriteEnd()
         if mode == .serve {
-            log("borgpull-server: serving; on the client, as root: borg list / borg init / borgpull-client -c /etc/borgpull BACKUP (see README). Ctrl-C ends SERVE.")
+            log("borgpull-server: serving; on the client, as root: borg list / borg init / borgpull-client -c /etc/borgpull BACKUP (see README). Ctrl-C ends SERVE.", .info)
         }
 
         // 3. Wait for ssh; forward SIGINT/SIGTERM/SIGHUP; enforce BACKUP_TIMEOUT.
@@ -275,10 +272,10 @@ public final class ServerRun {
         func show(_ line: String) {
             guard let prefix = forwardStderrPrefix else { return }
             forwarded += 1
-            if forwarded == maxForwardedLines + 1 { log(prefix + "[further client lines are not shown: more than \(maxForwardedLines)]") }
+            if forwarded == maxForwardedLines + 1 { log(prefix + "[further client lines are not shown: more than \(maxForwardedLines)]", .warning) }
             guard forwarded <= maxForwardedLines else { return }
             // The client (or anyone on its side of the tunnel) wrote this: make it inert.
-            log(prefix + LogText.sanitize(line))
+            log(prefix + LogText.sanitize(line), .info)
         }
         func forward(_ bytes: UnsafeBufferPointer<UInt8>) {
             if forwardStderrPrefix != nil { lines.feed(bytes, show) }
@@ -290,7 +287,7 @@ public final class ServerRun {
             err.drain(forward)
             if out.overflowed && !result.stdoutOverflowed {
                 // A record is one line of a few KiB; whatever this is, it is not one.
-                log("borgpull-server: the client sent more than \(ServerOutcome.stdoutLimit >> 20) MiB on stdout, where only its result record belongs; stopping ssh")
+                log("borgpull-server: the client sent more than \(ServerOutcome.stdoutLimit >> 20) MiB on stdout, where only its result record belongs; stopping ssh", .error)
                 result.stdoutOverflowed = true
                 if stopSentAt == nil {
                     stopSSH(SIGTERM)
@@ -299,7 +296,7 @@ public final class ServerRun {
             }
             for s in supervisor.takeSignals() {
                 if stopSentAt == nil {
-                    log("borgpull-server: received signal \(s); stopping ssh, socat and borg serve")
+                    log("borgpull-server: received signal \(s); stopping ssh, socat and borg serve", .warning)
                     result.interrupted = true
                     stopSSH(SIGTERM)
                     stopSentAt = monotonicSeconds()
@@ -309,14 +306,14 @@ public final class ServerRun {
             }
             reapChildren()
             if socatExited && sshStatus == nil && stopSentAt == nil {
-                log("borgpull-server: socat ended unexpectedly; stopping ssh")
+                log("borgpull-server: socat ended unexpectedly; stopping ssh", .error)
                 result.socatDied = true
                 stopSSH(SIGTERM)
                 stopSentAt = monotonicSeconds()
             }
             let now = monotonicSeconds()
             if now > deadline && stopSentAt == nil {
-                log("borgpull-server: BACKUP_TIMEOUT=\(c.backupTimeout) s elapsed; stopping ssh")
+                log("borgpull-server: BACKUP_TIMEOUT=\(c.backupTimeout) s elapsed; stopping ssh", .error)
                 result.timedOut = true
                 stopSSH(SIGTERM)
                 stopSentAt = now

@@ -9,21 +9,23 @@ struct BorgPassthrough: ParsableCommand {
         commandName: "borg",
         abstract: "Run a borg command through the tunnel with this configuration.",
         discussion: """
-        Replaces the original's `source /etc/borgpull/borg_env; borg ...` throw-away shell: the
-        repository, the passphrase (through a pipe, never the environment), the relay and borg's
-        state directory come from the config. The server must be forwarding (borgpull-server SERVE).
+        Replaces the original's `source /etc/borgpull/borg_env; borg ...` shell: the repository,
+        the passphrase (through a pipe, never the environment), the relay and borg's state
+        directory come from the config.
+        The server must be forwarding (borgpull-server SERVE).
+        borg runs as the runner, in the same sandbox as BACKUP's: `extract` then writes files
+        owned by the runner, into a directory the runner may write. Landlock lets it write only
+        beneath borg's base directory and, for extract, export-tar and key export, the current
+        directory (never /, never one holding a sticky or world-writable directory): start a
+        restore from an empty directory made for it, or use `borgpull-client restore`.
+        For a restore that keeps owners and modes, add --unsandboxed (borg runs as root; logged),
+        with its own root-owned base directory STATE_DIR/borg-root, never the runner's.
+        Exit status: borg's own; 10, 12 or 13 as for BACKUP when the socket, the config or the
+        sandbox is wrong.
         Examples:
           borgpull-client -c /etc/borgpull borg init --encryption=repokey-blake2
           borgpull-client borg list
           borgpull-client borg extract ::HOST-2026-01-01T00:00:00 etc/hosts
-        borg runs as the runner, in the same sandbox as BACKUP's: `extract` then writes
-        files owned by the runner, into a directory the runner may write. Landlock lets it
-        write only beneath borg's base directory and the current directory (not when that
-        is /): start a restore from an empty directory made for it. For a restore
-        that keeps owners and modes, add --unsandboxed (borg runs as root; logged), with
-        its own root-owned base directory STATE_DIR/borg-root: never the runner's.
-        Exit status: borg's own; 10/12/13 as for BACKUP when the socket, the config or
-        the sandbox is wrong.
         """)
 
     @OptionGroup var options: ConfigOptions

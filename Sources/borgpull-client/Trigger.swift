@@ -20,24 +20,24 @@ struct Trigger: ParsableCommand {
         commandName: "trigger",
         abstract: "sshd ForceCommand: start the BACKUP, print its result record, exit with its status.",
         discussion: """
-        --via systemd      systemctl start UNIT (authorised by the polkit rule; the
-                           unit runs borgpull-client -c DIR BACKUP as root). Default.
-        --via sudo         sudo -n systemctl start UNIT (policy/sudoers/borgpull: the
-                           original's fallback line, for hosts without polkit).
-        --via sudo-client  sudo -n CLIENT -c DIR BACKUP, for hosts without systemd
-                           (a sudoers line allowing exactly that command).
-        --via direct       run the BACKUP as a child; only when already root.
         The server's command line (SSH_ORIGINAL_COMMAND) is never read.
         """)
 
-    enum Via: String, ExpressibleByArgument, CaseIterable {
+    enum Via: String, ExpressibleByArgument {
         case systemd, sudo, sudoClient = "sudo-client", direct
     }
 
     @Option(help: ArgumentHelp("The client's result record (its RESULT_FILE).", valueName: "FILE"))
     var result = "/var/lib/borgpull/results/last-backup.json"
 
-    @Option(help: "How to start the BACKUP: systemd, sudo, sudo-client or direct.")
+    // The ways are listed in the discussion, not as enumerated values: the man page generator
+    // leaves a stray paragraph macro before such a list (mandoc -Tlint warns).
+    @Option(help: ArgumentHelp("How to start the BACKUP: systemd, sudo, sudo-client or direct.", discussion: """
+        systemd: systemctl start UNIT, authorised by the polkit rule; the unit runs the BACKUP as root.
+        sudo: sudo -n systemctl start UNIT, for hosts without polkit (the policy's sudoers file).
+        sudo-client: sudo -n CLIENT -c DIR BACKUP, for hosts without systemd (a sudoers line allowing exactly that).
+        direct: run the BACKUP as a child; only when already root.
+        """), completion: .list(["systemd", "sudo", "sudo-client", "direct"]))
     var via: Via = .systemd
 
     @Option(help: ArgumentHelp("The client's configuration directory (sudo, direct).", valueName: "DIR"))
@@ -47,7 +47,7 @@ struct Trigger: ParsableCommand {
     var unit = "run-borg-backup.service"
 
     @Option(help: ArgumentHelp("Absolute path of borgpull-client as written in sudoers (sudo).", valueName: "PATH"))
-    var client = "/usr/local/bin/borgpull-client"
+    var client = Installation.layout.client
 
     /// Exit statuses of its own, besides the client's.
     static let internalError: Int32 = 70
@@ -78,7 +78,7 @@ struct Trigger: ParsableCommand {
                 say("--via direct needs root, but this runs as uid \(geteuid()) (fix: in sshd's ForceCommand use --via systemd with the polkit rule, or --via sudo with the sudoers drop-in)")
                 throw ExitCode(Trigger.configError)
             }
-            argv = [BackupRunner.executablePath(), "-c", configs, "BACKUP"]
+            argv = [Installation.executablePath(), "-c", configs, "BACKUP"]
         }
 
         // The server recognises this line (ServerOutcome.triggerMarker): the session is up.

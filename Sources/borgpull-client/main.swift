@@ -7,25 +7,19 @@ import BorgPullSystem
 struct BorgPullClient: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "borgpull-client",
-        abstract: "The client side of a pull-based BorgBackup: the backup server starts it through ssh.",
+        abstract: "The client side of a pull-based BorgBackup, started by the backup server through ssh",
+        // No blank lines and one sentence per line: the man page (make man) is generated from
+        // this text and stays lint-clean (mandoc -Tlint); indented lines keep their line breaks.
         discussion: """
-        MODES (case-insensitive):
-          SETUP   create the socket and state directories (at boot)
-          BACKUP  audit the config, check the forwarded socket, pre hook,
-                  borg create, borg prune, post hook (always), result record
-          restore restore files in the restore sandbox (keeps owners, modes, ACLs)
-          borg    run a borg command through the tunnel (init, list, info)
-          trigger sshd ForceCommand: start the BACKUP, print its record
-          relay   the built-in remote shell borg uses (BORG_RSH)
-
-        CONFIGURATION DIRECTORY: -c/--configs DIR, else $BORGPULL_CONFIG_DIR,
-        else /etc/borgpull. Files: borg_env (KEY=value, parsed, never executed),
-        borg_paths, borg_patterns, borg_excludes, borg_options_create,
-        borg_options_prune, borg_hook_pre, borg_hook_post. See README.
-
-        EXIT STATUS:
+        Modes are case-insensitive, as in the original project (BACKUP, backup).
+        The configuration directory is -c/--configs DIR, else $BORGPULL_CONFIG_DIR, else /etc/borgpull.
+        Its files (borg_env, read as data and never executed, borg_paths, borg_patterns,
+        borg_excludes, borg_options_create, borg_options_prune, borg_hook_pre, borg_hook_post)
+        are described in borgpull.conf(5).
+        Exit status:
         \(ClientExit.table)
         """,
+        version: BorgPullVersion.current,
         subcommands: [Backup.self, Setup.self, Restore.self, BorgPassthrough.self, RelayCommand.self, Trigger.self]
     )
 }

@@ -22,7 +22,7 @@ enum BackupMode {
         do {
             let c = try ServerConfigFile.load(configPath)
             config = c
-            for n in c.notices { report("borgpull-server: notice: \(n)") }
+            for n in c.notices { report("borgpull-server: notice: \(n)", .notice) }
             notices += c.notices
             let result = try ServerRun(config: c, mode: .backup).run()
             notices += result.notices
@@ -30,7 +30,7 @@ enum BackupMode {
                 try? JSONDecoder().decode(ClientReport.self, from: Data(line.utf8))
             }
             if record == nil && !result.stdout.isEmpty && !result.stdoutOverflowed {
-                report("borgpull-server: the client's stdout held no result record: \(LogText.sanitize(String(result.stdout.prefix(200))))")
+                report("borgpull-server: the client's stdout held no result record: \(LogText.sanitize(String(result.stdout.prefix(200))))", .warning)
             }
             if result.socatDied && record == nil {
                 outcome = ServerOutcome(exit: .serveFailed, message: "socat (borg serve) ended during the backup; see its message above (fix: run SERVE and borg list on the client to test the repository)")
@@ -42,7 +42,7 @@ enum BackupMode {
         } catch {
             outcome = ServerOutcome(exit: error.exit, message: error.message)
         }
-        report(outcome.summary)
+        report(outcome.summary, outcome.exit.priority)
         if json {
             let j = JSONOutcome(status: outcome.exit.rawValue, name: outcome.exit.name, message: outcome.message,
                                 client: config.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" },

@@ -9,17 +9,18 @@ enum MaintenanceMode {
         do {
             let c = try ServerConfigFile.load(configPath)
             for n in c.notices { report("borgpull-server: notice: \(n)") }
-            result = ServerMaintenance.run(config: c, mode: mode, log: report)
+            result = ServerMaintenance.run(config: c, mode: mode, log: { report($0) })
         } catch {
             result = .init(verdict: MaintenanceVerdict(exit: error.exit, message: error.message, damage: []), record: nil)
         }
         let v = result.verdict
-        report("borgpull-server: \(mode.rawValue) \(v.exit.name) (exit \(v.exit.rawValue)): \(v.message)")
+        report("borgpull-server: \(mode.rawValue) \(v.exit.name) (exit \(v.exit.rawValue)): \(v.message)",
+               v.exit == .ok ? .info : v.exit == .warning ? .warning : .error)
         if let r = result.record {
             if let b = r.bytesBefore, let a = r.bytesAfter {
                 report("  repository: \(ByteCount.format(b)) before, \(ByteCount.format(a)) after")
             }
-            for d in r.damage { report("  damage: \(LogText.sanitize(d))") }
+            for d in r.damage { report("  damage: \(LogText.sanitize(d))", .error) }
         }
         if json {
             print(result.record?.json() ?? #"{"name":"\#(v.exit.name)","status":\#(v.exit.rawValue)}"#)

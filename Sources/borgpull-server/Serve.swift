@@ -6,7 +6,7 @@ enum ServeMode {
     static func run(configPath: String) -> ServerExit {
         do {
             let c = try ServerConfigFile.load(configPath)
-            for n in c.notices { report("borgpull-server: notice: \(n)") }
+            for n in c.notices { report("borgpull-server: notice: \(n)", .notice) }
             let result = try ServerRun(config: c, mode: .serve).run()
             let target = "\(c.remoteUser)@\(c.remoteHost):\(c.sshPort)"
             if result.interrupted {
@@ -14,18 +14,18 @@ enum ServeMode {
                 return .ok
             }
             if result.socatDied {
-                report("borgpull-server: serve-failed: socat (borg serve) ended; see its message above")
+                report("borgpull-server: serve-failed: socat (borg serve) ended; see its message above", .error)
                 return .serveFailed
             }
             if result.sshExit == 255 || result.sshSignal != nil {
                 let o = ServerOutcome.connectFailure(config: c, stderrTail: result.stderrTail, target: target)
-                report(o.summary)
+                report(o.summary, o.exit.priority)
                 return o.exit
             }
             report("borgpull-server: SERVE ended: ssh to \(target) exited with status \(result.sshExit ?? -1)")
             return .ok
         } catch {
-            report("borgpull-server: \(error.exit.name) (exit \(error.exit.rawValue)): \(error.message)")
+            report("borgpull-server: \(error.exit.name) (exit \(error.exit.rawValue)): \(error.message)", error.exit.priority)
             return error.exit
         }
     }

@@ -7,30 +7,19 @@ import Glibc
 struct BorgPullServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "borgpull-server",
-        abstract: "Pull a Borg backup from one client through a reverse ssh socket forward.",
+        abstract: "Pull a Borg backup from one client through a reverse ssh socket forward",
         discussion: """
-        MODE (case-insensitive):
-          BACKUP  lock the client, start borg serve behind socat on SOCKET_PATH,
-                  ssh -R REMOTE_SOCKET_PATH:SOCKET_PATH to the client, whose
-                  ForceCommand runs its BACKUP and sends back the result record;
-                  print a summary; stop everything.
-          SERVE   the same forward with ssh -N (no backup) until Ctrl-C/SIGTERM:
-                  for borg init, borg list, restores and manual BACKUPs.
-          COMPACT borg compact of REPO_DIR, locally, as LOCAL_USER (no key, no
-                  passphrase): frees the space of what prune deleted. Prints the
-                  repository's size before and after; record in STATE_DIR.
-          CHECK   borg check --repository-only of REPO_DIR, locally, as LOCAL_USER
-                  (no key): CHECK_MAX_DURATION checks a slice per run. A damaged
-                  repository exits 11 and names the segment; repairing is yours.
-        COMPACT and CHECK take the same per-client lock as BACKUP and SERVE.
-
-        One config file per client, in the borg_env dialect (KEY=value data,
-        never executed). Keys: README.md, "Server config reference";
-        a sample: configs/server/borgpull.conf.example.
-
-        Exit statuses:
+        One config file per client, in the borg_env dialect (KEY=value data, never executed).
+        Its keys are described in borgpull.conf(5); an example is
+        /etc/borgpull-server/borgpull.conf.example.
+        COMPACT and CHECK (borgpull-compact@NAME, borgpull-check@NAME) take the same per-client
+        lock as BACKUP and SERVE.
+        Under systemd (borgpull-server@NAME.service) each line carries its syslog priority:
+        journalctl -u 'borgpull-server@*' -p err shows the failed runs.
+        Exit status:
         \(ServerExit.table)
-        """)
+        """,
+        version: BorgPullVersion.current)
 
     @Option(name: [.short, .long], help: ArgumentHelp("Server config file of one client (default: $BORGPULL_CONFIG).", valueName: "FILE"))
     var config: String?
@@ -38,13 +27,15 @@ struct BorgPullServer: ParsableCommand {
     @Flag(name: .long, help: "BACKUP, COMPACT, CHECK: print the outcome as one JSON object on stdout (the summary still goes to stderr).")
     var json = false
 
-    @Argument(help: ArgumentHelp("BACKUP, SERVE, COMPACT or CHECK (case-insensitive).", valueName: "MODE"))
-    var mode: String
+    @Argument(help: ArgumentHelp("BACKUP, SERVE, COMPACT or CHECK (case-insensitive).", discussion: """
+        BACKUP: lock the client, start borg serve behind socat on SOCKET_PATH, ssh -R REMOTE_SOCKET_PATH:SOCKET_PATH to the client, whose ForceCommand runs its BACKUP and sends back the result record; print a summary; stop everything.
+        SERVE: the same forward with ssh -N (no backup) until Ctrl-C or SIGTERM, for borg init, borg list, restores and manual BACKUPs;
+        COMPACT: borg compact of REPO_DIR, locally, as LOCAL_USER, with no key or passphrase: frees the space of what prune deleted, prints the repository's size before and after, keeps a record in STATE_DIR;
+        CHECK: borg check --repository-only of REPO_DIR, locally, as LOCAL_USER, with no key (CHECK_MAX_DURATION checks a slice per run); a damaged repository exits 11 and names the segment; repairing is a person's decision.
+        """, valueName: "MODE"), completion: .list(ServerMode.allCases.map(\.rawValue)))
+    var mode: ServerMode
 
     func validate() throws {
-        guard ServerMode(argument: mode) != nil else {
-            throw ValidationError("unknown mode `\(mode)`: use BACKUP, SERVE, COMPACT or CHECK")
-        }
         guard config ?? ProcessEnv.get("BORGPULL_CONFIG") != nil else {
             throw ValidationError("no config file: pass -c FILE or set BORGPULL_CONFIG=FILE")
         }
@@ -52,7 +43,6 @@ struct BorgPullServer: ParsableCommand {
 
     func run() throws {
         let path = ServerConfigFile.absolute(config ?? ProcessEnv.get("BORGPULL_CONFIG") ?? "")
-        let mode = ServerMode(argument: mode) ?? .backup
         let status: ServerExit
         switch mode {
         case .backup: status = BackupMode.run(configPath: path, json: json)
@@ -71,10 +61,16 @@ enum ProcessEnv {
     }
 }
 
-/// Writes a line to stderr.
-func report(_ line: String) {
-    var l = line + "\n"
-    l.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+/// The modes, parsed case-insensitively (`ServerMode(argument:)`). Described in the argument's
+/// discussion rather than as enumerated values: the man page generator leaves a stray
+/// paragraph macro after such a list (mandoc -Tlint warns).
+extension ServerMode: ExpressibleByArgument {
+    public static var allValueStrings: [String] { [] }
+}
+
+/// Writes a line to stderr at `priority` (the journal's `<N>` prefix under systemd).
+func report(_ line: String, _ priority: JournalLine.Priority = .info) {
+    StderrLog.write(line, priority: priority)
 }
 
 BorgPullServer.main()

@@ -52,7 +52,7 @@ final class SshdRulesTests: XCTestCase {
         for v in ["none", "sudo systemctl start run-borg-backup.service", "/usr/local/bin/borgpull-client trigger --x"] {
             let f = finding(judge(replacing("forcecommand", v)), "sshd.forcecommand")
             XCTAssertEqual(f?.severity, .fail, v)
-            XCTAssertEqual(f?.fix, "set `ForceCommand \(SshdRules.expectedForceCommand)` in the `Match User borgpull` block of /etc/ssh/sshd_config")
+            XCTAssertEqual(f?.fix, "set `ForceCommand \(InstallLayout.packaged.forceCommand)` in the `Match User borgpull` block of /etc/ssh/sshd_config")
         }
         XCTAssertEqual(finding(judge(replacing("forcecommand", nil)), "sshd.forcecommand")?.severity, .fail)
     }

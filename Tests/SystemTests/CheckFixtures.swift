@@ -81,7 +81,7 @@ struct CheckFixture {
 
     /// The sshd Match block of the install (policy/sshd/borgpull.conf once it lands).
     static func matchBlock(keys: String, tcp: String = "remote", unlink: String = "yes",
-                           forceCommand: String? = SshdRules.expectedForceCommand) -> String {
+                           forceCommand: String? = InstallLayout.packaged.forceCommand) -> String {
         """
         Match User \(sshUser)
             AuthorizedKeysFile \(keys)
@@ -110,7 +110,7 @@ struct CheckFixture {
             ? "\(Self.packageRoot)/units" : ""
         try Self.sh("""
         cd \(r)
-        install -d -m 0755 etc etc/ssh etc/ssh/authorized_keys bin share share/units policy policy/seccomp systemd run data
+        install -d -m 0755 etc etc/ssh etc/ssh/authorized_keys bin lib lib/systemd lib/systemd/system policy policy/seccomp systemd run data
         install -d -m 0700 etc/borgpull
         install -d -m 0755 etc/sudoers.d etc/polkit-1 etc/polkit-1/rules.d
         install -d -o \(Self.sshUser) -g $(id -gn \(Self.sshUser)) -m 0710 run/borg
@@ -143,12 +143,12 @@ struct CheckFixture {
         printf '# sudoers fixture\\nroot ALL=(ALL:ALL) ALL\\n' > etc/sudoers
         chmod 0440 etc/sudoers
         if [ -n "\(units)" ]; then
-          cp \(units)/run-borg-backup.service \(units)/borg-backup-create-directory.service share/units/
+          cp \(units)/run-borg-backup.service \(units)/borg-backup-create-directory.service lib/systemd/system/
         else
-          printf '[Unit]\\nDescription=fixture\\n[Service]\\nType=oneshot\\nExecStart=/usr/local/bin/borgpull-client -c /etc/borgpull BACKUP\\n' > share/units/run-borg-backup.service
-          printf '[Unit]\\nDescription=fixture\\n[Service]\\nType=oneshot\\nExecStart=/usr/local/bin/borgpull-client -c /etc/borgpull SETUP\\n' > share/units/borg-backup-create-directory.service
+          printf '[Unit]\\nDescription=fixture\\n[Service]\\nType=oneshot\\nExecStart=/usr/bin/borgpull-client -c /etc/borgpull BACKUP\\n' > lib/systemd/system/run-borg-backup.service
+          printf '[Unit]\\nDescription=fixture\\n[Service]\\nType=oneshot\\nExecStart=/usr/bin/borgpull-client -c /etc/borgpull SETUP\\n' > lib/systemd/system/borg-backup-create-directory.service
         fi
-        install -m 0644 share/units/*.service systemd/
+        install -m 0644 lib/systemd/system/*.service systemd/
         """)
         let shippedRule = "\(Self.packageRoot)/policy/polkit/50-borgpull.rules"
         let rule = try String(contentsOfFile: shippedRule, encoding: .utf8)  // the shipped rule, not a copy
@@ -160,10 +160,11 @@ struct CheckFixture {
         o.sudoersFile = "\(r)/etc/sudoers"
         o.sudoersDirectory = sudoersDir
         o.polkitRulesDirectories = ["\(r)/etc/polkit-1/rules.d"]
-        o.unitDirectory = "\(r)/systemd"
-        o.shippedUnitsDirectory = "\(r)/share/units"
+        // The fixture root is the installation (r/bin, r/lib/systemd/system); r/systemd plays
+        // /etc/systemd/system, whose copies override it.
+        o.layout = InstallLayout(prefix: r)
+        o.unitSearchPath = ["\(r)/systemd", "\(r)/lib/systemd/system"]
         o.checkExposure = !units.isEmpty
-        o.binaries = ["\(r)/bin/borgpull-client"]
         // The walk for directories the ssh user can write covers the fixture, not the machine
         // (other test runs leave directories of the same user elsewhere at the same time).
         o.writableRoots = [r]

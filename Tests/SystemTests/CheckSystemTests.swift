@@ -107,7 +107,7 @@ final class CheckSystemTests: XCTestCase {
     func testSshdWithoutForceCommandFails() throws {
         try fx.writeSshd(CheckFixture.matchBlock(keys: fx.keysFile, forceCommand: nil))
         let f = expectFail(fx.audit().findings, check: "sshd.forcecommand", location: "sshd -T -f \(fx.sshdConfig): ForceCommand",
-                           fixContains: "ForceCommand \(SshdRules.expectedForceCommand)")
+                           fixContains: "ForceCommand \(fx.options.layout.forceCommand)")
         XCTAssertEqual(f?.actual, "none")
     }
 

@@ -6,14 +6,15 @@ import Glibc
 #endif
 
 /// The whole chain under a real systemd, driven by `Tests/nspawn/chain-test.sh`:
-/// `scripts/install.sh install client` inside a booted Debian container (no sudo there),
-/// `borgpull-check --json` all OK, then `borgpull-server` on the host -> the container's sshd
+/// `apt-get install ./dist/borgpull-client_*.deb` inside a booted Debian container (no sudo
+/// there), `borgpull-check --json` all OK, then `borgpull-server` on the host -> the container's sshd
 /// (our Match block) -> ForceCommand `trigger --via systemd` -> polkit -> run-borg-backup.service
 /// -> helper -> sandboxed borg -> relay -> archive in the host's repository; restore, journal,
-/// a failing pre hook fails the unit and the server exits 2.
+/// a failing pre hook fails the unit, the server exits 2 and `journalctl -p err` shows only the
+/// error; `apt-get purge` keeps users and data; make install and the server package.
 ///
-/// Needs the static release binaries (`make release`; `make test` builds them first). A missing
-/// prerequisite skips, or fails under `BORGPULL_REQUIRE_SYSTEM_TESTS=1`.
+/// Needs the static release binaries and the packages (`make deb`; `make test` builds them
+/// first). A missing prerequisite skips, or fails under `BORGPULL_REQUIRE_SYSTEM_TESTS=1`.
 final class SystemdChainTests: XCTestCase {
     func testFullChainUnderRealSystemd() throws {
         try requireRoot()
@@ -24,12 +25,18 @@ final class SystemdChainTests: XCTestCase {
             try requirePrerequisite(FileManager.default.isExecutableFile(atPath: "\(release)/\(b)"),
                                     "\(release)/\(b) (run `make release`)")
         }
+        let dist = SystemdUnitsTests.repoRoot.appendingPathComponent("dist").path
+        let debs = (try? FileManager.default.contentsOfDirectory(atPath: dist)) ?? []
+        for p in ["borgpull-client", "borgpull-server", "borgpull-check"] {
+            try requirePrerequisite(debs.contains { $0.hasPrefix("\(p)_") && $0.hasSuffix(".deb") }, "\(dist)/\(p)_*.deb (run `make deb`)")
+        }
         // First run builds the cached rootfs (80-175 s); then about a minute.
         let result = try SystemdUnitsTests.run(script: "Tests/nspawn/chain-test.sh", timeout: 1500)
         XCTAssertFalse(result.timedOut, "chain-test.sh timed out:\n\(result.output)")
         XCTAssertEqual(result.status, 0, "chain-test.sh failed:\n\(result.output)")
         XCTAssertTrue(result.output.contains(" 0 failed"), "unexpected output:\n\(result.output)")
-        XCTAssertTrue(result.output.contains("ok   - borgpull-check --json after make install: all OK"), result.output)
+        XCTAssertTrue(result.output.contains("ok   - borgpull-check --json after the package install: all OK"), result.output)
+        XCTAssertTrue(result.output.contains("ok   - journalctl -p err shows no info line"), result.output)
         XCTAssertTrue(result.output.contains("ok   - borgpull-server BACKUP exits 0"), result.output)
     }
 }

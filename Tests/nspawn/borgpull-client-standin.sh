@@ -1,5 +1,5 @@
 #!/bin/bash
-# Stand-in for /usr/local/bin/borgpull-client, used by trigger-test.sh inside the
+# Stand-in for /usr/bin/borgpull-client, used by trigger-test.sh inside the
 # test container until the real helper is installed there. It imitates the real
 # helper's shape under run-borg-backup.service: root part (hooks), then a privilege
 # drop to borgpull-runner with ambient CAP_DAC_READ_SEARCH and no_new_privs (done

@@ -2,7 +2,7 @@
 # The setuid-free trigger under a real systemd (systemd-nspawn container).
 #
 # Installs units/*.service, policy/polkit/50-borgpull.rules and a stand-in
-# /usr/local/bin/borgpull-client (Tests/nspawn/borgpull-client-standin.sh: the
+# /usr/bin/borgpull-client (Tests/nspawn/borgpull-client-standin.sh: the
 # checks read what it records) into a fresh copy of the cached rootfs, boots it,
 # and checks:
 #   - user borgpull (real shell, password '*', no sudo in the container) can
@@ -78,7 +78,7 @@ set_standin() { inside sh -c "printf '%s\n' $* > /etc/borgpull/standin.env"; }
 T0=$SECONDS
 ROOT=$("$HERE/rootfs.sh" fresh "$WORK/rootfs")
 echo "# rootfs ready in $((SECONDS - T0)) s: $ROOT"
-install -m 0755 "$CLIENT_BIN" "$ROOT/usr/local/bin/borgpull-client"
+install -m 0755 "$CLIENT_BIN" "$ROOT/usr/bin/borgpull-client"
 install -m 0644 "$REPO"/units/*.service "$ROOT/etc/systemd/system/"
 ln -sf ../borg-backup-create-directory.service \
   "$ROOT/etc/systemd/system/multi-user.target.wants/borg-backup-create-directory.service"

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Static checks of units/ and policy/ (no running systemd needed):
-#   - `systemd-analyze verify` prints nothing for every unit (unknown keys are only
+#   - `systemd-analyze verify --man=no` prints nothing for every unit (unknown keys are only
 #     warnings with exit status 0, so any output counts as a failure);
 #   - `systemd-analyze security --offline=true` exposure <= threshold for
 #     run-borg-backup.service and borgpull-server@.service;
@@ -22,11 +22,11 @@ command -v systemd-analyze >/dev/null || { echo "systemd-analyze missing (apt-ge
 
 R=$(mktemp -d)
 trap 'rm -rf "$R"' EXIT
-mkdir -p "$R/usr/local/bin" "$R/etc/systemd/system" "$R/usr/lib/systemd" "$R/etc/borgpull-server"
+mkdir -p "$R/usr/bin" "$R/etc/systemd/system" "$R/usr/lib/systemd" "$R/etc/borgpull-server"
 cp -a /usr/lib/systemd/system "$R/usr/lib/systemd/"
 for b in borgpull-client borgpull-server; do
-  printf '#!/bin/sh\nexit 0\n' > "$R/usr/local/bin/$b"
-  chmod 0755 "$R/usr/local/bin/$b"
+  printf '#!/bin/sh\nexit 0\n' > "$R/usr/bin/$b"
+  chmod 0755 "$R/usr/bin/$b"
 done
 cp "$REPO"/units/*.service "$REPO"/units/*.timer "$R/etc/systemd/system/"
 
@@ -34,7 +34,7 @@ for u in borg-backup-create-directory.service run-borg-backup.service \
          borgpull-server@clientA.service borgpull-server@clientA.timer \
          borgpull-compact@clientA.service borgpull-compact@clientA.timer \
          borgpull-check@clientA.service borgpull-check@clientA.timer; do
-  out=$(systemd-analyze verify --root="$R" "$u" 2>&1) && rc=0 || rc=$?
+  out=$(systemd-analyze verify --man=no --root="$R" "$u" 2>&1) && rc=0 || rc=$?
   if (( rc == 0 )) && [[ -z $out ]]; then ok "verify $u"; else bad "verify $u" "rc=$rc $out"; fi
 done
 
