@@ -14,10 +14,11 @@ struct BorgPassthrough: ParsableCommand {
         directory come from the config.
         The server must be forwarding (borgpull-server SERVE).
         borg runs as the runner, in the same sandbox as BACKUP's: `extract` then writes files
-        owned by the runner, into a directory the runner may write. Landlock lets it write only
-        beneath borg's base directory and, for extract, export-tar and key export, the current
-        directory (never /, never one holding a sticky or world-writable directory): start a
-        restore from an empty directory made for it, or use `borgpull-client restore`.
+        owned by the runner, into a directory the runner may write.
+        Landlock lets it write only beneath borg's base directory and, for extract, export-tar
+        and key export, the current directory (never /, never one holding a sticky or
+        world-writable directory): start a restore from an empty directory made for it, or use
+        `borgpull-client restore`.
         For a restore that keeps owners and modes, add --unsandboxed (borg runs as root; logged),
         with its own root-owned base directory STATE_DIR/borg-root, never the runner's.
         Exit status: borg's own; 10, 12 or 13 as for BACKUP when the socket, the config or the
