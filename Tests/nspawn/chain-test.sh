@@ -397,7 +397,7 @@ import json, sys
 r = json.loads(sys.stdin.read())
 f = r["findings"]
 # The fresh skeleton still holds CHANGE-ME, and the last session left a stale socket
-# (a WARN), and Debian 12's borg 1.2.4 is WARNed for CVE-2023-36811; everything about the
+# (a WARN), and the borg 1.2.4 of Debian 12 is WARNed for CVE-2023-36811; everything about the
 # installation must be OK.
 bad = [x for x in f if x["severity"] != "OK" and x["check"] not in ("config.placeholder", "socket.peer")
        and not (x["check"] == "borg.version" and x["severity"] == "WARN" and "CVE-2023-36811" in x["what"])]
