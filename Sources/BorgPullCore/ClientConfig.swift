@@ -144,6 +144,10 @@ public struct ClientConfig: Sendable {
         ("KEEP_MONTHLY", "keep-monthly", "6"), ("KEEP_YEARLY", "keep-yearly", nil),
     ]
 
+    /// borg's own directory variables (borg docs, "Environment Variables": directories): borgpull
+    /// keeps them all below BORG_BASE_DIR, so borg_env may not set them.
+    public static let stateDirectoryKeys: Set<String> = ["BORG_CACHE_DIR", "BORG_CONFIG_DIR", "BORG_SECURITY_DIR", "BORG_KEYS_DIR"]
+
     /// `BORG_*` keys the helper manages itself; they are never passed through.
     public static let managedBorgKeys: Set<String> = [
         "BORG_REPO", "BORG_PASSPHRASE", "BORG_PASSPHRASE_FD", "BORG_PASSCOMMAND", "BORG_RSH",
@@ -330,6 +334,11 @@ public struct ClientConfig: Sendable {
         }
 
         var borgEnv: [(key: String, value: String)] = []
+        for a in env.finalAssignments where stateDirectoryKeys.contains(a.key) {
+            throw ConfigError(file: envPath, line: a.line,
+                              problem: "\(a.key) moves borg's state out of STATE_DIR/borg, the only place the sandbox lets borg write (and a root borg --unsandboxed would read state kept elsewhere by another user)",
+                              fix: "remove the \(a.key) line; set STATE_DIR to move all of borg's state")
+        }
         for a in env.finalAssignments where !knownKeys.contains(a.key) {
             if a.key.hasPrefix("BORG_") && !managedBorgKeys.contains(a.key) {
                 if a.exported { borgEnv.append((a.key, a.value)) } else {

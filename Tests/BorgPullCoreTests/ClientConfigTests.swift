@@ -38,6 +38,16 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertEqual(d.pruneGlob, "web1-" + ArchiveNames.timestampGlob)
     }
 
+    func testBorgStateDirectoriesCannotBeMovedOutOfTheBaseDirectory() {
+        for key in ["BORG_CACHE_DIR", "BORG_CONFIG_DIR", "BORG_SECURITY_DIR", "BORG_KEYS_DIR"] {
+            let e = error(env: base + "export \(key)=/var/lib/borgpull/borg/x\n")
+            XCTAssertEqual(e?.line, 3, key)
+            XCTAssertTrue(e?.problem.contains(key) ?? false, key)
+            XCTAssertTrue(e?.fix.contains("remove the \(key) line") ?? false, key)
+        }
+        XCTAssertNotNil(try? build(env: base + "export BORG_FILES_CACHE_TTL=30\n"))
+    }
+
     func testMissingOrEmptyPaths() {
         XCTAssertEqual(error(paths: nil)?.problem, "borg_paths is missing")
         XCTAssertEqual(error(paths: "# nothing\n\n")?.problem, "borg_paths lists no path")
