@@ -103,6 +103,10 @@ trap 'kill "$(cat "$DEMO/sshd/sshd.pid" 2>/dev/null)" 2>/dev/null || true' EXIT
 echo "sshd on 127.0.0.1:$PORT (log $DEMO/sshd/sshd.log)"
 
 step "client config ($DEMO/client) and server config ($DEMO/server.conf)"
+# The seccomp policies the client trusts only root-owned up to /: a copy in DEMO_DIR, so the
+# demo also runs from a checkout under /tmp and keeps working when the checkout is gone.
+install -d -m 0755 -o root -g root "$DEMO/policy"
+install -m 0644 -o root -g root "$ROOT/policy/seccomp/borg.policy" "$ROOT/policy/seccomp/borg-restore.policy" "$DEMO/policy/"
 umask 077
 cat > "$DEMO/client/borg_env" <<EOF
 # borgpull demo client
@@ -111,7 +115,7 @@ export BORG_PASSPHRASE='$PASS'
 BACKUP_SOCKET="/run/borgpull-demo/client.socket"
 BORG_BACKUP_USER="$SSHU"
 RUNNER_USER="$RUNNER"
-SECCOMP_POLICY="$ROOT/policy/seccomp/borg.policy"
+SECCOMP_POLICY="$DEMO/policy/borg.policy"
 STREAM_LOCAL_BIND_MASK=0117
 STATE_DIR="$DEMO/state"
 RESULT_FILE="$DEMO/state/last-backup.json"

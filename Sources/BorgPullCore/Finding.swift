@@ -116,7 +116,11 @@ public enum FileRules {
         if f.mode & 0o022 != 0 {
             out.append(Finding(.fail, check: "dir.writable", what: "a directory above \(child) is writable by group or other",
                                location: f.path, expected: "no group/other write", actual: octal(f.mode),
-                               fix: "chmod go-w \(f.path)"))
+                               // A sticky world-writable directory (/tmp) is shared by design:
+                               // closing it would break the system; the file must move instead.
+                               fix: f.mode & 0o1002 == 0o1002
+                                   ? "move \(child) out of \(f.path) (a shared sticky directory; do not chmod it), e.g. below /etc or /usr/local/share"
+                                   : "chmod go-w \(f.path)"))
         }
         return out
     }

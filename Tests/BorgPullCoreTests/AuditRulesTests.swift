@@ -357,3 +357,14 @@ extension String {
         return out + rest
     }
 }
+
+final class ParentRuleFixTests: XCTestCase {
+    func testStickySharedDirectoryIsNeverToldToChmod() {
+        let tmp = FileFacts(path: "/tmp", kind: .directory, uid: 0, gid: 0, mode: 0o1777)
+        let f = FileRules.checkParent(tmp, of: "/tmp/x/borg.policy")
+        XCTAssertEqual(f.first?.check, "dir.writable")
+        XCTAssertTrue(f.first?.fix.hasPrefix("move /tmp/x/borg.policy out of /tmp") ?? false, "\(f)")
+        let shared = FileFacts(path: "/srv", kind: .directory, uid: 0, gid: 0, mode: 0o775)
+        XCTAssertEqual(FileRules.checkParent(shared, of: "/srv/p").first?.fix, "chmod go-w /srv")
+    }
+}
