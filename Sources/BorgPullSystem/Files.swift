@@ -142,13 +142,14 @@ public enum Files {
         if let mode, fchmod(fd, mode) != 0 { throw SystemError("fchmod", path: path) }
     }
 
-    /// The first existing directory above `path` that is not root's, is writable by group or
-    /// other, or is not a real directory (lstat); nil when every parent is trusted. Where SETUP
-    /// creates and chowns, only root may be able to change the path (OpenSSH `safe_path`).
+    /// The first existing directory above `path` that is not a real directory (lstat) or that
+    /// the audit's parent rule (`FileRules.checkParent`: root's, not group/other-writable)
+    /// refuses; nil when every parent is trusted. Where SETUP creates and chowns, only root may
+    /// be able to change the path (OpenSSH `safe_path`).
     public static func untrustedParent(of path: String) -> String? {
         for p in FileRules.parents(of: path) {
             guard let f = try? facts(p) else { continue }
-            if f.kind != .directory || f.uid != 0 || f.mode & 0o022 != 0 { return p }
+            if f.kind != .directory || !FileRules.checkParent(f, of: path).isEmpty { return p }
         }
         return nil
     }

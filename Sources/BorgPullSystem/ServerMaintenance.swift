@@ -125,11 +125,10 @@ public enum ServerMaintenance {
     /// for the units) and checks the result. Why not as root there: LOCAL_USER could swap
     /// STATE_DIR for a symlink between root's mkdir and chmod.
     static func prepareStateDirectory(_ c: ServerConfig, _ local: Account) throws(ServerFailure) {
-        let parent = FileRules.parents(of: c.stateDir).first ?? "/"
         do {
             if geteuid() == 0 {
                 try Files.makeParents(c.stateDir)
-                if Files.untrustedParent(of: c.stateDir) == nil, let p = try Files.facts(parent), p.uid == 0, p.mode & 0o022 == 0 {
+                if Files.untrustedParent(of: c.stateDir) == nil {
                     try Files.makeDirectory(c.stateDir, mode: 0o750, owner: (local.uid, local.gid))
                 }
                 return
