@@ -346,18 +346,27 @@ final class LandlockSystemTests: XCTestCase {
         XCTAssertFalse(r.stderr.contains("bp-probe"), "borg never ran: \(r.stderr)")
     }
 
-    func testBorgPassthroughExtractWritesIntoTheCurrentDirectory() throws {
-        let abi = try requireLandlock()
+    /// A client with one archive (BACKUP through the fixture's tunnel); the archive's name.
+    func fixtureWithArchive() throws -> (ClientFixture, String) {
         let f = try ClientFixture()
         try f.startServer()
         try f.initRepository()
         XCTAssertEqual(f.client(["BACKUP"]).status, 0)
-        let archive = try XCTUnwrap(f.archives().first)
+        return (f, try XCTUnwrap(f.archives().first))
+    }
+
+    /// `borgpull-client -c CONF borg ARGS...` started in `dir`, as an admin standing there would.
+    func borgIn(_ dir: String, _ f: ClientFixture, _ args: [String]) -> Shell.Output {
+        Shell.run(["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", dir, Shell.product("borgpull-client"), "-c", f.conf, "borg"] + args,
+                  env: ["PATH": "/usr/bin:/bin"])
+    }
+
+    func testBorgPassthroughExtractWritesIntoTheCurrentDirectory() throws {
+        let abi = try requireLandlock()
+        let (f, archive) = try fixtureWithArchive()
         let restore = "\(f.root)/restore"
         XCTAssertEqual(Shell.sh("install -d -o \(ClientFixture.runnerUser) -g \(ClientFixture.runnerUser) -m 0700 \(restore)").status, 0)
-        let r = Shell.run(["/bin/sh", "-c", "cd \"$1\" && exec \"$0\" -c \"$2\" borg extract \"::$3\" \"$4\"",
-                           Shell.product("borgpull-client"), restore, f.conf, archive, String(f.data.dropFirst()) + "/hello.txt"],
-                          env: ["PATH": "/usr/bin:/bin"])
+        let r = borgIn(restore, f, ["extract", "::\(archive)", String(f.data.dropFirst()) + "/hello.txt"])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try? String(contentsOfFile: "\(restore)\(f.data)/hello.txt", encoding: .utf8), "hello\n")
         XCTAssertTrue(r.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg, \(restore); /dev/null"), r.stderr)
@@ -367,21 +376,13 @@ final class LandlockSystemTests: XCTestCase {
     /// directory others write (run from /var, Landlock would have allowed /var/tmp).
     func testBorgPassthroughNeverOpensASharedDirectoryForWrites() throws {
         let abi = try requireLandlock()
-        let f = try ClientFixture()
-        try f.startServer()
-        try f.initRepository()
-        XCTAssertEqual(f.client(["BACKUP"]).status, 0)
-        let archive = try XCTUnwrap(f.archives().first)
+        let (f, archive) = try fixtureWithArchive()
         let here = "\(f.root)/here"
         XCTAssertEqual(Shell.sh("install -d -m 0700 \(here)").status, 0)
-        func run(_ dir: String, _ args: [String]) -> Shell.Output {
-            Shell.run(["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", dir, Shell.product("borgpull-client"), "-c", f.conf, "borg"] + args,
-                      env: ["PATH": "/usr/bin:/bin"])
-        }
-        let list = run(here, ["list", "--short"])
+        let list = borgIn(here, f, ["list", "--short"])
         XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertTrue(list.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg; /dev/null"), list.stderr)
-        let fromVar = run("/var", ["extract", "::\(archive)", String(f.data.dropFirst()) + "/hello.txt"])
+        let fromVar = borgIn("/var", f, ["extract", "::\(archive)", String(f.data.dropFirst()) + "/hello.txt"])
         XCTAssertEqual(fromVar.status, 12, fromVar.stderr)
         XCTAssertTrue(fromVar.stderr.contains("writable by others or sticky"), fromVar.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/var\(f.data)"), "nothing was extracted below /var")
