@@ -12,11 +12,7 @@ import XCTest
 final class DebianPackageTests: XCTestCase {
     func testPackagesManPagesCompletionsAndVersion() throws {
         try Prerequisites.requireTools(["lintian", "mandoc", "man", "groff", "zsh", "fish", "dpkg-deb", "python3"])
-        let dist = SystemdUnitsTests.repoRoot.appendingPathComponent("dist").path
-        let debs = (try? FileManager.default.contentsOfDirectory(atPath: dist)) ?? []
-        for p in ["borgpull-client", "borgpull-server", "borgpull-check"] {
-            try requirePrerequisite(debs.contains { $0.hasPrefix("\(p)_") && $0.hasSuffix(".deb") }, "\(dist)/\(p)_*.deb (run `make deb`)")
-        }
+        try SystemdUnitsTests.requirePackages()
         let result = try SystemdUnitsTests.run(script: "Tests/deb/package-test.sh", timeout: 300)
         XCTAssertFalse(result.timedOut, "package-test.sh timed out:\n\(result.output)")
         XCTAssertEqual(result.status, 0, "package-test.sh failed:\n\(result.output)")

@@ -25,11 +25,7 @@ final class SystemdChainTests: XCTestCase {
             try requirePrerequisite(FileManager.default.isExecutableFile(atPath: "\(release)/\(b)"),
                                     "\(release)/\(b) (run `make release`)")
         }
-        let dist = SystemdUnitsTests.repoRoot.appendingPathComponent("dist").path
-        let debs = (try? FileManager.default.contentsOfDirectory(atPath: dist)) ?? []
-        for p in ["borgpull-client", "borgpull-server", "borgpull-check"] {
-            try requirePrerequisite(debs.contains { $0.hasPrefix("\(p)_") && $0.hasSuffix(".deb") }, "\(dist)/\(p)_*.deb (run `make deb`)")
-        }
+        try SystemdUnitsTests.requirePackages()
         // First run builds the cached rootfs (80-175 s); then about a minute.
         let result = try SystemdUnitsTests.run(script: "Tests/nspawn/chain-test.sh", timeout: 1500)
         XCTAssertFalse(result.timedOut, "chain-test.sh timed out:\n\(result.output)")

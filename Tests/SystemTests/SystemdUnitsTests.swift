@@ -43,6 +43,17 @@ final class SystemdUnitsTests: XCTestCase {
         return nil
     }
 
+    /// The three packages of `make deb` are in `dist/` (else skip, or fail under
+    /// BORGPULL_REQUIRE_SYSTEM_TESTS=1).
+    static func requirePackages(file: StaticString = #filePath, line: UInt = #line) throws {
+        let dist = repoRoot.appendingPathComponent("dist").path
+        let debs = (try? FileManager.default.contentsOfDirectory(atPath: dist)) ?? []
+        for p in ["borgpull-client", "borgpull-server", "borgpull-check"] {
+            try requirePrerequisite(debs.contains { $0.hasPrefix("\(p)_") && $0.hasSuffix(".deb") }, "\(dist)/\(p)_*.deb (run `make deb`)",
+                                    file: file, line: line)
+        }
+    }
+
     /// Runs `script` with bash; output goes to a temporary file (no pipe deadlock).
     static func run(script: String, timeout: TimeInterval) throws -> (status: Int32, output: String, timedOut: Bool) {
         let log = FileManager.default.temporaryDirectory
