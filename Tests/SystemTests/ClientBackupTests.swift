@@ -94,13 +94,15 @@ final class ClientBackupTests: XCTestCase {
         XCTAssertTrue(second.stderr.contains("another run holds the lock"), second.stderr)
         XCTAssertLessThan(Date().timeIntervalSince(started), 5, "refused at once")
 
+        let borgs = ClientFixture.borgCreates(of: p.processIdentifier)
+        XCTAssertFalse(borgs.isEmpty, "borg create runs")
         p.terminate()  // SIGTERM, as systemctl stop would send
         p.waitUntilExit()
         let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         XCTAssertEqual(p.terminationStatus, 5, log)
         XCTAssertTrue(f.ran("post"), log)
         XCTAssertEqual(f.step("create")?["status"] as? String, "interrupted")
-        XCTAssertEqual(Shell.sh("pgrep -f '[b]org create --json'").status, 1, "no borg left behind")
+        XCTAssertFalse(borgs.contains { ProcessTree.isRunning($0, TestBorg.isCreate) }, "no borg left behind")
 
         // The next BACKUP works: no stale run lock, no stale repository lock.
         Shell.sh("rm -f \(f.data)/fifo \(f.conf)/borg_options_create")
@@ -120,18 +122,22 @@ final class ClientBackupTests: XCTestCase {
         f.blockBorgCreate()
         // 1. SIGKILL borg: BACKUP reports borg's failure, the post hook runs.
         let p = try f.startBackupInBackground()
-        Shell.sh("pkill -KILL -f '\(TestBorg.createPattern)'")
+        let borgs = ClientFixture.borgCreates(of: p.processIdentifier)
+        XCTAssertFalse(borgs.isEmpty, "borg create runs")
+        for b in borgs { kill(b, SIGKILL) }
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 2)
         XCTAssertTrue(f.ran("post"))
         // 2. SIGKILL the client: its borg dies with it.
         let q = try f.startBackupInBackground()
+        let orphans = ClientFixture.borgCreates(of: q.processIdentifier)
+        XCTAssertFalse(orphans.isEmpty, "borg create runs")
         kill(q.processIdentifier, SIGKILL)
         q.waitUntilExit()
         var gone = false
         for _ in 0..<50 where !gone {
             usleep(100_000)
-            gone = Shell.sh("pgrep -f '\(TestBorg.createPattern)'").status == 1
+            gone = !orphans.contains { ProcessTree.isRunning($0, TestBorg.isCreate) }
         }
         XCTAssertTrue(gone, "borg did not die with its client")
         // 3. The next BACKUP works: stale locks are borg's to clear, and it can wait for them.

@@ -137,12 +137,16 @@ final class ClientFixture {
         if let stderr { p.standardError = stderr } else { p.standardError = FileHandle.nullDevice }
         try p.run()
         var waited = 0
-        while Shell.sh("pgrep -f '\(TestBorg.createPattern)' >/dev/null").status != 0 && waited < 150 {
+        while ClientFixture.borgCreates(of: p.processIdentifier).isEmpty && waited < 150 {
             usleep(100_000); waited += 1
         }
         sleep(settle)
         return p
     }
+
+    /// The `borg create --json` processes of the BACKUP `client` (a pid a test started): its
+    /// descendants only, never a concurrent run's borg.
+    static func borgCreates(of client: pid_t) -> [pid_t] { ProcessTree.find(under: client, TestBorg.isCreate) }
 
     func initRepository() throws {
         let r = client(["borg", "init", "--encryption=repokey-blake2"])

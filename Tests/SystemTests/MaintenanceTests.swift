@@ -153,16 +153,18 @@ final class MaintenanceTests: XCTestCase {
         p.environment = ["PATH": "/usr/bin:/bin"]
         p.standardError = FileHandle.nullDevice
         try p.run()
-        var started = false
-        for _ in 0..<100 where !started {
+        // This run's borg check: the server's descendants, never another run's.
+        let isCheck = { (argv: [String]) in ProcessTree.argv(argv, contains: ["check", "--repository-only"]) }
+        var checks: [pid_t] = []
+        for _ in 0..<100 where checks.isEmpty {
             usleep(50_000)
-            started = Shell.sh("pgrep -u \(Self.user) -f 'borg check --repository-only' >/dev/null").status == 0
+            checks = ProcessTree.find(under: p.processIdentifier, isCheck)
         }
-        XCTAssertTrue(started, "borg check did not start")
+        XCTAssertFalse(checks.isEmpty, "borg check did not start")
         p.terminate()
         p.waitUntilExit()
         XCTAssertTrue([0, 6].contains(p.terminationStatus), "status \(p.terminationStatus)")
-        XCTAssertNotEqual(Shell.sh("pgrep -u \(Self.user) -f 'borg check --repository-only'").status, 0, "borg still runs")
+        XCTAssertFalse(checks.contains { ProcessTree.isRunning($0, isCheck) }, "borg still runs")
         let again = server("CHECK")
         XCTAssertEqual(again.status, 0, again.stderr)
     }

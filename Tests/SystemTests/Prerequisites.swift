@@ -140,8 +140,9 @@ enum TestBorg {
     static var isDefault: Bool { binary == "/usr/bin/borg" }
     /// The borg_env line selecting it (none for the default, so configs stay as users write them).
     static var envLine: String { isDefault ? "" : "BORG_BINARY=\(binary)" }
-    /// A `pgrep -f`/`pkill -f` pattern for a running `borg create --json` (borg is a Python
-    /// script: its command line starts with the interpreter). Anchored, so it never matches the
-    /// `sh -c` that runs pgrep.
-    static var createPattern: String { "^[^ ]*/python3 \(binary) create --json" }
+    /// Whether `argv` is a running `borg create --json`. borg is a Python script: its argv
+    /// starts with the interpreter, which tells it from the sandbox-exec that execs it.
+    static func isCreate(_ argv: [String]) -> Bool {
+        argv.count >= 4 && argv[0].hasSuffix("/python3") && Array(argv[1...3]) == [binary, "create", "--json"]
+    }
 }

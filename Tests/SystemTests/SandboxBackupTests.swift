@@ -3,11 +3,9 @@ import Foundation
 
 /// The borg sandbox at the level of BACKUP: the borg that BACKUP starts runs confined.
 final class SandboxBackupTests: XCTestCase {
-    /// `/proc/PID/status` lines of the running `borg create` (found by its argv).
-    func statusOfRunningBorg() -> [String: String]? {
-        let pid = Shell.sh("pgrep -f '\(TestBorg.createPattern)' | head -n 1").stdout
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !pid.isEmpty, let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    /// `/proc/PID/status` lines of the `borg create` the BACKUP `client` runs.
+    func statusOfRunningBorg(of client: pid_t) -> [String: String]? {
+        guard let pid = ClientFixture.borgCreates(of: client).first, let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
         var fields: [String: String] = [:]
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)
@@ -25,7 +23,7 @@ final class SandboxBackupTests: XCTestCase {
         var status: [String: String]?
         for _ in 0..<150 where status == nil {
             usleep(100_000)
-            status = statusOfRunningBorg()
+            status = statusOfRunningBorg(of: p.processIdentifier)
         }
         let s = try XCTUnwrap(status, "borg create did not start")
         let runner = String(Shell.uid(ClientFixture.runnerUser))

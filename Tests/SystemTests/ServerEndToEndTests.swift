@@ -63,12 +63,15 @@ final class ServerEndToEndTests: XCTestCase {
         defer { SrvShell.sh("rm -f \(H.data)/big.bin") }
         let log = "\(H.root)/killed-backup.log"
         let p = try SrvShell.start(["\(H.bin)/borgpull-server", "-c", H.serverConf, "BACKUP"], log: log)
+        // This run's borg serve and ssh: the server's descendants, never another run's.
+        let isSsh = { (argv: [String]) in argv.first?.split(separator: "/").last == "ssh" }
         let serving = SrvShell.waitFor(60) {
-            SrvShell.sh("pgrep -u \(H.localUser) -f 'borg serve' >/dev/null && pgrep -u \(H.localUser) -x ssh >/dev/null").status == 0
+            !ProcessTree.find(under: p.pid, { $0.joined(separator: " ").contains("borg serve") }).isEmpty
+                && !ProcessTree.find(under: p.pid, isSsh).isEmpty
         }
         XCTAssertTrue(serving, "borg serve never started")
         usleep(1_500_000)
-        SrvShell.sh("pkill -KILL -u \(H.localUser) -x ssh")
+        for ssh in ProcessTree.find(under: p.pid, isSsh) { kill(ssh, SIGKILL) }
         let pStatus = p.wait()
         let out = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         XCTAssertNotEqual(pStatus, 0, out)
