@@ -61,7 +61,7 @@ final class BorgAbortsTests: XCTestCase {
 
     func testStepMessageAndRecordHoldCauseAndFixButNoPath() throws {
         let lines = BorgAbortsTests.captured[0].2
-        let step = StepResult.borg("create", outcome: .error(rc: 2), interrupted: false, seconds: 1, detail: " (details ...)",
+        let step = StepResult.borg(.create, outcome: .error(rc: 2), interrupted: false, seconds: 1, detail: " (details ...)",
                                    abort: BorgAbort.match(lines))
         XCTAssertEqual(step.cause, .repositoryRelocated)
         XCTAssertTrue(step.message.hasPrefix("borg create failed (rc 2, repository-relocated): "), step.message)
@@ -76,7 +76,7 @@ final class BorgAbortsTests: XCTestCase {
         let old = try JSONDecoder().decode(StepResult.self, from: Data(#"{"name":"create","status":"failed","rc":2,"message":"m","seconds":1}"#.utf8))
         XCTAssertNil(old.cause)
         // Without a known abort the message is as before.
-        XCTAssertEqual(StepResult.borg("create", outcome: .error(rc: 2), interrupted: false, seconds: 1, detail: "").message,
+        XCTAssertEqual(StepResult.borg(.create, outcome: .error(rc: 2), interrupted: false, seconds: 1, detail: "").message,
                        "borg create failed (rc 2)")
     }
 }

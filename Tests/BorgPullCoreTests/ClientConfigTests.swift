@@ -155,11 +155,11 @@ final class OutcomeTests: XCTestCase {
     }
 
     func testVerdictIsTheWorstStep() {
-        let ok = StepResult(name: "create", status: .ok, message: "")
-        let warn = StepResult(name: "create", status: .warning, message: "")
-        let preFail = StepResult(name: "pre-hook", status: .failed, message: "")
-        let postFail = StepResult(name: "post-hook", status: .timeout, message: "")
-        let pruneFail = StepResult(name: "prune", status: .failed, message: "")
+        let ok = StepResult(name: .create, status: .ok, message: "")
+        let warn = StepResult(name: .create, status: .warning, message: "")
+        let preFail = StepResult(name: .preHook, status: .failed, message: "")
+        let postFail = StepResult(name: .postHook, status: .timeout, message: "")
+        let pruneFail = StepResult(name: .prune, status: .failed, message: "")
         XCTAssertEqual(BackupVerdict.exit(steps: [ok], interrupted: false, warnings: []), .ok)
         XCTAssertEqual(BackupVerdict.exit(steps: [warn], interrupted: false, warnings: []), .warning)
         XCTAssertEqual(BackupVerdict.exit(steps: [ok], interrupted: false, warnings: ["x"]), .warning)
@@ -190,7 +190,7 @@ final class OutcomeTests: XCTestCase {
     func testRecordRoundTrip() {
         let r = BackupRecord(host: "h", started: "2026-01-01T00:00:00Z", finished: "2026-01-01T00:01:00Z",
                              status: .init(code: 1, name: "ok-with-warnings", message: "m"), archive: "h-1",
-                             repository: "ssh://x/r", steps: [StepResult(name: "create", status: .warning, rc: 1, message: "w")],
+                             repository: "ssh://x/r", steps: [StepResult(name: .create, status: .warning, rc: 1, message: "w")],
                              stats: ArchiveStats(originalSize: 2048, files: 3), warnings: ["/x: Permission denied"])
         XCTAssertEqual(BackupRecord.decode(r.json()), r)
         XCTAssertTrue(r.summary.contains("warning: /x: Permission denied"))

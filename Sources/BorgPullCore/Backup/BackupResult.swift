@@ -60,9 +60,9 @@ public enum StepStatus: String, Sendable, Codable {
     case ok, warning, failed, skipped, timeout, interrupted
 }
 
-/// One step of a BACKUP: `pre-hook`, `create`, `prune`, `post-hook`.
+/// One step of a BACKUP (`BackupStep`: `pre-hook`, `paths`, `create`, `prune`, `sandbox`, `post-hook`).
 public struct StepResult: Sendable, Codable, Equatable {
-    public var name: String
+    public var name: BackupStep
     public var status: StepStatus
     /// Exit code, when the step's process exited.
     public var rc: Int32?
@@ -75,7 +75,7 @@ public struct StepResult: Sendable, Codable, Equatable {
     /// `repository-relocated`); absent when borg failed otherwise. The message holds its cause and fix.
     public var cause: BorgAbort?
 
-    public init(name: String, status: StepStatus, rc: Int32? = nil, signal: Int32? = nil, message: String, seconds: Double = 0,
+    public init(name: BackupStep, status: StepStatus, rc: Int32? = nil, signal: Int32? = nil, message: String, seconds: Double = 0,
                 cause: BorgAbort? = nil) {
         self.name = name
         self.status = status
@@ -88,7 +88,7 @@ public struct StepResult: Sendable, Codable, Equatable {
 
     /// The step status for a borg process that ended with `outcome`; `abort` is what
     /// `BorgAbort.match` found in borg's stderr (its cause and fix go into the message).
-    public static func borg(_ name: String, outcome: BorgOutcome, interrupted: Bool, seconds: Double, detail: String,
+    public static func borg(_ name: BackupStep, outcome: BorgOutcome, interrupted: Bool, seconds: Double, detail: String,
                             abort: BorgAbort? = nil) -> StepResult {
         switch outcome {
         case .success:
@@ -114,16 +114,13 @@ public struct StepResult: Sendable, Codable, Equatable {
 public enum BackupVerdict {
     /// The worst of the steps (see `ClientExit`).
     public static func exit(steps: [StepResult], interrupted: Bool, warnings: [String]) -> ClientExit {
-        func has(_ name: String, _ statuses: Set<StepStatus>) -> Bool {
-            steps.contains { $0.name == name && statuses.contains($0.status) }
-        }
-        let bad: Set<StepStatus> = [.failed, .timeout, .interrupted]
+        func failed(_ step: BackupStep) -> Bool { BackupPipeline.failed(step, in: steps) }
         if interrupted || steps.contains(where: { $0.status == .interrupted }) { return .interrupted }
-        if has("sandbox", bad) { return .sandboxFailed }
-        if has("create", bad) || has("prune", bad) { return .borgFailed }
-        if has("paths", bad) { return .configError }
-        if has("pre-hook", bad) { return .preHookFailed }
-        if has("post-hook", bad) { return .postHookFailed }
+        if failed(.sandbox) { return .sandboxFailed }
+        if failed(.create) || failed(.prune) { return .borgFailed }
+        if failed(.paths) { return .configError }
+        if failed(.preHook) { return .preHookFailed }
+        if failed(.postHook) { return .postHookFailed }
         if !warnings.isEmpty || steps.contains(where: { $0.status == .warning }) { return .warning }
         return .ok
     }
@@ -200,7 +197,7 @@ public struct BackupRecord: Sendable, Codable, Equatable {
                          s.deduplicatedSize.map { "deduplicated \(ByteCount.format($0))" }].compactMap { $0 }
             lines.append("  stats: " + parts.joined(separator: ", "))
         }
-        for s in steps { lines.append("  \(s.name.padding(9)) \(s.status.rawValue.padding(11)) \(s.message)") }
+        for s in steps { lines.append("  \(s.name.rawValue.padding(9)) \(s.status.rawValue.padding(11)) \(s.message)") }
         for w in warnings { lines.append("  warning: \(w)") }
         return lines.joined(separator: "\n")
     }
@@ -222,7 +219,7 @@ public enum ByteCount {
 extension BackupVerdict {
     /// One sentence for the record and the log: what happened, naming the failed step.
     public static func message(status: ClientExit, steps: [StepResult], signal: Int32?) -> String {
-        let bad = steps.first { [.failed, .timeout, .interrupted].contains($0.status) }
+        let bad = steps.first { $0.status.isBad }
         switch status {
         case .ok: return "backup complete"
         case .warning: return "backup complete with warnings"

@@ -4,7 +4,8 @@ import CLinux
 import BorgPullCore
 
 /// Runs one client BACKUP: config → socket → lock → pre hook → create → prune → post hook →
-/// result record. Every decision comes from the core; this type only performs the steps.
+/// result record. Every decision comes from the core (`BackupPipeline`, `Hook`, `BackupVerdict`);
+/// this type only performs the steps.
 public final class BackupRunner {
     let directory: String
     let supervisor: Supervisor
@@ -201,16 +202,15 @@ public final class BackupRunner {
     /// Why the record gets counts and codes only: the record goes to the server (the trigger
     /// prints it into the ssh session), and borg's lines name the client's files. The full text
     /// is logged here, on the client (its journal), and the record says so.
-    func borgStep(_ name: String, _ run: BorgRun, warnings: inout [String]) -> StepResult {
+    func borgStep(_ name: BackupStep, _ run: BorgRun, warnings: inout [String]) -> StepResult {
         let r = run.process
         if let step = run.sandboxFailure {
             log.error("sandbox step \(step) failed, so borg \(name) did not run: \(LogText.sanitize(r.tail.last ?? "no message"))")
-            return StepResult(name: name, status: .failed, message: "sandbox step \(step) failed, so borg \(name) did not run \(BackupRunner.seeLog)", seconds: r.seconds)
+            return BackupPipeline.sandboxRefused(name, at: step, seconds: r.seconds)
         }
         let outcome = r.termination.borgOutcome
         if case .warning(let rc) = outcome {
-            let lines = r.tail.filter { !$0.trimmingCharacters().isEmpty }.count
-            warnings.append("borg \(name) warned (rc \(rc), \(lines) message line(s)) \(BackupRunner.seeLog)")
+            warnings.append(BackupPipeline.borgWarning(name, rc: rc, tail: r.tail))
         }
         var abort: BorgAbort? = nil
         if outcome.isFailure {
@@ -218,38 +218,28 @@ public final class BackupRunner {
             log.error("borg \(name): \(LogText.sanitize(BorgMessages.headline(r.tail) ?? "no message"))")
             if let a = abort { log.error("borg \(name): \(a.rawValue): \(a.cause); fix: \(a.fix)") }
         }
-        let detail = r.termination == .exited(0) ? "" : " \(BackupRunner.seeLog)"
+        let detail = r.termination == .exited(0) ? "" : " \(BackupPipeline.seeLog)"
         return .borg(name, outcome: outcome, interrupted: r.interruptedBy != nil, seconds: r.seconds, detail: detail, abort: abort)
     }
 
-    /// Where the details of a step are: the client's log, never the record the server reads.
-    static let seeLog = "(details in the client's log: journalctl -u run-borg-backup, or syslog)"
-
-    /// Runs a hook as root: stdin /dev/null, a minimal environment, output to the log, a timeout.
-    func runHook(_ path: String, phase: String, config: ClientConfig, extra: [String: String]) -> StepResult {
-        let name = "\(phase)-hook"
-        var env = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
-                   "HOME": "/root", "BORGPULL_PHASE": phase, "BORGPULL_CONFIG_DIR": config.directory]
-        env.merge(extra) { $1 }
-        log.info("running \(name) \(path) (timeout \(config.hookTimeout) s)")
-        let spec = SpawnSpec(argv: [path], environment: env, stdout: .lines(prefix: "[\(name)] "), stderr: .lines(prefix: "[\(name)] "))
+    /// Runs `hook` as root: stdin /dev/null, the hook's environment, output to the log, its
+    /// timeout; a stop request reaches it only when `hook.forwardsSignals`.
+    func runHook(_ hook: Hook) -> StepResult {
+        let name = hook.step.rawValue
+        log.info("running \(name) \(hook.path) (timeout \(hook.timeout) s)")
+        let spec = SpawnSpec(argv: [hook.path], environment: hook.environment, stdout: .lines(prefix: "[\(name)] "), stderr: .lines(prefix: "[\(name)] "))
         let r: ProcessResult
-        // The post hook is not interrupted by a stop request: it is what undoes the pre hook.
-        do { r = try supervisor.run(spec, timeout: Double(config.hookTimeout), forwardSignals: phase != "post") { line in self.log.info("\(LogText.sanitize(line))") } } catch {
+        do { r = try supervisor.run(spec, timeout: Double(hook.timeout), forwardSignals: hook.forwardsSignals) { line in self.log.info("\(LogText.sanitize(line))") } } catch {
             log.error("\(name) could not start: \(error)")
-            return StepResult(name: name, status: .failed, message: "\(name) could not start \(BackupRunner.seeLog)")
+            return hook.notStarted
         }
-        if r.timedOut {
-            return StepResult(name: name, status: .timeout, signal: nil, message: "\(name) timed out after \(config.hookTimeout) s and was terminated", seconds: r.seconds)
-        }
+        var exitCode: Int32? = nil
+        var signal: Int32? = nil
         switch r.termination {
-        case .exited(0):
-            return StepResult(name: name, status: r.interruptedBy == nil || phase == "post" ? .ok : .interrupted, rc: 0, message: "\(name) ok", seconds: r.seconds)
-        case .exited(let rc):
-            return StepResult(name: name, status: r.interruptedBy == nil ? .failed : .interrupted, rc: rc, message: "\(name) failed (exit \(rc))", seconds: r.seconds)
-        case .signaled(let s):
-            return StepResult(name: name, status: r.interruptedBy == nil ? .failed : .interrupted, signal: s, message: "\(name) killed by signal \(s)", seconds: r.seconds)
+        case .exited(let rc): exitCode = rc
+        case .signaled(let s): signal = s
         }
+        return hook.result(exitCode: exitCode, signal: signal, timedOut: r.timedOut, interrupted: r.interruptedBy != nil, seconds: r.seconds)
     }
 
     /// The whole BACKUP. Returns the exit status; the record is written unless the run ended early.
@@ -282,34 +272,28 @@ public final class BackupRunner {
         var archive: String?
         var stats: ArchiveStats?
         func interrupted() -> Bool { !supervisor.takeSignals().isEmpty || supervisor.receivedSignal != nil }
-        func failed(_ name: String) -> Bool { steps.contains { $0.name == name && [.failed, .timeout, .interrupted].contains($0.status) } }
 
-        if let pre = config.preHook, !interrupted() {
-            steps.append(runHook(pre, phase: "pre", config: config, extra: [:]))
+        if let pre = Hook.of(config, .pre), !interrupted() {
+            steps.append(runHook(pre))
         }
-        var proceed = !failed("pre-hook") && !interrupted()
-        if !proceed, config.preHook != nil, failed("pre-hook") {
+        var proceed = BackupPipeline.proceeds(after: steps, interrupted: interrupted())
+        if !proceed, config.preHook != nil, BackupPipeline.failed(.preHook, in: steps) {
             log.error("the pre hook failed: no backup is made; the post hook still runs")
         }
 
         // Paths: missing ones are an error unless MISSING_PATHS=warn.
         var paths: [String] = []
         if proceed {
-            var missing: [String] = []
-            for item in config.paths {
-                if Files.exists(item.value) { paths.append(item.value) } else {
-                    missing.append("\(item.value) (\(config.pathsFile):\(item.line)) does not exist")
-                }
-            }
+            let checked = BackupPipeline.paths(config, exists: Files.exists)
+            paths = checked.existing
             // The paths themselves go to the log only (the record reaches the server).
-            let summary = "\(missing.count) borg_paths entr\(missing.count == 1 ? "y does" : "ies do") not exist"
-            if !missing.isEmpty && (config.missingPathsAreErrors || paths.isEmpty) {
-                for m in missing { log.error("\(LogText.sanitize(m)) (fix: correct borg_paths, or set MISSING_PATHS=warn)") }
-                steps.append(StepResult(name: "paths", status: .failed, message: "\(summary) (fix: correct borg_paths, or set MISSING_PATHS=warn) \(BackupRunner.seeLog)"))
+            if let failure = checked.failure {
+                for m in checked.missing { log.error("\(LogText.sanitize(m)) (fix: correct borg_paths, or set MISSING_PATHS=warn)") }
+                steps.append(failure)
                 proceed = false
-            } else if !missing.isEmpty {
-                for m in missing { log.warning("\(LogText.sanitize(m)); MISSING_PATHS=warn, the others are backed up") }
-                warnings.append("\(summary) (MISSING_PATHS=warn) \(BackupRunner.seeLog)")
+            } else if let warning = checked.warning {
+                for m in checked.missing { log.warning("\(LogText.sanitize(m)); MISSING_PATHS=warn, the others are backed up") }
+                warnings.append(warning)
             }
         }
 
@@ -326,33 +310,31 @@ public final class BackupRunner {
                 }
                 archive = parsed?.archiveName
                 stats = parsed?.stats
-                steps.append(borgStep("create", run, warnings: &warnings))
+                steps.append(borgStep(.create, run, warnings: &warnings))
             } catch {
                 log.error("borg create could not start: \(error)")
-                steps.append(StepResult(name: "create", status: .failed, message: "borg create could not start \(BackupRunner.seeLog)"))
+                steps.append(StepResult(name: .create, status: .failed, message: "borg create could not start \(BackupPipeline.seeLog)"))
             }
-            if failed("create") || interrupted() {
-                steps.append(StepResult(name: "prune", status: .skipped, message: "skipped: borg create did not succeed"))
+            if let skipped = BackupPipeline.skippedPrune(after: steps, interrupted: interrupted()) {
+                steps.append(skipped)
             } else {
                 log.info("borg prune --glob-archives '\(config.pruneGlob)'")
                 do {
                     let run = try runBorg(p, argv: p.commands.prune(), stdout: .lines(prefix: "[borg prune] "), stderr: .lines(prefix: "[borg prune] "))
                     sandboxFailed = sandboxFailed || run.sandboxFailure != nil
-                    steps.append(borgStep("prune", run, warnings: &warnings))
+                    steps.append(borgStep(.prune, run, warnings: &warnings))
                 } catch {
                     log.error("borg prune could not start: \(error)")
-                    steps.append(StepResult(name: "prune", status: .failed, message: "borg prune could not start \(BackupRunner.seeLog)"))
+                    steps.append(StepResult(name: .prune, status: .failed, message: "borg prune could not start \(BackupPipeline.seeLog)"))
                 }
             }
-            if sandboxFailed {
-                steps.append(StepResult(name: "sandbox", status: .failed, message: "the least-privilege sandbox could not be applied; borg did not run unconfined"))
-            }
+            if let sandbox = BackupPipeline.sandboxStep(failed: sandboxFailed) { steps.append(sandbox) }
         }
 
         // The post hook always runs: after a pre-hook failure, a borg error, or a signal.
-        if let post = config.postHook {
-            let sofar = BackupVerdict.exit(steps: steps, interrupted: supervisor.receivedSignal != nil, warnings: warnings)
-            steps.append(runHook(post, phase: "post", config: config, extra: ["BORGPULL_STATUS": sofar.name]))
+        let sofar = BackupVerdict.exit(steps: steps, interrupted: supervisor.receivedSignal != nil, warnings: warnings)
+        if let post = Hook.of(config, .post, status: sofar) {
+            steps.append(runHook(post))
         }
 
         let status = BackupVerdict.exit(steps: steps, interrupted: supervisor.receivedSignal != nil, warnings: warnings)
