@@ -1,5 +1,3 @@
-import Glibc
-
 /// Lets `PROGRAM -c DIR BACKUP` (the original's order and case) reach an ArgumentParser
 /// subcommand: when the first word that is not an option (or an option's value) names a mode,
 /// in any case, it moves to the front, lowercased. Everything after it stays in order (so
@@ -20,13 +18,5 @@ public enum ModeArguments {
             return out
         }
         return args
-    }
-}
-
-/// Reads the process environment (getenv(3)).
-public enum Environment {
-    public static func get(_ name: String) -> String? {
-        guard let v = getenv(name) else { return nil }
-        return String(cString: v)
     }
 }
