@@ -1,13 +1,19 @@
 # borgpull — see README.md. Targets: build, test, test-borg14, release, deb, man, completions,
-# install, uninstall, demo, bench.
+# install, uninstall, demo, bench, format-check.
 SWIFT   ?= swift
 PREFIX  ?= /usr/local
 DESTDIR ?=
 
-.PHONY: build release test clean man completions deb
+.PHONY: build release test clean man completions deb format-check
 
 build:
 	$(SWIFT) build
+
+# Lints the Swift sources with the toolchain's swift-format and the style in .swift-format;
+# changes nothing, fails on any finding (`swift format --in-place --recursive ...` fixes most).
+SWIFT_FORMAT ?= swift-format
+format-check:
+	$(SWIFT_FORMAT) lint --strict --recursive --parallel Sources Tests Plugins Package.swift
 
 # Static Swift runtime: the installed binaries need only Debian's libc, libseccomp and libcap,
 # not the toolchain's /opt/swift/usr/lib/swift (a client has no Swift installed).
