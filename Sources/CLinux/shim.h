@@ -23,15 +23,15 @@ extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *acti
 extern int pipe2(int pipefd[2], int flags);
 
 /* struct ucred of socket(7) SO_PEERCRED, declared under _GNU_SOURCE only. */
-struct bp_ucred { int pid; unsigned int uid; unsigned int gid; };
-static inline int bp_peer_cred(int fd, struct bp_ucred *out) {
+struct borgpull_ucred { int pid; unsigned int uid; unsigned int gid; };
+static inline int borgpull_peer_cred(int fd, struct borgpull_ucred *out) {
     socklen_t len = sizeof(*out);
     return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, out, &len);
 }
 /* PR_SET_CHILD_SUBREAPER (prctl(2), Linux 3.4): orphaned descendants (a `borg serve` whose socat
  * parent died first) are re-parented to this process instead of PID 1, so borgpull-server can
  * reap them; some container inits never reap, which would leave zombies behind. */
-static inline int bps_set_child_subreaper(void) {
+static inline int borgpull_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL);
 }
 /* Landlock (kernel Documentation/userspace-api/landlock.rst, landlock(7)): glibc has no wrappers,
@@ -46,26 +46,26 @@ static inline int bps_set_child_subreaper(void) {
 #endif
 /* O_PATH (open(2)), declared under _GNU_SOURCE only: an fd that names a file without opening it
  * for reading or writing, as landlock_add_rule(2) takes it. */
-static inline int bp_o_path(void) { return __O_PATH; }
+static inline int borgpull_o_path(void) { return __O_PATH; }
 /* landlock_create_ruleset(2): a new ruleset fd (close-on-exec); with attr NULL, size 0 and
  * LANDLOCK_CREATE_RULESET_VERSION, the highest ABI version the kernel supports. */
-static inline int bp_landlock_create_ruleset(const struct landlock_ruleset_attr *attr, size_t size, unsigned int flags) {
+static inline int borgpull_landlock_create_ruleset(const struct landlock_ruleset_attr *attr, size_t size, unsigned int flags) {
     return (int)syscall(SYS_landlock_create_ruleset, attr, size, flags);
 }
 /* The ABI version (>= 1), or -1 with errno ENOSYS (kernel without Landlock) or EOPNOTSUPP
  * (built in but disabled at boot, e.g. not in lsm=). */
-static inline int bp_landlock_abi_version(void) {
-    return bp_landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+static inline int borgpull_landlock_abi_version(void) {
+    return borgpull_landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
 }
 /* landlock_add_rule(2) with a LANDLOCK_RULE_PATH_BENEATH rule: `allowed` beneath `parent_fd`
  * (an O_PATH fd of a directory, or of a file for file rights only). */
-static inline int bp_landlock_add_path_rule(int ruleset_fd, int parent_fd, unsigned long long allowed) {
+static inline int borgpull_landlock_add_path_rule(int ruleset_fd, int parent_fd, unsigned long long allowed) {
     struct landlock_path_beneath_attr rule = { .allowed_access = allowed, .parent_fd = parent_fd };
     return (int)syscall(SYS_landlock_add_rule, ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, &rule, 0U);
 }
 /* landlock_restrict_self(2): enforce the ruleset on this thread (and what it execs); needs
  * no_new_privs (or CAP_SYS_ADMIN). Irreversible. */
-static inline int bp_landlock_restrict_self(int ruleset_fd) {
+static inline int borgpull_landlock_restrict_self(int ruleset_fd) {
     return (int)syscall(SYS_landlock_restrict_self, ruleset_fd, 0U);
 }
 #endif

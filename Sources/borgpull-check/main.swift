@@ -4,7 +4,7 @@ import BorgPullSystem
 import Foundation
 
 /// `borgpull-check`: the preflight audit of a backup client and/or a server config.
-struct BorgpullCheck: ParsableCommand {
+struct BorgPullCheck: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "borgpull-check",
         abstract: "Audit a borgpull client and/or a server config: does the pull backup work, and can it not be abused",
@@ -81,4 +81,4 @@ struct BorgpullCheck: ParsableCommand {
     }
 }
 
-BorgpullCheck.main()
+BorgPullCheck.main()

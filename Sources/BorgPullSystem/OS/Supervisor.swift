@@ -115,7 +115,7 @@ public final class Supervisor: @unchecked Sendable {
     /// see CLinux/shim.h): a grandchild whose parent died first is re-parented here, not to PID 1,
     /// and `reapChildren` collects it.
     public func becomeSubreaper() {
-        _ = bps_set_child_subreaper()
+        _ = borgpull_set_child_subreaper()
     }
 
     /// Waits until one of `descriptors` is readable (or at its end), a watched signal arrives

@@ -40,8 +40,8 @@ public enum UnixSocket {
 
     /// SO_PEERCRED of a connected socket.
     public static func peer(_ fd: Int32) throws(SystemError) -> Peer {
-        var c = bp_ucred()
-        guard bp_peer_cred(fd, &c) == 0 else { throw SystemError("getsockopt(SO_PEERCRED)") }
+        var c = borgpull_ucred()
+        guard borgpull_peer_cred(fd, &c) == 0 else { throw SystemError("getsockopt(SO_PEERCRED)") }
         return Peer(pid: c.pid, uid: c.uid, gid: c.gid)
     }
 

@@ -15,7 +15,7 @@ public enum Landlock {
     ///   filter binds every descendant too, so borg could not apply a ruleset either).
     /// - Throws: `SystemError` for any other errno (nothing is assumed about such a kernel).
     public static func abiVersion() throws(SystemError) -> Int? {
-        let v = bp_landlock_abi_version()
+        let v = borgpull_landlock_abi_version()
         if v >= 1 { return Int(v) }
         let e = errno
         if e == ENOSYS || e == EOPNOTSUPP || e == EPERM { return nil }
@@ -34,12 +34,12 @@ public enum Landlock {
     ///   what it must be). On a throw nothing is enforced: the caller must not go on to run borg.
     public static func enforce(_ ruleset: LandlockRuleset) throws(SystemError) {
         var attr = landlock_ruleset_attr(handled_access_fs: ruleset.handled.rawValue)
-        let rulesetFD = bp_landlock_create_ruleset(&attr, MemoryLayout<landlock_ruleset_attr>.size, 0)
+        let rulesetFD = borgpull_landlock_create_ruleset(&attr, MemoryLayout<landlock_ruleset_attr>.size, 0)
         if rulesetFD < 0 { throw SystemError("landlock_create_ruleset(handled \(ruleset.handled))") }
         defer { close(rulesetFD) }
         for rule in ruleset.rules {
             let directory = rule.kind == .directory
-            let fd = open(rule.path, bp_o_path() | O_CLOEXEC | O_NOFOLLOW | (directory ? O_DIRECTORY : 0))
+            let fd = open(rule.path, borgpull_o_path() | O_CLOEXEC | O_NOFOLLOW | (directory ? O_DIRECTORY : 0))
             if fd < 0 {
                 let e = errno
                 let fix = directory
@@ -55,10 +55,10 @@ public enum Landlock {
                 throw SystemError("Landlock rule for \(rule.path): not a \(directory ? "directory" : "character device")",
                                   errno: directory ? ENOTDIR : ENODEV)
             }
-            if bp_landlock_add_path_rule(rulesetFD, fd, rule.access.rawValue) != 0 {
+            if borgpull_landlock_add_path_rule(rulesetFD, fd, rule.access.rawValue) != 0 {
                 throw SystemError("landlock_add_rule(\(rule.access)) beneath", path: rule.path)
             }
         }
-        if bp_landlock_restrict_self(rulesetFD) != 0 { throw SystemError("landlock_restrict_self") }
+        if borgpull_landlock_restrict_self(rulesetFD) != 0 { throw SystemError("landlock_restrict_self") }
     }
 }
