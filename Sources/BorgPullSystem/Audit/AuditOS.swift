@@ -126,6 +126,11 @@ enum AuditOS {
     }
 }
 
+extension Account {
+    /// The account as the audit's rules see it.
+    var facts: AccountFacts { AccountFacts(name: name, uid: uid) }
+}
+
 extension String {
     /// Without surrounding spaces, tabs, CR and LF.
     func auditTrimmed() -> String {

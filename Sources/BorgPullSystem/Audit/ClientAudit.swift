@@ -230,20 +230,7 @@ struct Auditor {
         }
     }
 
-    mutating func checkPaths(_ c: ClientConfig) {
-        var missing = 0
-        for item in c.paths where AuditOS.facts(item.value) == nil {
-            missing += 1
-            add(Finding(c.missingPathsAreErrors ? .fail : .warn, check: "paths.exist",
-                        what: "a path to back up does not exist", location: "\(c.pathsFile):\(item.line)",
-                        expected: "an existing path", actual: item.value,
-                        fix: "create \(item.value) or remove the line from \(c.pathsFile)"))
-        }
-        if missing == 0 {
-            add(Finding(.ok, check: "paths.exist", what: "every path in borg_paths exists", location: c.pathsFile,
-                        expected: "existing paths", actual: "\(c.paths.count) path(s)"))
-        }
-    }
+    mutating func checkPaths(_ c: ClientConfig) { add(DirectoryRules.paths(c, exists: { AuditOS.facts($0) != nil })) }
 
     mutating func checkBinaries() {
         guard options.checkBinaries else { return }

@@ -69,64 +69,22 @@ public enum ServerAudit {
         }
 
         let localName = value("LOCAL_USER", "borg")!
-        guard let local = AuditOS.user(localName) else {
-            a.add(Finding(.fail, check: "server.user", what: "LOCAL_USER does not exist", location: "\(configFile): LOCAL_USER",
-                          expected: "the account that runs borg serve and ssh", actual: localName,
-                          fix: "useradd -r -m -d /var/lib/borg_remote_pull -s /usr/sbin/nologin \(localName)"))
-            return done()
-        }
-        a.add(Finding(.ok, check: "server.user", what: "LOCAL_USER exists", location: "\(configFile): LOCAL_USER",
-                      expected: "an account", actual: "\(localName) uid \(local.uid)"))
-        if local.uid == 0 {
-            a.add(Finding(.warn, check: "server.user", what: "borg serve and ssh run as root", location: "\(configFile): LOCAL_USER",
-                          expected: "an unprivileged account", actual: "root",
-                          fix: "useradd -r -m -s /usr/sbin/nologin borg; set LOCAL_USER=borg; chown -R borg: REPO_DIR"))
-        }
+        let localAccount = AuditOS.user(localName)
+        a.add(AccountRules.serverUser(localAccount?.facts, name: localName, configFile: configFile))
+        guard let local = localAccount else { return done() }
 
         // REPO_DIR.
         if let repo = value("REPO_DIR") {
-            if let f = AuditOS.facts(repo) {
-                var problems: [(Finding.Severity, String, String)] = []
-                if f.kind != .directory { problems.append((.fail, "not a directory", "")) }
-                if f.uid != local.uid { problems.append((.fail, "owner uid \(f.uid)", "chown -R \(localName): \(repo)")) }
-                if f.mode & 0o022 != 0 { problems.append((.fail, "group/other may write (\(FileRules.octal(f.mode)))", "chmod go-w \(repo)")) }
-                if f.mode & 0o007 != 0 && f.mode & 0o022 == 0 {
-                    problems.append((.warn, "other users may read (\(FileRules.octal(f.mode)))", "chmod 0700 \(repo)"))
-                }
-                if problems.isEmpty {
-                    a.add(Finding(.ok, check: "server.repo", what: "the repository belongs to LOCAL_USER", location: repo,
-                                  expected: "\(localName), 0700", actual: FileRules.octal(f.mode)))
-                }
-                for p in problems {
-                    a.add(Finding(p.0, check: "server.repo", what: "the repository directory's owner or mode", location: repo,
-                                  expected: "owned by \(localName), mode 0700", actual: p.1, fix: p.2))
-                }
-                a.checkOwnedParents(of: repo, owners: [0, local.uid])
-            } else {
-                a.add(Finding(.warn, check: "server.repo", what: "the repository does not exist yet", location: repo,
-                              expected: "an initialised repository", actual: "missing",
-                              fix: "borgpull-server -c \(configFile) SERVE, then on the client: borg init --encryption=repokey-blake2"))
-            }
+            let f = AuditOS.facts(repo)
+            a.add(DirectoryRules.repository(f, path: repo, localName: localName, localUID: local.uid, configFile: configFile))
+            if f != nil { a.checkOwnedParents(of: repo, owners: [0, local.uid]) }
         }
 
         // RUN_DIR: socat listens there as LOCAL_USER.
         let runDir = value("RUN_DIR", "/run/borg")!
-        if let f = AuditOS.facts(runDir) {
-            if f.kind == .directory && f.uid == local.uid && f.mode & 0o022 == 0 {
-                a.add(Finding(.ok, check: "server.rundir", what: "the socket directory belongs to LOCAL_USER", location: runDir,
-                              expected: "\(localName), no group/other write", actual: FileRules.octal(f.mode)))
-            } else {
-                a.add(Finding(.fail, check: "server.rundir", what: "the socket directory's owner or mode lets others plant or remove the socket",
-                              location: runDir, expected: "directory of \(localName), no group/other write (the server creates it 0750)",
-                              actual: "\(f.kind.rawValue), uid \(f.uid), \(FileRules.octal(f.mode))",
-                              fix: "install -d -o \(localName) -m 0750 \(runDir)"))
-            }
-            a.checkParents(of: runDir)
-        } else {
-            a.add(Finding(.warn, check: "server.rundir", what: "the socket directory does not exist", location: runDir,
-                          expected: "directory of \(localName), 0750", actual: "missing",
-                          fix: "install -d -o \(localName) -m 0750 \(runDir)   (or let the first BACKUP create it)"))
-        }
+        let runDirFacts = AuditOS.facts(runDir)
+        a.add(DirectoryRules.runDirectory(runDirFacts, path: runDir, localName: localName, localUID: local.uid))
+        if runDirFacts != nil { a.checkParents(of: runDir) }
 
         // ssh identity.
         let home = local.home.hasSuffix("/") ? String(local.home.dropLast()) : local.home
