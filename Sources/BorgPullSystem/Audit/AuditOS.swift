@@ -4,6 +4,28 @@ import Foundation
 import Glibc
 #endif
 
+/// What the client audit reads from the machine: file facts, file contents, directory
+/// listings and accounts. `AuditOS.machine` answers from the OS; tests pass a fake, so the
+/// audit's decisions on files and accounts run on staged facts without root (the root system
+/// tests, CheckSystemTests, audit the real machine). Subprocess probes (sshd -T,
+/// systemd-analyze, borg --version), the socket peer, groups and /etc/shadow stay OS calls.
+public protocol AuditMachine: Sendable {
+    /// lstat(2) of `path`, nil if it does not exist or cannot be examined.
+    func facts(_ path: String) -> FileFacts?
+    /// The text of the regular file `path` (final symlink not followed), at most `limit`
+    /// bytes; nil on any error.
+    func read(_ path: String, limit: Int) -> String?
+    /// Names in the directory `dir` (no `.`/`..`), sorted; nil if it is none or cannot be opened.
+    func list(_ dir: String) -> [String]?
+    /// The account `name` (getpwnam_r(3)), nil if it does not exist.
+    func user(_ name: String) -> Account?
+}
+
+extension AuditMachine {
+    /// `read(path, limit: 4 MiB)`.
+    func read(_ path: String) -> String? { read(path, limit: 4 << 20) }
+}
+
 /// Thin OS calls used by the audits (lstat, files, accounts, processes, socket peers).
 /// Every call reports absence as nil instead of throwing: the audit turns that into a finding.
 enum AuditOS {
@@ -24,6 +46,16 @@ enum AuditOS {
     static func list(_ dir: String) -> [String]? { facts(dir)?.kind == .directory ? Files.entries(dir) : nil }
 
     typealias Account = BorgPullSystem.Account
+
+    /// The machine the audit runs on, as an `AuditMachine`.
+    static let machine: any AuditMachine = OS()
+
+    struct OS: AuditMachine {
+        func facts(_ path: String) -> FileFacts? { AuditOS.facts(path) }
+        func read(_ path: String, limit: Int) -> String? { AuditOS.read(path, limit: limit) }
+        func list(_ dir: String) -> [String]? { AuditOS.list(dir) }
+        func user(_ name: String) -> Account? { AuditOS.user(name) }
+    }
 
     static func user(_ name: String) -> Account? { Account.user(name) }
 

@@ -6,14 +6,14 @@ extension Auditor {
     /// The ssh user and the runner; returns the ssh user's account.
     mutating func checkUsers(config: ClientConfig?, sshUserName: String) -> AuditOS.Account? {
         let runnerName = config?.runnerUser ?? "borgpull-runner"
-        let ssh = AuditOS.user(sshUserName)
+        let ssh = machine.user(sshUserName)
         add(AccountRules.sshUser(ssh?.facts, name: sshUserName))
         if let u = ssh {
-            let shells = (AuditOS.read(options.shellsFile) ?? "").split(separator: "\n").map { String($0).auditTrimmed() }
+            let shells = (machine.read(options.shellsFile) ?? "").split(separator: "\n").map { String($0).auditTrimmed() }
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
             add(SshdRules.checkShell(user: u.name, shell: u.shell, validShells: shells))
         }
-        add(AccountRules.runner(AuditOS.user(runnerName)?.facts, name: runnerName, sshUser: sshUserName))
+        add(AccountRules.runner(machine.user(runnerName)?.facts, name: runnerName, sshUser: sshUserName))
         return ssh
     }
 

@@ -6,10 +6,10 @@ extension Auditor {
         let dir = FileRules.parents(of: c.socketPath).first ?? "/"
         let gid = c.sshGroup.flatMap(AuditOS.groupID) ?? user.gid
         let group = AuditOS.groupName(gid) ?? String(gid)
-        add(SocketRules.checkDirectory(AuditOS.facts(dir), path: dir, user: user.name, uid: user.uid, group: group,
+        add(SocketRules.checkDirectory(machine.facts(dir), path: dir, user: user.name, uid: user.uid, group: group,
                                        gid: gid, configDir: c.directory))
         checkParents(of: dir)
-        guard let s = AuditOS.facts(c.socketPath) else {
+        guard let s = machine.facts(c.socketPath) else {
             add(Finding(.ok, check: "socket.file", what: "no forwarded socket now (normal between backups)",
                         location: c.socketPath, expected: "absent or sshd's socket", actual: "absent"))
             return

@@ -24,7 +24,7 @@ extension Auditor {
             var any = false
             for entry in SshdRules.authorizedKeysFiles(cfg) {
                 guard let p = SshdRules.expandKeysPath(entry, user: u.name, uid: u.uid, home: u.home) else { continue }
-                guard AuditOS.facts(p) != nil else { continue }
+                guard machine.facts(p) != nil else { continue }
                 any = true
                 checkFile(p, role: "authorized keys file")
             }

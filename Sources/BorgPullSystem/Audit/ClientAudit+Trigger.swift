@@ -6,13 +6,13 @@ extension Auditor {
         let gids = AuditOS.groups(of: u)
         let sudoUser = SudoUser(name: u.name, uid: u.uid, groups: Set(gids.compactMap(AuditOS.groupName)), gids: Set(gids))
         var sources: [SudoersSource] = []
-        if let t = AuditOS.read(options.sudoersFile) {
+        if let t = machine.read(options.sudoersFile) {
             sources.append(SudoersSource(file: options.sudoersFile, text: t))
         }
         // sudoers(5) @includedir: names ending in ~ or containing a dot are skipped.
-        for name in AuditOS.list(options.sudoersDirectory) ?? [] where !name.hasSuffix("~") && !name.contains(".") {
+        for name in machine.list(options.sudoersDirectory) ?? [] where !name.hasSuffix("~") && !name.contains(".") {
             let p = "\(options.sudoersDirectory)/\(name)"
-            if let t = AuditOS.read(p) { sources.append(SudoersSource(file: p, text: t)) }
+            if let t = machine.read(p) { sources.append(SudoersSource(file: p, text: t)) }
         }
         let sudo = SudoersRules.check(sources, user: sudoUser)
         add(sudo.findings)
@@ -20,11 +20,11 @@ extension Auditor {
             for s in sources { checkFile(s.file, role: "sudoers file") }
         }
         var polkitGrants = false
-        let polkitd = AuditOS.user("polkitd")?.uid
+        let polkitd = machine.user("polkitd")?.uid
         for d in options.polkitRulesDirectories {
-            for name in AuditOS.list(d) ?? [] where name.hasSuffix(".rules") {
+            for name in machine.list(d) ?? [] where name.hasSuffix(".rules") {
                 let p = "\(d)/\(name)"
-                guard let t = AuditOS.read(p), let r = PolkitRules.check(file: p, text: t, user: u.name) else { continue }
+                guard let t = machine.read(p), let r = PolkitRules.check(file: p, text: t, user: u.name) else { continue }
                 add(r.findings)
                 if r.grantsTrigger {
                     polkitGrants = true

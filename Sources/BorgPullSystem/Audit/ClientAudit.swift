@@ -22,7 +22,7 @@ public enum ClientAudit {
         var hookExec: [ClientFile: Bool] = [:]
         for f in ClientFile.allCases {
             let p = "\(dir)/\(f.rawValue)"
-            guard let facts = AuditOS.facts(p) else {
+            guard let facts = a.machine.facts(p) else {
                 if f.isRequired {
                     a.add(Finding(.fail, check: "file.missing", what: "\(f.rawValue) is required", location: p,
                                   expected: "a root-owned file", actual: "missing",
@@ -30,7 +30,7 @@ public enum ClientAudit {
                 }
                 continue
             }
-            let text = facts.kind == .regular ? AuditOS.read(p) : nil
+            let text = facts.kind == .regular ? a.machine.read(p) : nil
             let secret = f == .env && (text.map(holdsPassphrase) ?? false)
             a.checkFile(p, role: f.isHook ? "hook" : "config file", secret: secret, facts: facts)
             if facts.kind == .regular {
@@ -71,7 +71,7 @@ public enum ClientAudit {
         // borg runs as the runner with the passphrase, and `--version` below runs it as root:
         // the binary gets the same rule as hooks (root-owned, not writable by others, up to /).
         let failsBeforeBorg = a.findings.filter { $0.severity == .fail }.count
-        if AuditOS.facts(borgBinary) == nil {
+        if a.machine.facts(borgBinary) == nil {
             a.add(Finding(.fail, check: "borg.binary", what: "borg is not installed", location: borgBinary,
                           expected: "a root-owned borg 1.2.x or 1.4.x", actual: "missing",
                           fix: "apt-get install borgbackup  (or set BORG_BINARY in borg_env)"))
@@ -93,7 +93,7 @@ public enum ClientAudit {
             a.checkSecrets(c)
             // STATE_DIR holds the run lock and the result record and is chowned by SETUP: it and
             // every parent must be root's (safe_path), or a planted symlink could redirect a chown.
-            if AuditOS.facts(c.stateDirectory) != nil { a.checkFile(c.stateDirectory, role: "state directory") }
+            if a.machine.facts(c.stateDirectory) != nil { a.checkFile(c.stateDirectory, role: "state directory") }
             else { a.checkParents(of: c.stateDirectory) }
             if options.checkPaths { a.checkPaths(c) }
         }
@@ -168,6 +168,8 @@ public enum ClientAudit {
 /// Collects findings; remembers which parent directories were already judged.
 struct Auditor {
     let options: ClientAuditOptions
+    /// Where the files and accounts come from (`options.machine`).
+    var machine: any AuditMachine { options.machine }
     var findings: [Finding] = []
     var seenParents: Set<String> = []
     var seen: Set<String> = []
@@ -186,7 +188,7 @@ struct Auditor {
     mutating func checkParents(of path: String, allowOwners: [String: UInt32] = [:]) -> Bool {
         var safe = true
         for p in FileRules.parents(of: path) {
-            guard let f = AuditOS.facts(p) else { continue }
+            guard let f = machine.facts(p) else { continue }
             var fs = FileRules.checkParent(f, of: path)
             if let uid = allowOwners[p], f.uid == uid { fs.removeAll { $0.check == "dir.owner" } }
             if !fs.isEmpty { safe = false }
@@ -198,7 +200,7 @@ struct Auditor {
     /// A security-relevant file or directory and its parents. One OK when all is well.
     mutating func checkFile(_ path: String, role: String, secret: Bool = false, required: Bool = false,
                             facts: FileFacts? = nil, allowParentOwners: [String: UInt32] = [:]) {
-        guard let f = facts ?? AuditOS.facts(path) else {
+        guard let f = facts ?? machine.facts(path) else {
             if required {
                 add(Finding(.fail, check: "file.missing", what: "the \(role) does not exist", location: path,
                             expected: "owned by root, not writable by group or other", actual: "missing",
@@ -217,7 +219,7 @@ struct Auditor {
 
     mutating func checkSecrets(_ c: ClientConfig) {
         if case .file(let p) = c.passphrase {
-            if AuditOS.facts(p) == nil {
+            if machine.facts(p) == nil {
                 add(Finding(.fail, check: "file.missing", what: "PASSPHRASE_FILE does not exist", location: p,
                             expected: "a root-owned 0600 file", actual: "missing",
                             fix: "install -o root -g root -m 0600 /dev/null \(p) and write the passphrase into it"))
@@ -230,12 +232,12 @@ struct Auditor {
         }
     }
 
-    mutating func checkPaths(_ c: ClientConfig) { add(DirectoryRules.paths(c, exists: { AuditOS.facts($0) != nil })) }
+    mutating func checkPaths(_ c: ClientConfig) { add(DirectoryRules.paths(c, exists: { machine.facts($0) != nil })) }
 
     mutating func checkBinaries() {
         guard options.checkBinaries else { return }
         for (i, b) in options.layout.binaries.enumerated() {
-            if AuditOS.facts(b) == nil {
+            if machine.facts(b) == nil {
                 if i == 0 {
                     add(Finding(.fail, check: "file.missing", what: "borgpull-client is not installed (sshd's ForceCommand and the units run it)",
                                 location: b, expected: "root-owned 0755 binary", actual: "missing",
@@ -251,7 +253,7 @@ struct Auditor {
     /// group/other-writable up to /, and it parses, lints and resolves. BACKUP refuses otherwise.
     mutating func checkPolicy(_ config: ClientConfig?) {
         let path = config?.seccompPolicy ?? options.layout.seccompPolicy
-        guard AuditOS.facts(path) != nil else {
+        guard machine.facts(path) != nil else {
             add(Finding(.fail, check: "policy.present", what: "the seccomp policy is missing, so BACKUP refuses to run borg",
                         location: path, expected: "a root-owned policy file", actual: "missing",
                         fix: "apt-get install --reinstall borgpull-client  (or install -D -m 0644 policy/seccomp/borg.policy \(path))"))

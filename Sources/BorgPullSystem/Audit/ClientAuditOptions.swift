@@ -50,6 +50,9 @@ public struct ClientAuditOptions: Sendable {
     public var writableRoots = ["/"]
     public var writableLimits = WritableScan.Limits()
     public var mountInfo = "/proc/self/mountinfo"
+    /// Where the audit's files (lstat, contents, listings) and accounts come from: the OS, or
+    /// a fake in tests (no root needed to stage root-owned files or uid-0 accounts).
+    public var machine: any AuditMachine = AuditOS.machine
 
     public init() {}
 
