@@ -37,6 +37,8 @@ public struct ClientAuditOptions: Sendable {
     /// Every borg_paths entry exists. BACKUP checks this itself after the pre hook (which may
     /// create a path), honouring MISSING_PATHS.
     public var checkPaths = true
+    /// The record of the last `key-export` (STATE_DIR/key-export.json): `key.export`.
+    public var checkKeyExport = true
     /// The socket directory and a present socket. BACKUP checks the socket itself, so that a
     /// socket problem has its own exit status (10).
     public var checkSocket = true
@@ -71,6 +73,7 @@ public struct ClientAuditOptions: Sendable {
         o.checkBorgVersion = false
         o.probeLiveSocket = false
         o.checkPaths = false
+        o.checkKeyExport = false
         o.checkSocket = false
         o.checkHome = false
         o.scanWritable = false
@@ -185,6 +188,11 @@ public enum ClientAudit {
             if AuditOS.facts(c.stateDirectory) != nil { a.checkFile(c.stateDirectory, role: "state directory") }
             else { a.checkParents(of: c.stateDirectory) }
             if options.checkPaths { a.checkPaths(c) }
+            if options.checkKeyExport {
+                let path = KeyExport.recordPath(stateDirectory: c.stateDirectory)
+                a.add(KeyExport.finding(recordText: AuditOS.facts(path) == nil ? nil : (AuditOS.read(path) ?? ""), recordPath: path,
+                                        repository: c.repository, configDirectory: c.directory, host: shortHostName()))
+            }
         }
         a.checkBinaries()
         a.checkPolicy(config)
