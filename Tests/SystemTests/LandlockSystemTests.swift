@@ -396,9 +396,13 @@ final class LandlockSystemTests: XCTestCase {
         XCTAssertEqual(fromVar.status, 12, fromVar.stderr)
         XCTAssertTrue(fromVar.stderr.contains("writable by others or sticky"), fromVar.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/var/\(name)"), "nothing was written into /var")
-        let tar = borgIn(here, f, ["export-tar", "::\(archive)", "out.tar"])
+        // export-tar writes as the runner into the current directory, which Landlock then opens.
+        let tarDir = "\(f.root)/tar"
+        XCTAssertEqual(Shell.sh("install -d -o \(ClientFixture.runnerUser) -m 0700 \(tarDir)").status, 0)
+        let tar = borgIn(tarDir, f, ["export-tar", "::\(archive)", "out.tar"])
         XCTAssertEqual(tar.status, 0, tar.stderr)
-        XCTAssertTrue(tar.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg, \(here); /dev/null"), tar.stderr)
+        XCTAssertTrue(tar.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg, \(tarDir); /dev/null"), tar.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(tarDir)/out.tar"))
     }
 
     // MARK: (e) borgpull-check

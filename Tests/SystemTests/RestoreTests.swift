@@ -223,7 +223,7 @@ final class RestoreTests: XCTestCase {
         var status: [String: String] = [:]
         for line in r.stderr.split(separator: "\n") {
             guard let at = line.range(of: "bp-probe: status ") else { continue }
-            let kv = line[at.upperBound...].split(separator: ":", maxSplits: 1)
+            let kv = line[at.upperBound...].split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
             if kv.count == 2 { status[String(kv[0])] = kv[1].trimmingCharacters(in: .whitespaces) }
         }
         XCTAssertEqual(status["Name"], "borg", "the running borg's status was read: \(r.stderr)")
