@@ -54,4 +54,28 @@ final class KeyExportTests: XCTestCase {
         XCTAssertEqual(noServe.status, 10, noServe.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(f.root)/k2.txt"))
     }
+
+    /// Key-only recovery of a keyfile repository (README, "The client is gone"): the client's
+    /// state is gone; the exported key as BORG_KEY_FILE (root 0600 in the config directory) and
+    /// the passphrase restore byte-identical. Without it the restore borg finds no key.
+    func testKeyfileRepositoryRestoresOnAFreshStateWithTheExportedKeyAsBorgKeyFile() throws {
+        _ = RestoreTests.restorePolicy
+        let f = try ClientFixture()
+        try f.startServer()
+        let initialised = f.client(["borg", "init", "--encryption=keyfile-blake2"])
+        XCTAssertEqual(initialised.status, 0, initialised.stderr)
+        XCTAssertEqual(f.client(["BACKUP"]).status, 0)
+        let escrow = "\(f.root)/escrowed-key"
+        XCTAssertEqual(f.client(["key-export", escrow]).status, 0)
+        // The client is gone: borg's state (and the key borg init left there) with it.
+        XCTAssertEqual(Shell.sh("rm -rf \(f.state)").status, 0)
+        let without = f.client(["restore", "--latest", "--to", "\(f.root)/t1"])
+        XCTAssertEqual(without.status, 2, without.stderr)
+        XCTAssertTrue(without.stderr.contains("No key file for repository"), without.stderr)
+        XCTAssertEqual(Shell.sh("install -m 0600 \(escrow) \(f.conf)/borg_key").status, 0)
+        f.writeEnv("export BORG_KEY_FILE=\(f.conf)/borg_key\n")
+        let r = f.client(["restore", "--latest", "--to", "\(f.root)/t2"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(RestoreTests.snapshot("\(f.root)/t2\(f.data)"), RestoreTests.snapshot(f.data))
+    }
 }
