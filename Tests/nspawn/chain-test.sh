@@ -417,7 +417,7 @@ r = json.loads(sys.stdin.read())
 f = r["findings"]
 # The fresh skeleton still holds CHANGE-ME, and the last session left a stale socket
 # (a WARN), the borg 1.2.4 of Debian 12 is WARNed for CVE-2023-36811, and the key export the
-# purge kept (STATE_DIR stays) is of the chain repository, not the skeleton's (key.export WARN);
+# purge kept (STATE_DIR stays) is of the chain repository, not of the skeleton (key.export WARN);
 # everything about the installation must be OK.
 bad = [x for x in f if x["severity"] != "OK" and x["check"] not in ("config.placeholder", "socket.peer")
        and not (x["check"] == "borg.version" and x["severity"] == "WARN" and "CVE-2023-36811" in x["what"])
