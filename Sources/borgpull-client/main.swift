@@ -20,7 +20,7 @@ struct BorgPullClient: ParsableCommand {
         \(ClientExit.table)
         """,
         version: BorgPullVersion.current,
-        subcommands: [Backup.self, Setup.self, Restore.self, BorgPassthrough.self, RelayCommand.self, Trigger.self]
+        subcommands: [Backup.self, Setup.self, Restore.self, KeyExportCommand.self, BorgPassthrough.self, RelayCommand.self, Trigger.self]
     )
 }
 
@@ -44,5 +44,5 @@ if clientArguments.first == "sandbox-exec" {
 
 StderrLogHandler.bootstrap(program: "borgpull-client")
 BorgPullClient.main(ModeArguments.normalize(clientArguments,
-                                            modes: ["setup", "backup", "restore", "borg", "relay", "trigger"],
+                                            modes: ["setup", "backup", "restore", "key-export", "borg", "relay", "trigger"],
                                             optionsWithValue: ["-c", "--configs"]))

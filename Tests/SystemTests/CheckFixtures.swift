@@ -123,8 +123,13 @@ struct CheckFixture {
         SECCOMP_POLICY=\(r)/policy/seccomp/borg.policy
         KEEP_DAILY=7
         \(TestBorg.envLine)
+        STATE_DIR=\(r)/state
         EOF
         chmod 0600 etc/borgpull/borg_env
+        # The installed client has escrowed its key (key-export's record; key.export is OK).
+        install -d -m 0711 state
+        printf '%s\\n' '{"exported": "2026-01-01T00:00:00Z", "file": "/root/borg-key.txt", "format": "text", "repository": "ssh://backupserver/srv/borg/client1", "version": 1}' > state/key-export.json
+        chmod 0600 state/key-export.json
         printf '%s\\n' '# paths' '\(r)/data' > etc/borgpull/borg_paths
         printf '%s\\n' 'R \(r)/data' '- sh:**/.cache' '+ re:\\.txt$' > etc/borgpull/borg_patterns
         printf '%s\\n' '*.tmp' 'sh:**/node_modules' > etc/borgpull/borg_excludes

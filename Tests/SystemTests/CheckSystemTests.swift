@@ -65,6 +65,23 @@ final class CheckSystemTests: XCTestCase {
         }
     }
 
+    /// `key.export`: OK with the fixture's record; WARN with the fix when there is none, or
+    /// when it is of another repository.
+    func testKeyExportRecordIsOKMissingOrForeignIsAWarnWithTheFix() throws {
+        let record = "\(fx.root)/state/key-export.json"
+        XCTAssertEqual(fx.audit().findings.first { $0.check == "key.export" }?.severity, .ok)
+        unlink(record)
+        let missing = try XCTUnwrap(fx.audit().findings.first { $0.check == "key.export" })
+        XCTAssertEqual(missing.severity, .warn)
+        XCTAssertEqual(missing.location, record)
+        XCTAssertTrue(missing.fix.contains("borgpull-client -c \(fx.configDir) key-export /root/borg-key-"), missing.fix)
+        try #"{"exported": "2026-01-01T00:00:00Z", "file": "/root/k", "format": "text", "repository": "ssh://old/srv/borg/x", "version": 1}"#
+            .write(toFile: record, atomically: false, encoding: .utf8)
+        let foreign = try XCTUnwrap(fx.audit().findings.first { $0.check == "key.export" })
+        XCTAssertEqual(foreign.severity, .warn)
+        XCTAssertEqual(foreign.actual, "ssh://old/srv/borg/x")
+    }
+
     func testGroupWritableParentDirectoryFails() throws {
         let dir = "\(fx.root)/etc"
         chmod(dir, 0o775)

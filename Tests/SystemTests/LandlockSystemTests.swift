@@ -361,15 +361,24 @@ final class LandlockSystemTests: XCTestCase {
                   env: ["PATH": "/usr/bin:/bin"])
     }
 
-    func testBorgPassthroughExtractWritesIntoTheCurrentDirectory() throws {
-        let abi = try requireLandlock()
+    /// `borg extract` through the passthrough runs nothing: it names the equivalent restore
+    /// and exits with the usage status; `extract --stdout` (writes nothing here) still runs.
+    func testBorgPassthroughExtractPointsToRestoreAndWritesNothing() throws {
         let (f, archive) = try fixtureWithArchive()
-        let restore = "\(f.root)/restore"
-        XCTAssertEqual(Shell.sh("install -d -o \(ClientFixture.runnerUser) -g \(ClientFixture.runnerUser) -m 0700 \(restore)").status, 0)
-        let r = borgIn(restore, f, ["extract", "::\(archive)", String(f.data.dropFirst()) + "/hello.txt"])
-        XCTAssertEqual(r.status, 0, r.stderr)
-        XCTAssertEqual(try? String(contentsOfFile: "\(restore)\(f.data)/hello.txt", encoding: .utf8), "hello\n")
-        XCTAssertTrue(r.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg, \(restore); /dev/null"), r.stderr)
+        let here = "\(f.root)/here"
+        XCTAssertEqual(Shell.sh("install -d -m 0700 \(here)").status, 0)
+        let path = String(f.data.dropFirst()) + "/hello.txt"
+        let r = borgIn(here, f, ["extract", "--dry-run", "::\(archive)", path])
+        XCTAssertEqual(r.status, 64, r.stderr)
+        XCTAssertTrue(r.stderr.contains("use: borgpull-client -c \(f.conf) restore --archive \(archive) --to \(here) --dry-run \(path)"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("landlock ABI"), "borg did not start: \(r.stderr)")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: here), [], "nothing written")
+        let cat = borgIn(here, f, ["extract", "--stdout", "::\(archive)", path])
+        XCTAssertEqual(cat.status, 0, cat.stderr)
+        XCTAssertEqual(cat.stdout, "hello\n")
+        let key = borgIn(here, f, ["key", "export", "::", "k.txt"])
+        XCTAssertEqual(key.status, 64, key.stderr)
+        XCTAssertTrue(key.stderr.contains("key-export \(here)/k.txt"), key.stderr)
     }
 
     /// Only commands that write into the current directory get it, and never one holding a
@@ -382,10 +391,18 @@ final class LandlockSystemTests: XCTestCase {
         let list = borgIn(here, f, ["list", "--short"])
         XCTAssertEqual(list.status, 0, list.stderr)
         XCTAssertTrue(list.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg; /dev/null"), list.stderr)
-        let fromVar = borgIn("/var", f, ["extract", "::\(archive)", String(f.data.dropFirst()) + "/hello.txt"])
+        let name = "bp-\(UUID().uuidString.prefix(8)).tar"
+        let fromVar = borgIn("/var", f, ["export-tar", "::\(archive)", name])
         XCTAssertEqual(fromVar.status, 12, fromVar.stderr)
         XCTAssertTrue(fromVar.stderr.contains("writable by others or sticky"), fromVar.stderr)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "/var\(f.data)"), "nothing was extracted below /var")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/var/\(name)"), "nothing was written into /var")
+        // export-tar writes as the runner into the current directory, which Landlock then opens.
+        let tarDir = "\(f.root)/tar"
+        XCTAssertEqual(Shell.sh("install -d -o \(ClientFixture.runnerUser) -m 0700 \(tarDir)").status, 0)
+        let tar = borgIn(tarDir, f, ["export-tar", "::\(archive)", "out.tar"])
+        XCTAssertEqual(tar.status, 0, tar.stderr)
+        XCTAssertTrue(tar.stderr.contains("borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg, \(tarDir); /dev/null"), tar.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "\(tarDir)/out.tar"))
     }
 
     // MARK: (e) borgpull-check

@@ -3,7 +3,7 @@ import Foundation
 import BorgPullSystem
 
 /// What runs as root outside the borg sandbox (SETUP, the hand-over of borg's base directory,
-/// `borg --unsandboxed`) and what the server learns: each test reproduces a way a runner, a
+/// the restore borg) and what the server learns: each test reproduces a way a runner, a
 /// compromised borg or a hostile server could gain from it, on the real kernel and borg.
 final class RootStepsTests: XCTestCase {
     override class func tearDown() {
@@ -18,8 +18,8 @@ final class RootStepsTests: XCTestCase {
     }
 
     /// A `.pth` file in borg's HOME (the runner's base directory) is Python code run at start-up.
-    /// Neither the sandboxed borg of BACKUP nor a root `borg --unsandboxed` may run it.
-    func testPlantedPthInBorgsHomeRunsNeitherInBackupNorInAnUnsandboxedBorg() throws {
+    /// Neither the sandboxed borg of BACKUP nor the restore borg (uid 0) may run it.
+    func testPlantedPthInBorgsHomeRunsNeitherInBackupNorInTheRestoreBorg() throws {
         let f = try ClientFixture()
         try f.startServer()
         try f.initRepository()
@@ -37,9 +37,14 @@ final class RootStepsTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(base)/pth-ran-\(runnerUID)"),
                        "the planted .pth ran in the BACKUP's borg as the runner")
 
-        let u = f.client(["borg", "--unsandboxed", "--", "--version"])
+        _ = RestoreTests.restorePolicy
+        let u = f.client(["restore", "--latest", "--dry-run"])
         XCTAssertEqual(u.status, 0, u.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(base)/pth-ran-0"), "the planted .pth ran as root")
+        // --unsandboxed is gone: refused with the usage status, nothing runs.
+        let gone = f.client(["borg", "--unsandboxed", "--", "--version"])
+        XCTAssertEqual(gone.status, 64, gone.stderr)
+        XCTAssertTrue(gone.stderr.contains("--unsandboxed was removed") && gone.stderr.contains("restore"), gone.stderr)
         // The root borg has a base directory of its own, root's only.
         let own = Shell.run(["stat", "-c", "%u %a", "\(f.state)/borg-root"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(own, "0 700")

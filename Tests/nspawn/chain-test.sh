@@ -35,6 +35,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 C="$HERE/container.sh"
 NAME=bp-chain-$$
+NAME2=bp-chain-dr-$$
 WORK=$(mktemp -d /var/tmp/borgpull-chain.XXXXXX)
 BIN=$REPO/.build/release
 PASS=0 FAIL=0
@@ -65,7 +66,9 @@ cleanup() {
     exit $rc
   fi
   "$C" stop "$NAME" >/dev/null 2>&1 || true
+  "$C" stop "$NAME2" >/dev/null 2>&1 || true
   "$HERE/rootfs.sh" discard "$WORK/rootfs" || true
+  [[ -d $WORK/rootfs2 ]] && { "$HERE/rootfs.sh" discard "$WORK/rootfs2" || true; }
   rm -rf "$WORK" "$SRV_ROOT" "$SRV_RUN"
   exit $rc
 }
@@ -207,20 +210,22 @@ for want in "forcecommand /usr/bin/borgpull-client trigger --via systemd" "permi
   if grep -qxF "$want" <<<"$EFF"; then ok "sshd -T: $want"; else bad "sshd -T: $want" "$(grep -i "${want%% *}" <<<"$EFF")"; fi
 done
 
-# --- borgpull-check after install: all OK, except the one expected WARN: the container's
-# Debian borg 1.2.4 predates the fix for CVE-2023-36811 (borg.version names it and the fix).
+# --- borgpull-check after install: all OK, except the expected WARNs: the container's
+# Debian borg 1.2.4 predates the fix for CVE-2023-36811 (borg.version names it and the fix),
+# and no key was exported yet (key.export: the repository does not even exist).
 CHECK=$(inside borgpull-check --json) && CHECK_RC=0 || CHECK_RC=$?
 SUMMARY=$(python3 -c '
 import json, sys
 r = json.loads(sys.stdin.read())
 other = [f for f in r["findings"] if f["severity"] != "OK"
-         and not (f["check"] == "borg.version" and f["severity"] == "WARN" and "CVE-2023-36811" in f["what"])]
+         and not (f["check"] == "borg.version" and f["severity"] == "WARN" and "CVE-2023-36811" in f["what"])
+         and not (f["check"] == "key.export" and f["severity"] == "WARN")]
 print("exit=%d worst=%s ok=%d warn=%d fail=%d unexpected=%d" % (r["exitStatus"], r["worst"], r["summary"]["ok"], r["summary"]["warn"], r["summary"]["fail"], len(other)))
 for f in other:
     print("  %s %s %s: %s (expected %s, actual %s; fix: %s)" % (f["severity"], f["check"], f["location"], f["what"], f["expected"], f["actual"], f["fix"]))
 ' <<<"$CHECK" 2>&1) || SUMMARY="unparsable: $CHECK"
 echo "# borgpull-check: $SUMMARY" | head -n 1
-if [[ ($CHECK_RC == 0 || $CHECK_RC == 1) && $SUMMARY == *" fail=0 unexpected=0"* ]]; then ok "borgpull-check --json after the package install: all OK (but the borg 1.2.4 CVE WARN)"
+if [[ ($CHECK_RC == 0 || $CHECK_RC == 1) && $SUMMARY == *" fail=0 unexpected=0"* ]]; then ok "borgpull-check --json after the package install: all OK (but the borg 1.2.4 CVE WARN and key.export)"
 else bad "borgpull-check --json after the package install: all OK (rc $CHECK_RC)" "$SUMMARY"; fi
 
 # --- The server config, on the host.
@@ -252,10 +257,24 @@ if out=$(inside borgpull-client -c /etc/borgpull borg init --encryption=repokey-
 else
   bad "borg init through SERVE (borgpull-client borg init inside)" "$out"
 fi
+# Key escrow (README "Key escrow"): the export, then borgpull-check's key.export is OK.
+if out=$(inside borgpull-client -c /etc/borgpull key-export /root/borg-key.txt 2>&1); then ok "key-export through SERVE"
+else bad "key-export through SERVE" "$out"; fi
+expect_eq "key-export: a root 0600 file holding borg's key" "root:root 600 BORG_KEY" \
+  "$(inside sh -c 'printf "%s %s" "$(stat -c "%U:%G %a" /root/borg-key.txt)" "$(head -c 8 /root/borg-key.txt)"' 2>&1)"
+expect_eq "borgpull-check: key.export OK after the export" OK \
+  "$(inside borgpull-check --json | python3 -c 'import json,sys; print([f["severity"] for f in json.load(sys.stdin)["findings"] if f["check"] == "key.export"])' 2>&1 | tr -d "[]'")"
 kill -INT "$SERVE_PID"
 rc=0; wait "$SERVE_PID" || rc=$?
 SERVE_PID=
 expect_eq "SERVE ends cleanly on SIGINT" 0 "$rc"
+# What the admin keeps off the client: borg_env (passphrase, BORG_REPO, BACKUP_SOCKET), the
+# paths, the key; and, for the test, the data's checksums.
+install -d -m 0700 "$WORK/escrow"
+inside cat /etc/borgpull/borg_env > "$WORK/escrow/borg_env"
+inside cat /etc/borgpull/borg_paths > "$WORK/escrow/borg_paths"
+inside cat /root/borg-key.txt > "$WORK/escrow/borg-key.txt"
+inside sh -c 'cd / && find srv/chain-data -type f -print0 | sort -z | xargs -0 sha256sum' > "$WORK/escrow/sums"
 expect_eq "repository on the host belongs to the server user" "$SRV" "$(stat -c %U "$SRV_REPO" 2>/dev/null || true)"
 echo "# repository initialised in $((SECONDS - T0)) s"
 
@@ -397,10 +416,12 @@ import json, sys
 r = json.loads(sys.stdin.read())
 f = r["findings"]
 # The fresh skeleton still holds CHANGE-ME, and the last session left a stale socket
-# (a WARN), and the borg 1.2.4 of Debian 12 is WARNed for CVE-2023-36811; everything about the
-# installation must be OK.
+# (a WARN), the borg 1.2.4 of Debian 12 is WARNed for CVE-2023-36811, and the key export the
+# purge kept (STATE_DIR stays) is of the chain repository, not of the skeleton (key.export WARN);
+# everything about the installation must be OK.
 bad = [x for x in f if x["severity"] != "OK" and x["check"] not in ("config.placeholder", "socket.peer")
-       and not (x["check"] == "borg.version" and x["severity"] == "WARN" and "CVE-2023-36811" in x["what"])]
+       and not (x["check"] == "borg.version" and x["severity"] == "WARN" and "CVE-2023-36811" in x["what"])
+       and not (x["check"] == "key.export" and x["severity"] == "WARN")]
 want = {("sshd.forcecommand", "OK"), ("units.same", "OK"), ("units.exposure", "OK"), ("trigger.polkit", "OK")}
 seen = {(x["check"], x["severity"]) for x in f}
 locs = " ".join(x["location"] for x in f if x["check"] == "units.same")
@@ -476,6 +497,52 @@ if out=$(inside sh -c '
 else
   bad "COMPACT and CHECK through their units" "$out$(inside journalctl --no-pager -o cat -u 'borgpull-compact@maint.service' -u 'borgpull-check@maint.service' | tail -n 30)"
 fi
+
+# --- The client is gone (README "The client is gone"): the first container stops for good; a
+# second one from a fresh rootfs is the rebuilt client: the packages, the escrowed borg_env and
+# borg_paths, the server's key, the same socket path, SERVE on the host, then
+# `restore --latest --in-place` of the backed-up paths, byte-identical and without any prompt.
+T0=$SECONDS
+"$C" stop "$NAME" >/dev/null 2>&1 || true
+ROOT2=$("$HERE/rootfs.sh" fresh "$WORK/rootfs2")
+"$C" start "$ROOT2" "$NAME2" --bind-ro="$REPO:/src/borgpull"
+inside2() { timeout 300 "$C" exec "$NAME2" "$@" </dev/null; }
+into2() { timeout 60 "$C" exec "$NAME2" sh -c "umask 077; cat > $1"; }
+expect_eq "the rebuilt client has none of the data" absent "$(inside2 sh -c '[ -e /srv/chain-data ] && echo present || echo absent')"
+if out=$(inside2 sh -c "cd /src/borgpull && DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Use-Pty=0 install ./dist/borgpull-check_*.deb ./dist/borgpull-client_*.deb" 2>&1); then
+  ok "rebuilt client: apt-get install the packages"
+else
+  die "rebuilt client: apt-get install the packages" "$out"
+fi
+into2 /etc/borgpull/borg_env < "$WORK/escrow/borg_env"
+into2 /etc/borgpull/borg_paths < "$WORK/escrow/borg_paths"
+into2 /etc/ssh/authorized_keys/borgpull/backup_server_keys < "$SRV_HOME/.ssh/id_ed25519.pub"
+inside2 chmod 0640 /etc/ssh/authorized_keys/borgpull/backup_server_keys
+if out=$(inside2 systemctl restart borg-backup-create-directory.service 2>&1); then ok "rebuilt client: SETUP accepts the escrowed config"
+else bad "rebuilt client: SETUP accepts the escrowed config" "$out$(inside2 journalctl --no-pager -o cat -u borg-backup-create-directory.service | tail -n 20)"; fi
+PORT2=$(python3 -c "import socket;s=socket.socket();s.bind(('127.0.0.1',0));print(s.getsockname()[1])")
+inside2 sh -c "printf 'Port %s\nListenAddress 127.0.0.1\n' $PORT2 > /etc/ssh/sshd_config.d/00-chain-test-listen.conf"
+inside2 systemctl start ssh.service || die "rebuilt client: sshd starts" "$(inside2 journalctl --no-pager -u ssh.service | tail -n 20)"
+wait_for 10 python3 -c "import socket;socket.create_connection(('127.0.0.1',$PORT2),1)" || die "rebuilt client: sshd listens"
+# On the server: the new machine's host key, its port.
+echo "[127.0.0.1]:$PORT2 $(inside2 cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d' ' -f1,2)" > "$SRV_HOME/.ssh/known_hosts"
+sed -i "s/^SSH_PORT=.*/SSH_PORT=\"$PORT2\"/" "$SRV_CONF"
+"$BIN/borgpull-server" -c "$SRV_CONF" SERVE > "$WORK/serve2.log" 2>&1 &
+SERVE_PID=$!
+live_socket2() { inside2 python3 -c "import socket;s=socket.socket(socket.AF_UNIX);s.settimeout(1);s.connect('/run/borg/borgpull.socket')"; }
+wait_for 30 live_socket2 || die "SERVE forwards the socket into the rebuilt client" "$(cat "$WORK/serve2.log")"
+rc=0
+out=$(inside2 borgpull-client -c /etc/borgpull restore --latest --in-place --json /srv/chain-data 2>&1) || rc=$?
+expect_eq "rebuilt client: restore --latest --in-place exits 0" 0 "$rc"
+[[ $rc == 0 ]] || bad "rebuilt client: restore output" "$out"
+if grep -q 'Do you want to continue\|previously unknown\|previously located' <<<"$out"; then bad "rebuilt client: no borg prompt" "$out"
+else ok "rebuilt client: no borg prompt (fresh security directory, encrypted repository)"; fi
+expect_eq "rebuilt client: every file byte-identical" "$(cat "$WORK/escrow/sums")" \
+  "$(inside2 sh -c 'cd / && find srv/chain-data -type f -print0 | sort -z | xargs -0 sha256sum' 2>&1)"
+kill -INT "$SERVE_PID"
+wait "$SERVE_PID" || true
+SERVE_PID=
+echo "# disaster recovery (second container, install, restore) took $((SECONDS - T0)) s"
 
 echo "chain-test: $PASS passed, $FAIL failed"
 (( FAIL == 0 ))

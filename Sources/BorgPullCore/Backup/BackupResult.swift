@@ -25,6 +25,9 @@ public enum ClientExit: Int32, Sendable, Codable, CaseIterable {
     /// `restore`: borg could not restore some selected items (each named in the log, counted in
     /// the summary and the record); borg's own warning status 1 never passes for success.
     case restoreIncomplete = 14
+    /// A bad command line: the argument parser's refusal, or a borg command that
+    /// `borgpull-client borg` does not run (`extract`, `key export`), with the one to use.
+    case usage = 64
     /// An unexpected system error (fork, pipe ...).
     case internalError = 70
 
@@ -41,6 +44,7 @@ public enum ClientExit: Int32, Sendable, Codable, CaseIterable {
         case .configError: return "config-error"
         case .sandboxFailed: return "sandbox-failed"
         case .restoreIncomplete: return "restore-incomplete"
+        case .usage: return "usage"
         case .internalError: return "internal-error"
         }
     }

@@ -46,16 +46,6 @@ public struct BorgCommands: Sendable {
     /// Any other borg command for `borgpull-client borg ...` (the admin's throw-away shell).
     public func passthrough(_ args: [String]) -> [String] { [config.borgBinary] + args }
 
-    /// Whether the borg command `args` writes into the current directory (borg usage:
-    /// `extract` restores below it, `export-tar` and `key export` write a file named there);
-    /// only those get the current directory as a Landlock-writable directory.
-    public static func writesWorkingDirectory(_ args: [String]) -> Bool {
-        let words = args.filter { !$0.hasPrefix("-") }
-        guard let command = words.first else { return false }
-        if command == "extract" || command == "export-tar" { return true }
-        return command == "key" && words.dropFirst().first == "export"
-    }
-
     /// The environment borg runs with: nothing inherited (only `BORG_*` keys of `borg_env`, then
     /// the values below, which win).
     ///

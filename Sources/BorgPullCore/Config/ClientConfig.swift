@@ -336,7 +336,7 @@ public struct ClientConfig: Sendable {
         var borgEnv: [(key: String, value: String)] = []
         for a in env.finalAssignments where stateDirectoryKeys.contains(a.key) {
             throw ConfigError(file: envPath, line: a.line,
-                              problem: "\(a.key) moves borg's state out of STATE_DIR/borg, the only place the sandbox lets borg write (and a root borg --unsandboxed would read state kept elsewhere by another user)",
+                              problem: "\(a.key) moves borg's state out of STATE_DIR/borg, the only place the sandbox lets borg write (and the restore borg, root, would read state kept elsewhere by another user)",
                               fix: "remove the \(a.key) line; set STATE_DIR to move all of borg's state")
         }
         for a in env.finalAssignments where !knownKeys.contains(a.key) {

@@ -96,6 +96,11 @@ public enum ClientAudit {
             if a.machine.facts(c.stateDirectory) != nil { a.checkFile(c.stateDirectory, role: "state directory") }
             else { a.checkParents(of: c.stateDirectory) }
             if options.checkPaths { a.checkPaths(c) }
+            if options.checkKeyExport {
+                let path = KeyExport.recordPath(stateDirectory: c.stateDirectory)
+                a.add(KeyExport.finding(recordText: a.machine.facts(path) == nil ? nil : (a.machine.read(path) ?? ""), recordPath: path,
+                                        repository: c.repository, configDirectory: c.directory, host: shortHostName()))
+            }
         }
         a.checkBinaries()
         a.checkPolicy(config)

@@ -37,6 +37,8 @@ public struct ClientAuditOptions: Sendable {
     /// Every borg_paths entry exists. BACKUP checks this itself after the pre hook (which may
     /// create a path), honouring MISSING_PATHS.
     public var checkPaths = true
+    /// The record of the last `key-export` (STATE_DIR/key-export.json): `key.export`.
+    public var checkKeyExport = true
     /// The socket directory and a present socket. BACKUP checks the socket itself, so that a
     /// socket problem has its own exit status (10).
     public var checkSocket = true
@@ -74,6 +76,7 @@ public struct ClientAuditOptions: Sendable {
         o.checkBorgVersion = false
         o.probeLiveSocket = false
         o.checkPaths = false
+        o.checkKeyExport = false
         o.checkSocket = false
         o.checkHome = false
         o.scanWritable = false

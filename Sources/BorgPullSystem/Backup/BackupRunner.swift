@@ -141,12 +141,11 @@ public final class BackupRunner {
     /// sandbox: this client re-executes itself as `sandbox-exec`, which drops to the runner and
     /// execs borg (no Swift code between fork and exec). This is the one place borg is started.
     /// - Parameters:
-    ///   - sandboxed: false only for `borg --unsandboxed` (borg as root, logged).
     ///   - plan: the sandbox, with the policy file it was loaded from; default `p.sandbox` under
     ///     SECCOMP_POLICY. `restore` passes `SandboxPlan.restore` under SECCOMP_RESTORE_POLICY.
     ///   - lineSink: receives each line of a `.lines` output; default: the log.
     public func runBorg(_ p: Prepared, argv: [String], stdout: SpawnSpec.Output, stderr: SpawnSpec.Output,
-                        workingDirectory: String = "/", sandboxed: Bool = true,
+                        workingDirectory: String = "/",
                         plan: (sandbox: SandboxPlan, policyPath: String)? = nil,
                         lineSink: ((String) -> Void)? = nil) throws(SystemError) -> BorgRun {
         let sink = lineSink ?? { line in self.log.info("\(LogText.sanitize(line))") }
@@ -166,35 +165,27 @@ public final class BackupRunner {
             }
             descriptors.append((3, fds[0]))
         }
-        var command = argv
-        var statusRead: Int32 = -1
-        if sandboxed {
-            // Status pipe: sandbox-exec writes the failed step's number, or nothing (close-on-exec).
-            var fds: [Int32] = [0, 0]
-            guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
-            statusRead = fds[0]
-            parentEnds.append(fds[0])
-            descriptors.append((4, fds[1]))
-            command = [selfPath] + sandbox.sandboxExecArguments(policyPath: policyPath, executable: argv[0],
-                                                                  arguments: Array(argv.dropFirst()), statusFD: 4)
-            let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
-            let spec = SpawnSpec(argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
-                                 workingDirectory: workingDirectory)
-            let child: ProcessResult
-            do { child = try supervisor.run(spec, lineSink: sink) } catch {
-                close(fds[1])
-                throw error
-            }
-            // The child is gone: with our write end closed, the pipe holds the byte or EOF.
-            close(fds[1])
-            var byte: UInt8 = 0
-            let n = read(statusRead, &byte, 1)
-            return BorgRun(process: child, sandboxFailure: n == 1 ? SandboxStep(rawValue: Int32(byte)) : nil)
-        }
+        // Status pipe: sandbox-exec writes the failed step's number, or nothing (close-on-exec).
+        var fds: [Int32] = [0, 0]
+        guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
+        let statusRead = fds[0]
+        parentEnds.append(fds[0])
+        descriptors.append((4, fds[1]))
+        let command = [selfPath] + sandbox.sandboxExecArguments(policyPath: policyPath, executable: argv[0],
+                                                                arguments: Array(argv.dropFirst()), statusFD: 4)
         let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
         let spec = SpawnSpec(argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
                              workingDirectory: workingDirectory)
-        return BorgRun(process: try supervisor.run(spec, lineSink: sink), sandboxFailure: nil)
+        let child: ProcessResult
+        do { child = try supervisor.run(spec, lineSink: sink) } catch {
+            close(fds[1])
+            throw error
+        }
+        // The child is gone: with our write end closed, the pipe holds the byte or EOF.
+        close(fds[1])
+        var byte: UInt8 = 0
+        let n = read(statusRead, &byte, 1)
+        return BorgRun(process: child, sandboxFailure: n == 1 ? SandboxStep(rawValue: Int32(byte)) : nil)
     }
 
     /// The step result of a borg run (`create`, `prune`), with warnings collected.

@@ -9,8 +9,9 @@ import BorgPullCore
 ///                                            ssh user's group without CAP_CHOWN
 ///     STATE_DIR/borg     RUNNER        0700  borg's BORG_BASE_DIR (cache, security, keys):
 ///                                            only the runner writes it
-///     STATE_DIR/borg-root root:root    0700  BORG_BASE_DIR of `borg --unsandboxed` (root);
+///     STATE_DIR/borg-root root:root    0700  BORG_BASE_DIR of the restore borg (uid 0);
 ///                                            created on first use, never the runner's
+///     STATE_DIR/key-export.json  root 0600  the record of the last key-export
 ///     STATE_DIR/backup.lock                  the run lock
 ///
 /// SETUP creates it with full root; BACKUP (in the hardened unit, without CAP_CHOWN) only
@@ -50,7 +51,7 @@ public enum StateLayout {
         }
     }
 
-    /// The base directory of a borg that runs as root (`borgpull-client borg --unsandboxed`):
+    /// The base directory of the borg that runs as root (`borgpull-client restore`'s extract):
     /// `STATE_DIR/borg-root`, root:root 0700, created if missing.
     ///
     /// Why not the runner's `STATE_DIR/borg`: everything there may have been written by a

@@ -91,6 +91,41 @@ public enum Files {
         }
     }
 
+    /// Writes `bytes` to a **new** file `path`, root's with `mode`: the parent is opened with
+    /// `openDirectoryNoFollow` (no symlink anywhere on the way), the file with
+    /// `openat(O_CREAT|O_EXCL|O_NOFOLLOW)` (an existing file or symlink is never written
+    /// through or replaced: EEXIST), then fchmod and fsync. A parent that group or other may
+    /// write without the sticky bit is refused (EPERM): someone could swap the file afterwards.
+    /// On a failed write the new file is removed again. open(2) O_EXCL, unlinkat(2).
+    public static func createExclusive(_ path: String, bytes: [UInt8], mode: mode_t) throws(SystemError) {
+        let parts = path.split(separator: "/")
+        guard path.hasPrefix("/"), let name = parts.last.map(String.init), name != "." && name != ".." else {
+            throw SystemError("create (an absolute path of a file)", path: path, errno: EINVAL)
+        }
+        let dir = try openDirectoryNoFollow("/" + parts.dropLast().joined(separator: "/"))
+        defer { close(dir) }
+        var st = stat()
+        guard fstat(dir, &st) == 0 else { throw SystemError("fstat", path: path) }
+        if st.st_mode & 0o022 != 0 && st.st_mode & 0o1000 == 0 {
+            throw SystemError("create in a directory others may write (not sticky)", path: path, errno: EPERM)
+        }
+        let fd = retrying { openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode) }
+        guard fd >= 0 else { throw SystemError("create (a new file, never an existing one)", path: path) }
+        var failure: SystemError? = nil
+        var off = 0
+        while failure == nil && off < bytes.count {
+            let n = bytes[off...].withUnsafeBytes { buf in retrying { Glibc.write(fd, buf.baseAddress, buf.count) } }
+            if n <= 0 { failure = SystemError("write", path: path) } else { off += n }
+        }
+        if failure == nil && fchmod(fd, mode) != 0 { failure = SystemError("fchmod", path: path) }
+        if failure == nil && fsync(fd) != 0 { failure = SystemError("fsync", path: path) }
+        close(fd)
+        if let failure {
+            unlinkat(dir, name, 0)
+            throw failure
+        }
+    }
+
     /// Opens the directory `path` (absolute) by walking from `/` one component at a time with
     /// `openat(O_DIRECTORY|O_NOFOLLOW)`: no symlink anywhere in the path is followed, so a root
     /// process acting on the descriptor acts on the directory the path names now, never on
