@@ -1,55 +1,23 @@
 import Glibc
 import BorgPullCore
 
-/// The per-client lock: flock(2) on LOCK_FILE, refused at once when held.
-///
-/// The file is kept (never deleted: removing a flock'ed file lets two runs hold "the" lock).
-/// It holds the pid of the holder, for the message of the refused run.
-public final class ServerLock {
-    let fd: Int32
-    public let path: String
-
-    public init(path: String) throws(ServerFailure) {
-        self.path = path
-        // O_NOFOLLOW: the directory may belong to LOCAL_USER; never follow a link planted there.
-        // O_NONBLOCK: a FIFO planted there cannot block the open.
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600)
-        guard fd >= 0 else {
-            throw ServerFailure(.serveFailed, "\(path): cannot open the lock file: \(errnoText()) (fix: make sure the directory exists and is not a link; remove \(path) if it is not a regular file)")
-        }
-        var st = stat()
-        // Why nlink: the lock is truncated and written (as root when started by hand); a hard
-        // link planted in LOCAL_USER's run directory would make that another file's content.
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_nlink == 1 else {
-            close(fd)
-            throw ServerFailure(.serveFailed, "\(path) is not a regular file with one link (fix: remove it; borgpull-server recreates it)")
-        }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let e = errno
-            var buf = [UInt8](repeating: 0, count: 32)
-            let n = pread(fd, &buf, buf.count, 0)
-            let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).filter { $0.isNumber } : ""
-            close(fd)
-            if e == EWOULDBLOCK {
-                let fix = holder.isEmpty ? "wait for it to finish; `fuser -v \(path)` shows the holder" : "wait for it to finish, or stop it with kill -TERM \(holder)"
-                throw ServerFailure(.locked, "\(path): another borgpull-server run for this client holds the lock\(holder.isEmpty ? "" : " (pid \(holder))"); nothing was started (fix: \(fix))")
+extension RunLock {
+    /// The per-client lock (LOCK_FILE, in RUN_DIR, which belongs to LOCAL_USER), refused at
+    /// once when held, with the server's messages and exit statuses.
+    static func server(_ path: String) throws(ServerFailure) -> RunLock {
+        do { return try RunLock(path: path) } catch {
+            switch error {
+            case .busy(_, let holder):
+                let fix = holder == nil ? "wait for it to finish; `fuser -v \(path)` shows the holder" : "wait for it to finish, or stop it with kill -TERM \(holder!)"
+                throw ServerFailure(.locked, "\(path): another borgpull-server run for this client holds the lock\(holder.map { " (pid \($0))" } ?? ""); nothing was started (fix: \(fix))")
+            case _ where error.isNotRegularFile:
+                throw ServerFailure(.serveFailed, "\(path) is not a regular file with one link (fix: remove it; borgpull-server recreates it)")
+            case .system(let e) where e.operation == "flock":
+                throw ServerFailure(.serveFailed, "\(path): flock: \(errnoText(e.errno))")
+            case .system(let e):
+                throw ServerFailure(.serveFailed, "\(path): cannot open the lock file: \(errnoText(e.errno)) (fix: make sure the directory exists and is not a link; remove \(path) if it is not a regular file)")
             }
-            throw ServerFailure(.serveFailed, "\(path): flock: \(errnoText(e))")
         }
-        _ = ftruncate(fd, 0)
-        let text = Array("\(getpid())\n".utf8)
-        _ = pwrite(fd, text, text.count, 0)
-        self.fd = fd
-    }
-
-    /// Releases the lock (also on deinit).
-    public func release() {
-        _ = ftruncate(fd, 0)
-        _ = flock(fd, LOCK_UN)
-    }
-
-    deinit {
-        close(fd)
     }
 }
 
@@ -200,7 +168,7 @@ public final class ServerRun {
         // Children run as LOCAL_USER, who may not be able to enter the caller's directory.
         _ = chdir("/")
         try prepareRunDirectory(local)
-        let lock = try ServerLock(path: config.lockFile)
+        let lock = try RunLock.server(config.lockFile)
         defer { lock.release() }
         var notices: [String] = []
         if try ServerSocket.prepare(config.socketPath) == .removedDead {
