@@ -268,4 +268,34 @@ final class CheckSystemTests: XCTestCase {
         try CheckFixture.sh("sed -i 's/^SSH_PORT=2222/SSH_PORT=2223/' \(conf)")
         expectFail(ServerAudit.run(configFile: conf), check: "server.knownhosts", location: "\(r)/server/known_hosts", fixContains: "ssh-keyscan -p 2223")
     }
+
+    /// Without SSH_KNOWN_HOSTS ssh still accepts the client's key from the global known_hosts
+    /// (GlobalKnownHostsFile, ssh_config(5)): the audit judges what ssh reads, not one default file.
+    func testServerKnownHostsFromTheGlobalFile() throws {
+        let r = fx.root
+        try CheckFixture.sh("""
+        getent passwd borg >/dev/null || useradd -r -m -d /var/lib/borg_remote_pull -s /usr/sbin/nologin borg
+        install -d -o borg -m 0700 \(r)/srv \(r)/srv/repo \(r)/run/server
+        chown root \(r)/srv
+        install -d -m 0755 \(r)/server
+        install -o borg -m 0600 \(r)/etc/ssh/server_key \(r)/server/id
+        printf '[127.0.0.1]:2291 %s\\n' "$(cut -d' ' -f1,2 \(r)/etc/ssh/host_key.pub)" > \(r)/server/global_known_hosts
+        chmod 0644 \(r)/server/global_known_hosts
+        cat > \(r)/server/client1.conf <<'EOF'
+        LOCAL_USER=borg
+        REMOTE_HOST=127.0.0.1
+        SSH_PORT=2291
+        REPO_NAME=client1
+        REPO_DIR=\(r)/srv/repo
+        RUN_DIR=\(r)/run/server
+        SSH_IDENTITY=\(r)/server/id
+        EOF
+        chmod 0644 \(r)/server/client1.conf
+        """)
+        var options = ServerAudit.Options()
+        options.globalKnownHosts = ["\(r)/server/global_known_hosts"]
+        let fs = ServerAudit.run(configFile: "\(r)/server/client1.conf", options: options)
+        XCTAssertFalse(fs.contains { $0.check == "server.knownhosts" && $0.severity == .fail }, describe(fs))
+        XCTAssertTrue(fs.contains { $0.check == "server.knownhosts" && $0.severity == .ok && $0.location == "\(r)/server/global_known_hosts" }, describe(fs))
+    }
 }
