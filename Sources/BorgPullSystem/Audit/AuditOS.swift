@@ -26,21 +26,9 @@ enum AuditOS {
 
     static func user(_ name: String) -> Account? { Account.user(name) }
 
-    static func userName(_ uid: UInt32) -> String? {
-        var pw = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buf = [CChar](repeating: 0, count: 16384)
-        guard getpwuid_r(uid, &pw, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return String(cString: pw.pw_name)
-    }
+    static func userName(_ uid: UInt32) -> String? { Account.userName(uid) }
 
-    static func groupName(_ gid: UInt32) -> String? {
-        var gr = group()
-        var result: UnsafeMutablePointer<group>?
-        var buf = [CChar](repeating: 0, count: 65536)
-        guard getgrgid_r(gid, &gr, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return String(cString: gr.gr_name)
-    }
+    static func groupName(_ gid: UInt32) -> String? { Account.groupName(gid) }
 
     static func groupID(_ name: String) -> UInt32? { Account.groupID(name) }
 
