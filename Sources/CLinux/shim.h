@@ -34,6 +34,11 @@ static inline int borgpull_peer_cred(int fd, struct borgpull_ucred *out) {
 static inline int borgpull_set_child_subreaper(void) {
     return prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL);
 }
+/* pidfd_open(2) (Linux 5.3): a descriptor of the process `pid` that poll(2) reports readable once
+ * it has ended; close-on-exec. -1 with errno (ENOSYS on an older kernel, EPERM under a filter). */
+static inline int bp_pidfd_open(pid_t pid) {
+    return (int)syscall(SYS_pidfd_open, pid, 0U);
+}
 /* Landlock (kernel Documentation/userspace-api/landlock.rst, landlock(7)): glibc has no wrappers,
  * so these call syscall(2) directly. Each returns what the syscall returns (-1 and errno on
  * failure). The structs come from <linux/landlock.h>; rights newer than the installed header

@@ -1,4 +1,5 @@
 import ArgumentParser
+import BorgPullCore
 import Foundation
 import Glibc
 import BorgPullSystem
@@ -49,10 +50,6 @@ struct Trigger: ParsableCommand {
     @Option(help: ArgumentHelp("Absolute path of borgpull-client as written in sudoers (sudo).", valueName: "PATH"))
     var client = Installation.layout.client
 
-    /// Exit statuses of its own, besides the client's.
-    static let internalError: Int32 = 70
-    static let configError: Int32 = 12
-
     func validate() throws {
         guard result.hasPrefix("/"), configs.hasPrefix("/"), client.hasPrefix("/") else {
             throw ValidationError("--result, --configs and --client must be absolute paths")
@@ -76,7 +73,7 @@ struct Trigger: ParsableCommand {
         case .direct:
             guard geteuid() == 0 else {
                 say("--via direct needs root, but this runs as uid \(geteuid()) (fix: in sshd's ForceCommand use --via systemd with the polkit rule, or --via sudo with the sudoers drop-in)")
-                throw ExitCode(Trigger.configError)
+                throw ExitCode(ClientExit.configError.rawValue)
             }
             argv = [Installation.executablePath(), "-c", configs, "BACKUP"]
         }
@@ -105,7 +102,7 @@ struct Trigger: ParsableCommand {
             }
         } catch {
             say("cannot start \(argv[0]): \(error) (fix: install it, or choose another --via)")
-            throw ExitCode(Trigger.internalError)
+            throw ExitCode(ClientExit.internalError.rawValue)
         }
 
         // The record, if this BACKUP wrote one.
@@ -114,7 +111,7 @@ struct Trigger: ParsableCommand {
                 // sudo and systemctl also use status 1 for their own failures: never pass that
                 // on as "ok with warnings" without the record that says so.
                 say("\(argv.joined(separator: " ")) exited \(code) but \(result) was not written by this run (fix: make \(result) readable by \(userName()), e.g. mode 0640 with the ssh user's group, and check the client's log)")
-                throw ExitCode(Trigger.internalError)
+                throw ExitCode(ClientExit.internalError.rawValue)
             }
             say("\(argv.joined(separator: " ")) exited \(code); no new result record in \(result)")
             throw ExitCode(code)

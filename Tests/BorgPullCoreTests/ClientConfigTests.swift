@@ -86,6 +86,16 @@ final class ClientConfigTests: XCTestCase {
         XCTAssertNotNil(try? build(extra: [.optionsCreate: "--stats\n--exclude-caches\n", .optionsPrune: "--stats\n--save-space\n"]))
     }
 
+    /// Account names follow the one rule of both configs (ConfigValues.isAccountName): ASCII,
+    /// at most 32 bytes (useradd(8)); the client used to accept any letters of any length.
+    func testAccountNamesFollowTheServersRule() {
+        XCTAssertNotNil(error(env: base + "BORG_BACKUP_USER=b\u{F6}rgpull\n"), "non-ASCII")
+        XCTAssertNotNil(error(env: base + "RUNNER_USER=" + String(repeating: "r", count: 33) + "\n"), "33 bytes")
+        XCTAssertNotNil(error(env: base + "BORG_BACKUP_GROUP=-g\n"))
+        XCTAssertNil(error(env: base + "RUNNER_USER=" + String(repeating: "r", count: 32) + "\n"))
+        XCTAssertNil(error(env: base + "BORG_BACKUP_USER=backup.user_1\n"))
+    }
+
     func testHostileValuesAreRefused() {
         XCTAssertNotNil(error(env: "BORG_REPO=ssh://--peer-uid=0/r\nBACKUP_SOCKET=/run/b.s\n"))
         XCTAssertNotNil(error(env: "BORG_REPO=ssh://b/srv/r\nBACKUP_SOCKET='/run/a b.s'\n"))

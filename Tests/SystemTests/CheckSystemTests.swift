@@ -240,7 +240,10 @@ final class CheckSystemTests: XCTestCase {
 
     // MARK: server
 
-    func testServerConfig() throws {
+    /// A server config for the fixture's client (port `port`) with its repository, run
+    /// directory and identity; the client's host key goes into `\(root)/server/KNOWN_HOSTS`.
+    /// - Returns: the config file.
+    func writeServerConfig(port: Int, knownHosts: String, extra: String) throws -> String {
         let r = fx.root
         try CheckFixture.sh("""
         getent passwd borg >/dev/null || useradd -r -m -d /var/lib/borg_remote_pull -s /usr/sbin/nologin borg
@@ -248,22 +251,27 @@ final class CheckSystemTests: XCTestCase {
         chown root \(r)/srv
         install -d -m 0755 \(r)/server
         install -o borg -m 0600 \(r)/etc/ssh/server_key \(r)/server/id
-        printf '[127.0.0.1]:2222 %s\\n' "$(cut -d' ' -f1,2 \(r)/etc/ssh/host_key.pub)" > \(r)/server/known_hosts
-        chmod 0644 \(r)/server/known_hosts
+        printf '[127.0.0.1]:\(port) %s\\n' "$(cut -d' ' -f1,2 \(r)/etc/ssh/host_key.pub)" > \(r)/server/\(knownHosts)
+        chmod 0644 \(r)/server/\(knownHosts)
         cat > \(r)/server/client1.conf <<'EOF'
         LOCAL_USER=borg
         REMOTE_HOST=127.0.0.1
-        SSH_PORT=2222
+        SSH_PORT=\(port)
         REPO_NAME=client1
-        \(TestBorg.envLine)
         REPO_DIR=\(r)/srv/repo
         RUN_DIR=\(r)/run/server
         SSH_IDENTITY=\(r)/server/id
-        SSH_KNOWN_HOSTS=\(r)/server/known_hosts
+        \(extra)
         EOF
         chmod 0644 \(r)/server/client1.conf
         """)
-        let conf = "\(r)/server/client1.conf"
+        return "\(r)/server/client1.conf"
+    }
+
+    func testServerConfig() throws {
+        let r = fx.root
+        let conf = try writeServerConfig(port: 2222, knownHosts: "known_hosts",
+                                         extra: "\(TestBorg.envLine)\nSSH_KNOWN_HOSTS=\(r)/server/known_hosts")
         var options = ServerAudit.Options()
         options.systemdRoot = r
         // Without the maintenance timers: WARN, with the command that enables them.
@@ -284,5 +292,17 @@ final class CheckSystemTests: XCTestCase {
         XCTAssertTrue(fs.contains { $0.check == "server.appendonly" && $0.severity == .warn })
         try CheckFixture.sh("sed -i 's/^SSH_PORT=2222/SSH_PORT=2223/' \(conf)")
         expectFail(ServerAudit.run(configFile: conf), check: "server.knownhosts", location: "\(r)/server/known_hosts", fixContains: "ssh-keyscan -p 2223")
+    }
+
+    /// Without SSH_KNOWN_HOSTS ssh still accepts the client's key from the global known_hosts
+    /// (GlobalKnownHostsFile, ssh_config(5)): the audit judges what ssh reads, not one default file.
+    func testServerKnownHostsFromTheGlobalFile() throws {
+        let r = fx.root
+        let conf = try writeServerConfig(port: 2291, knownHosts: "global_known_hosts", extra: "")
+        var options = ServerAudit.Options()
+        options.globalKnownHosts = ["\(r)/server/global_known_hosts"]
+        let fs = ServerAudit.run(configFile: conf, options: options)
+        XCTAssertFalse(fs.contains { $0.check == "server.knownhosts" && $0.severity == .fail }, describe(fs))
+        XCTAssertTrue(fs.contains { $0.check == "server.knownhosts" && $0.severity == .ok && $0.location == "\(r)/server/global_known_hosts" }, describe(fs))
     }
 }

@@ -47,7 +47,10 @@ final class SandboxSystemTests: XCTestCase {
         client = Self.clientPath()
         try requirePrerequisite(FileManager.default.isExecutableFile(atPath: client), "built borgpull-client at \(client!) (run swift build)")
         try ensureRunner()
-        root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("borgpull-systest-\(UUID().uuidString)")
+        // Below a root-owned directory closed to others (not /tmp): the policy files are opened
+        // the safe_path way, every directory above them judged.
+        Shell.sh("mkdir -p -m 0755 /var/lib/borgpull-test && chmod 0755 /var/lib/borgpull-test")
+        root = URL(fileURLWithPath: "/var/lib/borgpull-test").appendingPathComponent("systest-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         try chownMod(root.path, uid: 0, gid: 0, mode: 0o755)
         let text = try String(contentsOf: Self.packageRoot.appendingPathComponent("policy/seccomp/borg.policy"), encoding: .utf8)
@@ -407,12 +410,13 @@ final class SandboxSystemTests: XCTestCase {
     func testSetgroupsFailsClosedWithoutPrivilege() throws {
         // Started as nobody, the first privileged step (setgroups) must fail and stop everything.
         try requireExecutable("/usr/bin/setpriv")
-        let marker = root.appendingPathComponent("ran-nobody").path
-        try chownMod(root.path, uid: 0, gid: 0, mode: 0o777)  // so a successful touch would show
+        // An open directory of its own (not root: the policy's directories stay closed) so a
+        // successful touch would show.
+        _ = try mkdir("open", uid: 0, gid: 0, mode: 0o777)
+        let marker = root.appendingPathComponent("open/ran-nobody").path
         let r = run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
                      "--bounding-set=-all", client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid),
                      "--policy", policyPath, "--", "/usr/bin/touch", marker], environment: borgEnvironment)
-        try chownMod(root.path, uid: 0, gid: 0, mode: 0o755)
         XCTAssertEqual(r.status, SandboxStep.setgroups.exitStatus, r.summary)
         XCTAssertTrue(r.stderr.contains("borgpull: sandbox step setgroups failed: Operation not permitted"), r.summary)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))

@@ -26,11 +26,12 @@ final class ServerBoundsTests: XCTestCase {
             return try SrvShell.unmet("build first: \(Shell.product("borgpull-server")) is missing")
         }
         let id = UUID().uuidString.prefix(8).lowercased()
-        dir = "/var/tmp/bp-hostile-\(id)"
+        dir = "/var/lib/borgpull-test/hostile-\(id)"
         runDir = "/run/bp-hostile-\(id)"
         port = SrvShell.freePort()
         let setup = SrvShell.sh("""
             set -e
+            install -d -m 0755 /var/lib/borgpull-test
             install -d -m 0700 \(dir) \(runDir)
             mkdir -p -m 0755 /run/sshd
             ssh-keygen -q -t ed25519 -N '' -f \(dir)/host_key

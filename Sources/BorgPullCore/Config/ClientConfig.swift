@@ -178,7 +178,7 @@ public struct ClientConfig: Sendable {
         }
         func integer(_ key: String, default d: Int, min: Int = 0) throws(ConfigError) -> Int {
             guard let a = env.assignment(key) else { return d }
-            guard let v = Int(a.value), v >= min else {
+            guard let v = ConfigValues.wholeNumber(a.value, in: min...Int.max) else {
                 throw ConfigError(file: envPath, line: a.line,
                                   problem: "\(key)=\(a.value) is not a whole number >= \(min)",
                                   fix: "set \(key)=\(d) (seconds)")
@@ -187,7 +187,7 @@ public struct ClientConfig: Sendable {
         }
         func absolutePath(_ key: String, default d: String) throws(ConfigError) -> String {
             guard let a = env.assignment(key) else { return d }
-            guard a.value.hasPrefix("/"), !a.value.split(separator: "/").contains("..") else {
+            guard ConfigValues.isAbsolutePath(a.value) else {
                 throw ConfigError(file: envPath, line: a.line, problem: "\(key) must be an absolute path without ..",
                                   fix: "set \(key)=\(d)")
             }
@@ -211,15 +211,10 @@ public struct ClientConfig: Sendable {
         }
 
         let socket = try required("BACKUP_SOCKET", hint: "/run/borg/HOST.socket")
-        guard socket.value.hasPrefix("/"), !socket.value.hasSuffix("/") else {
-            throw ConfigError(file: envPath, line: socket.line, problem: "BACKUP_SOCKET must be an absolute file path",
-                              fix: "set BACKUP_SOCKET=/run/borg/HOST.socket")
-        }
         // The same rule as the server's socket paths: they reach ssh -R and sockaddr_un.
-        guard socket.value.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._/-".contains($0)) }),
-              !socket.value.split(separator: "/").contains(".."), socket.value.utf8.count <= 107 else {
+        if let problem = ConfigValues.socketPathProblem(socket.value) {
             throw ConfigError(file: envPath, line: socket.line,
-                              problem: "BACKUP_SOCKET=\(LogText.sanitize(socket.value)) may only use A-Z a-z 0-9 . _ / -, no .., and at most 107 bytes (sockaddr_un)",
+                              problem: "BACKUP_SOCKET=\(LogText.sanitize(socket.value)) \(problem)",
                               fix: "set BACKUP_SOCKET=/run/borg/HOST.socket (the same path as the server's REMOTE_SOCKET_PATH)")
         }
 
@@ -251,8 +246,8 @@ public struct ClientConfig: Sendable {
             switch s.key {
             case "BORG_PASSPHRASE": passphrase = .inline(s.value)
             case "PASSPHRASE_FILE":
-                guard s.value.hasPrefix("/") else {
-                    throw ConfigError(file: envPath, line: s.line, problem: "PASSPHRASE_FILE must be an absolute path",
+                guard ConfigValues.isAbsolutePath(s.value) else {
+                    throw ConfigError(file: envPath, line: s.line, problem: "PASSPHRASE_FILE must be an absolute path without ..",
                                       fix: "set PASSPHRASE_FILE=/etc/borgpull/passphrase")
                 }
                 passphrase = .file(s.value)
@@ -268,7 +263,7 @@ public struct ClientConfig: Sendable {
         let sshGroup = env["BORG_BACKUP_GROUP"].flatMap { $0.isEmpty ? nil : $0 }
         let runner = env["RUNNER_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "borgpull-runner"
         for (key, name) in [("BORG_BACKUP_USER", sshUser), ("BORG_BACKUP_GROUP", sshGroup ?? "x"), ("RUNNER_USER", runner)] {
-            guard name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }), !name.hasPrefix("-") else {
+            guard ConfigValues.isAccountName(name) else {
                 throw ConfigError(file: envPath, line: env.assignment(key)?.line, problem: "\(key)=\(name) is not a user or group name",
                                   fix: "set \(key) to an account name such as borgpull")
             }

@@ -72,9 +72,6 @@ public struct ServerConfig: Sendable, Equatable {
         "COMPACT_THRESHOLD", "CHECK_MAX_DURATION", "STATE_DIR",
     ]
 
-    /// Longest usable `sun_path` (108 bytes including the terminating NUL), unix(7).
-    public static let maxSocketPathBytes = 107
-
     /// Parses and validates a server config file.
     /// - Throws: the first `ConfigError` (file:line, problem, fix).
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ServerConfig {
@@ -99,36 +96,29 @@ public struct ServerConfig: Sendable, Equatable {
         }
         func accountName(_ key: String, default d: String) throws(ConfigError) -> String {
             let v = value(key, default: d)
-            guard isAccountName(v) else {
+            guard ConfigValues.isAccountName(v) else {
                 throw fail(key, "\(key)=\(v) is not a user name", fix: "set \(key) to an account name such as \(d)")
             }
             return v
         }
         func integer(_ key: String, default d: Int, range: ClosedRange<Int>, unit: String) throws(ConfigError) -> Int {
             guard let a = env.assignment(key), !a.value.isEmpty else { return d }
-            guard let v = Int(a.value), range.contains(v) else {
+            guard let v = ConfigValues.wholeNumber(a.value, in: range) else {
                 throw fail(key, "\(key)=\(a.value) is not a whole number in \(range.lowerBound)...\(range.upperBound)",
                            fix: "set \(key)=\(d) (\(unit))")
             }
             return v
         }
         func absolutePath(_ key: String, _ v: String, example: String) throws(ConfigError) {
-            guard v.hasPrefix("/"), !v.split(separator: "/").contains(".."), !v.contains("\n"), !v.contains("\0") else {
+            guard ConfigValues.isAbsolutePath(v) else {
                 throw fail(key, "\(key)=\(v) must be an absolute path without ..", fix: "set \(key)=\"\(example)\"")
             }
         }
         func socketPath(_ key: String, _ v: String, side: String) throws(ConfigError) {
-            try absolutePath(key, v, example: "/run/borg/client.socket")
-            if let bad = v.first(where: { !isSafePathCharacter($0) }) {
-                throw fail(key, "\(key)=\(v) contains `\(bad)`; socat and ssh give `:` `,` and blanks a meaning in socket addresses",
-                           fix: "use only letters, digits and . _ - / in \(key) (\(side))")
-            }
-            guard v.utf8.count <= maxSocketPathBytes else {
-                throw fail(key, "\(key) is \(v.utf8.count) bytes; a Unix socket path may have at most \(maxSocketPathBytes)",
-                           fix: "choose a shorter path for \(key) (\(side)), for example /run/borg/NAME.socket")
-            }
-            guard !v.hasSuffix("/") else {
-                throw fail(key, "\(key)=\(v) names a directory", fix: "set \(key)=\"\(v)NAME.socket\"")
+            if let problem = ConfigValues.socketPathProblem(v) {
+                let fix = v.hasSuffix("/") && ConfigValues.isAbsolutePath(v) ? "set \(key)=\"\(v)NAME.socket\""
+                    : "choose a path of letters, digits and . _ - / for \(key) (\(side)), at most \(ConfigValues.maxSocketPathBytes) bytes, for example /run/borg/NAME.socket"
+                throw fail(key, "\(key)=\(v) \(problem)", fix: fix)
             }
         }
 
@@ -149,7 +139,7 @@ public struct ServerConfig: Sendable, Equatable {
         let repoDir = try required("REPO_DIR", example: "/srv/borg/\(repoName)",
                                    meaning: "the repository directory on this server, passed to borg serve --restrict-to-repository")
         try absolutePath("REPO_DIR", repoDir, example: "/srv/borg/\(repoName)")
-        if let bad = repoDir.first(where: { !isSafePathCharacter($0) }) {
+        if let bad = repoDir.first(where: { !ConfigValues.isSafePathCharacter($0) }) {
             throw fail("REPO_DIR", "REPO_DIR=\(repoDir) contains `\(bad)`; socat's EXEC splits its command at blanks and treats : , ! \" ' as syntax",
                        fix: "move the repository to a path of letters, digits and . _ - / only")
         }
@@ -192,7 +182,7 @@ public struct ServerConfig: Sendable, Equatable {
                     throw fail("BORG_SERVE_OPTIONS", "`\(o)` is not allowed in BORG_SERVE_OPTIONS: \(why)",
                                fix: "remove `\(o)` from BORG_SERVE_OPTIONS")
                 }
-                if let bad = o.first(where: { !(isSafePathCharacter($0) || $0 == "=") }) {
+                if let bad = o.first(where: { !(ConfigValues.isSafePathCharacter($0) || $0 == "=") }) {
                     throw fail("BORG_SERVE_OPTIONS", "`\(o)` contains `\(bad)`, which socat's EXEC address would interpret",
                                fix: "use only letters, digits, = and . _ - / in borg serve options")
                 }
@@ -203,7 +193,7 @@ public struct ServerConfig: Sendable, Equatable {
         for (key, d) in [("BORG_BINARY", "/usr/bin/borg"), ("SOCAT_BINARY", "/usr/bin/socat"), ("SSH_BINARY", "/usr/bin/ssh")] {
             let v = value(key, default: d)
             try absolutePath(key, v, example: d)
-            if key == "BORG_BINARY", let bad = v.first(where: { !isSafePathCharacter($0) }) {
+            if key == "BORG_BINARY", let bad = v.first(where: { !ConfigValues.isSafePathCharacter($0) }) {
                 throw fail(key, "\(key)=\(v) contains `\(bad)`, which socat's EXEC address would interpret",
                            fix: "set \(key)=\(d)")
             }
@@ -266,15 +256,5 @@ public struct ServerConfig: Sendable, Equatable {
             return name == m.name ? m.why : "borg reads it as \(m.name) (it accepts any unambiguous prefix of a long option): \(m.why)"
         }
         return nil
-    }
-
-    static func isAccountName(_ s: String) -> Bool {
-        guard let f = s.first, f != "-", s.count <= 32 else { return false }
-        return s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }
-    }
-
-    /// Characters allowed in paths that reach socat addresses and ssh `-R` arguments.
-    static func isSafePathCharacter(_ c: Character) -> Bool {
-        c.isASCII && (c.isLetter || c.isNumber || "._-/".contains(c))
     }
 }

@@ -1,5 +1,4 @@
 import BorgPullCore
-import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -59,21 +58,9 @@ enum AuditOS {
 
     static func user(_ name: String) -> Account? { Account.user(name) }
 
-    static func userName(_ uid: UInt32) -> String? {
-        var pw = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buf = [CChar](repeating: 0, count: 16384)
-        guard getpwuid_r(uid, &pw, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return String(cString: pw.pw_name)
-    }
+    static func userName(_ uid: UInt32) -> String? { Account.userName(uid) }
 
-    static func groupName(_ gid: UInt32) -> String? {
-        var gr = group()
-        var result: UnsafeMutablePointer<group>?
-        var buf = [CChar](repeating: 0, count: 65536)
-        guard getgrgid_r(gid, &gr, &buf, buf.count, &result) == 0, result != nil else { return nil }
-        return String(cString: gr.gr_name)
-    }
+    static func groupName(_ gid: UInt32) -> String? { Account.groupName(gid) }
 
     static func groupID(_ name: String) -> UInt32? { Account.groupID(name) }
 
@@ -105,47 +92,36 @@ enum AuditOS {
     /// The result of a finished command.
     struct Output: Sendable { var status: Int32; var stdout: String; var stderr: String; var launched: Bool }
 
-    /// A started command; `wait()` collects it. Output is read on background threads so a full
-    /// pipe never blocks the child.
+    /// A started command; `wait()` collects it (the one spawn stack, `Supervisor`: absolute
+    /// path, own process group, explicit environment, nothing else inherited). Started at once, so
+    /// the caller can audit other things meanwhile; its pipes are read by `wait()` (a few KiB of
+    /// output fit in the pipe until then). After `timeout` seconds from the start its group gets
+    /// SIGTERM, SIGKILL 5 s later. The audit's signals are left alone: Ctrl-C ends borgpull-check.
     final class Running: @unchecked Sendable {
-        let process = Process()
-        let out = Pipe(), err = Pipe()
-        var launched = false
-        var outData = Data(), errData = Data()
-        let group = DispatchGroup()
+        let supervisor = Supervisor.leavingSignalsAlone()
+        let child: Child?
+        let timeout: Double
 
         init(_ argv: [String], timeout: Double) {
-            process.executableURL = URL(fileURLWithPath: argv[0])
-            process.arguments = Array(argv.dropFirst())
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            var env = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"]
-            env["SYSTEMD_COLORS"] = "0"
-            process.environment = env
-            do { try process.run(); launched = true } catch { return }
-            group.enter()
-            DispatchQueue.global().async { [self] in
-                outData = out.fileHandleForReading.readDataToEndOfFile()
-                group.leave()
-            }
-            group.enter()
-            DispatchQueue.global().async { [self] in
-                errData = err.fileHandleForReading.readDataToEndOfFile()
-                group.leave()
-            }
-            let p = process
-            DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
-                if p.isRunning { p.terminate() }
-            }
+            self.timeout = timeout
+            // Its own working directory: a relative path the caller gave (--sshd-config) means the same.
+            let spec = SpawnSpec(argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "SYSTEMD_COLORS": "0"],
+                                 stdout: .capture, stderr: .capture, workingDirectory: nil)
+            child = try? supervisor.start(spec)
         }
 
+        /// - Returns: the exit status (the signal number if it was killed), its outputs (each at
+        ///   most `OutputReader.captureLimit`); `launched` false (status 127) if it could not start.
         func wait() -> Output {
-            guard launched else { return Output(status: 127, stdout: "", stderr: "cannot execute", launched: false) }
-            group.wait()
-            process.waitUntilExit()
-            return Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                          stderr: String(decoding: errData, as: UTF8.self), launched: true)
+            guard let child else { return Output(status: 127, stdout: "", stderr: "cannot execute", launched: false) }
+            let r = supervisor.watch(child, timeout: timeout, grace: 5)
+            let status: Int32
+            switch r.termination {
+            case .exited(let code): status = code
+            case .signaled(let signal): status = signal
+            }
+            return Output(status: status, stdout: String(decoding: r.stdout, as: UTF8.self),
+                          stderr: String(decoding: r.stderr, as: UTF8.self), launched: true)
         }
     }
 

@@ -3,23 +3,23 @@ import BorgPullCore
 
 /// The audit of one server config file (`borgpull-check --server-config FILE`).
 ///
-/// The file is read with `EnvFile` (the borg_env dialect) and the keys of the server's config
-/// (LOCAL_USER, REMOTE_USER, REMOTE_HOST, REPO_NAME, REPO_DIR, RUN_DIR, SOCKET_PATH,
-/// REMOTE_SOCKET_PATH, SSH_PORT, SSH_IDENTITY, SSH_KNOWN_HOSTS, APPEND_ONLY) with the server's
-/// defaults. Kept in this one file so it can switch to the core's `ServerConfig` once that lands.
+/// It judges the parsed `ServerConfig` (what borgpull-server would run with, defaults included).
 ///
 /// Findings: the config file is root-owned and not group/other-writable (parents too); it
-/// parses and has REMOTE_HOST, REPO_NAME, REPO_DIR; LOCAL_USER exists; REPO_DIR (once
+/// parses (`ServerConfig.parse`: REMOTE_HOST, REPO_NAME, REPO_DIR and every value valid); LOCAL_USER exists; REPO_DIR (once
 /// initialised) belongs to LOCAL_USER, not writable by group/other (FAIL) nor readable by
 /// other (WARN); RUN_DIR belongs to LOCAL_USER, not group/other-writable; the identity file is
-/// LOCAL_USER's and 0600/0400; known_hosts has the client (`ssh-keygen -F`, hashed entries
-/// too); APPEND_ONLY is yes (WARN when explicitly no); BORG_BINARY is root's (safe_path) and its
+/// LOCAL_USER's and 0600/0400; one of the known_hosts files ssh reads (SSH_KNOWN_HOSTS or
+/// ~/.ssh/known_hosts{,2}, and /etc/ssh/ssh_known_hosts{,2}) has the client (`ssh-keygen -F`,
+/// hashed entries too), and none of them can be changed by others; APPEND_ONLY is yes (WARN when explicitly no); BORG_BINARY is root's (safe_path) and its
 /// version is supported and not affected by CVE-2023-36811 (`borg.version`, as on the client).
 public enum ServerAudit {
     public struct Options: Sendable {
         public var sshKeygen = "/usr/bin/ssh-keygen"
         /// Where enabled units are looked for (`ROOT/etc/systemd/system/timers.target.wants`).
         public var systemdRoot = ""
+        /// ssh's GlobalKnownHostsFile (ssh_config(5) default), read besides the user's files.
+        public var globalKnownHosts = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"]
         public init() {}
     }
 
@@ -29,30 +29,19 @@ public enum ServerAudit {
         guard let facts = AuditOS.facts(configFile), facts.kind == .regular, let text = AuditOS.read(configFile) else {
             return a.findings
         }
-        let env: EnvFile
-        do { env = try EnvFile.parse(text, file: configFile) } catch {
+        // The audit judges what the server would run with: the parsed config, its defaults included.
+        let c: ServerConfig
+        do { c = try ServerConfig.parse(text, file: configFile) } catch {
             a.add(Finding(.fail, check: "server.parse", what: error.problem,
                           location: error.line.map { "\(error.file):\($0)" } ?? error.file,
                           expected: "a valid server config", actual: error.problem, fix: error.fix))
             return a.findings
         }
-        func value(_ k: String, _ d: String? = nil) -> String? {
-            if let v = env[k], !v.isEmpty { return v }
-            return d
-        }
-        var missing: [String] = []
-        for k in ["REMOTE_HOST", "REPO_NAME", "REPO_DIR"] where value(k) == nil { missing.append(k) }
-        if missing.isEmpty {
-            a.add(Finding(.ok, check: "server.parse", what: "the server config parses and has its required keys",
-                          location: configFile, expected: "REMOTE_HOST, REPO_NAME, REPO_DIR", actual: "present"))
-        } else {
-            a.add(Finding(.fail, check: "server.parse", what: "required keys are missing", location: configFile,
-                          expected: "REMOTE_HOST, REPO_NAME, REPO_DIR", actual: "missing " + missing.joined(separator: ", "),
-                          fix: "add " + missing.map { "\($0)=..." }.joined(separator: ", ")))
-        }
+        a.add(Finding(.ok, check: "server.parse", what: "the server config parses and has its required keys",
+                      location: configFile, expected: "REMOTE_HOST, REPO_NAME, REPO_DIR", actual: "present"))
 
         // borg --version takes ~0.4 s: started here, collected at the end (as in the client audit).
-        let borgBinary = value("BORG_BINARY", "/usr/bin/borg")!
+        let borgBinary = c.borgBinary
         var borgProbe: BorgVersionProbe? = nil
         if AuditOS.facts(borgBinary) == nil {
             a.add(Finding(.fail, check: "borg.binary", what: "borg is not installed", location: "\(configFile): BORG_BINARY=\(borgBinary)",
@@ -68,27 +57,26 @@ public enum ServerAudit {
             return a.findings
         }
 
-        let localName = value("LOCAL_USER", "borg")!
+        let localName = c.localUser
         let localAccount = AuditOS.user(localName)
         a.add(AccountRules.serverUser(localAccount?.facts, name: localName, configFile: configFile))
         guard let local = localAccount else { return done() }
 
         // REPO_DIR.
-        if let repo = value("REPO_DIR") {
-            let f = AuditOS.facts(repo)
-            a.add(DirectoryRules.repository(f, path: repo, localName: localName, localUID: local.uid, configFile: configFile))
-            if f != nil { a.checkOwnedParents(of: repo, owners: [0, local.uid]) }
-        }
+        let repo = c.repoDir
+        let repoFacts = AuditOS.facts(repo)
+        a.add(DirectoryRules.repository(repoFacts, path: repo, localName: localName, localUID: local.uid, configFile: configFile))
+        if repoFacts != nil { a.checkOwnedParents(of: repo, owners: [0, local.uid]) }
 
         // RUN_DIR: socat listens there as LOCAL_USER.
-        let runDir = value("RUN_DIR", "/run/borg")!
+        let runDir = c.runDir
         let runDirFacts = AuditOS.facts(runDir)
         a.add(DirectoryRules.runDirectory(runDirFacts, path: runDir, localName: localName, localUID: local.uid))
         if runDirFacts != nil { a.checkParents(of: runDir) }
 
         // ssh identity.
         let home = local.home.hasSuffix("/") ? String(local.home.dropLast()) : local.home
-        let identities = value("SSH_IDENTITY").map { [$0] } ?? ["id_ed25519", "id_ecdsa", "id_rsa"].map { "\(home)/.ssh/\($0)" }
+        let identities = c.sshIdentity.map { [$0] } ?? ["id_ed25519", "id_ecdsa", "id_rsa"].map { "\(home)/.ssh/\($0)" }
         var foundIdentity = false
         for id in identities {
             guard let f = AuditOS.facts(id) else { continue }
@@ -109,51 +97,51 @@ public enum ServerAudit {
                           fix: "sudo -u \(localName) ssh-keygen -t ed25519 -N '' -f \(identities[0])"))
         }
 
-        // known_hosts has the client.
-        let knownHosts = value("SSH_KNOWN_HOSTS", "\(home)/.ssh/known_hosts")!
-        if let host = value("REMOTE_HOST") {
-            let port = value("SSH_PORT", "22")!
-            let name = port == "22" ? host : "[\(host)]:\(port)"
-            if let f = AuditOS.facts(knownHosts) {
-                if f.mode & 0o022 != 0 || (f.uid != 0 && f.uid != local.uid) {
-                    a.add(Finding(.fail, check: "server.knownhosts", what: "known_hosts can be changed by others", location: knownHosts,
-                                  expected: "owned by root or \(localName), no group/other write",
-                                  actual: "uid \(f.uid), \(FileRules.octal(f.mode))", fix: "chown \(localName) \(knownHosts) && chmod 0644 \(knownHosts)"))
-                }
-                let out = AuditOS.run([options.sshKeygen, "-F", name, "-f", knownHosts])
-                if out.status == 0 && !out.stdout.isEmpty {
-                    a.add(Finding(.ok, check: "server.knownhosts", what: "known_hosts has the client's host key", location: knownHosts,
-                                  expected: "an entry for \(name)", actual: "found"))
-                } else {
-                    a.add(Finding(.fail, check: "server.knownhosts", what: "known_hosts has no key for the client; ssh (StrictHostKeyChecking=yes) refuses",
-                                  location: knownHosts, expected: "an entry for \(name)", actual: "none",
-                                  fix: "ssh-keyscan -p \(port) \(host) >> \(knownHosts)   (then compare the fingerprint with the client's: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"))
-                }
-            } else {
-                a.add(Finding(.fail, check: "server.knownhosts", what: "the known_hosts file does not exist", location: knownHosts,
-                              expected: "an entry for \(name)", actual: "missing",
-                              fix: "ssh-keyscan -p \(port) \(host) >> \(knownHosts)   (then verify the fingerprint)"))
+        // known_hosts has the client. ssh reads the user's files (UserKnownHostsFile: SSH_KNOWN_HOSTS,
+        // else ~/.ssh/known_hosts and known_hosts2) and the global ones (GlobalKnownHostsFile), ssh_config(5).
+        let userFiles = c.sshKnownHosts.map { [$0] } ?? ["\(home)/.ssh/known_hosts", "\(home)/.ssh/known_hosts2"]
+        let name = c.sshPort == 22 ? c.remoteHost : "[\(c.remoteHost)]:\(c.sshPort)"
+        let keyscan = "ssh-keyscan -p \(c.sshPort) \(c.remoteHost) >> \(userFiles[0])"
+        var present: [String] = []
+        var holder: String?
+        for file in userFiles + options.globalKnownHosts {
+            guard let f = AuditOS.facts(file) else { continue }
+            present.append(file)
+            if f.mode & 0o022 != 0 || (f.uid != 0 && f.uid != local.uid) {
+                a.add(Finding(.fail, check: "server.knownhosts", what: "known_hosts can be changed by others", location: file,
+                              expected: "owned by root or \(localName), no group/other write",
+                              actual: "uid \(f.uid), \(FileRules.octal(f.mode))", fix: "chown \(localName) \(file) && chmod 0644 \(file)"))
             }
+            let out = AuditOS.run([options.sshKeygen, "-F", name, "-f", file])
+            if holder == nil && out.status == 0 && !out.stdout.isEmpty { holder = file }
+        }
+        if let holder {
+            a.add(Finding(.ok, check: "server.knownhosts", what: "known_hosts has the client's host key", location: holder,
+                          expected: "an entry for \(name)", actual: "found"))
+        } else if present.isEmpty {
+            a.add(Finding(.fail, check: "server.knownhosts", what: "the known_hosts file does not exist", location: userFiles[0],
+                          expected: "an entry for \(name)", actual: "missing",
+                          fix: keyscan + "   (then verify the fingerprint)"))
+        } else {
+            a.add(Finding(.fail, check: "server.knownhosts", what: "known_hosts has no key for the client; ssh (StrictHostKeyChecking=yes) refuses",
+                          location: userFiles[0], expected: "an entry for \(name) in \(present.joined(separator: ", "))", actual: "none",
+                          fix: keyscan + "   (then compare the fingerprint with the client's: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"))
         }
 
         // borg serve options.
-        let appendOnly = value("APPEND_ONLY", "yes")!.lowercased()
-        switch appendOnly {
-        case "yes", "true", "1":
+        if c.appendOnly {
             a.add(Finding(.ok, check: "server.appendonly", what: "borg serve runs with --append-only", location: "\(configFile): APPEND_ONLY",
-                          expected: "yes", actual: appendOnly))
-        case "no", "false", "0":
+                          expected: "yes", actual: "yes"))
+        } else {
             a.add(Finding(.warn, check: "server.appendonly",
                           what: "append-only is off: a compromised client can delete or overwrite its archives",
-                          location: "\(configFile): APPEND_ONLY", expected: "yes", actual: appendOnly,
+                          location: "\(configFile): APPEND_ONLY", expected: "yes", actual: "no",
                           fix: "set APPEND_ONLY=yes (prune/compact then run on the server)"))
-        default:
-            a.add(Finding(.fail, check: "server.appendonly", what: "APPEND_ONLY must be yes or no", location: "\(configFile): APPEND_ONLY",
-                          expected: "yes or no", actual: appendOnly, fix: "set APPEND_ONLY=yes"))
         }
 
         // Maintenance: the COMPACT and CHECK timers of this client, and their last records.
-        if let config = try? ServerConfig.parse(text, file: configFile) {
+        do {
+            let config = c
             let base = configFile.split(separator: "/").last.map(String.init) ?? configFile
             let instance = base.hasSuffix(".conf") ? String(base.dropLast(5)) : base
             var enabled: [ServerMode: Bool] = [:]

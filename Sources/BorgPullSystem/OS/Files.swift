@@ -145,6 +145,100 @@ public enum Files {
         return fd
     }
 
+    /// A file a root process refuses to trust, with the component that failed and the fix.
+    public struct Untrusted: Error, CustomStringConvertible, Sendable {
+        /// The file, or the directory above it that failed.
+        public var path: String
+        /// e.g. "owned by uid 1000, not root", "not a regular file", "cannot open: ...".
+        public var problem: String
+        public var fix: String
+        /// errno of a failed open/openat/read, 0 for a judgement.
+        public var errno: Int32 = 0
+
+        public var description: String { "\(path): \(problem) (fix: \(fix))" }
+    }
+
+    /// Opens `path` for reading the way OpenSSH's `safe_path` trusts a file (sshd(8), auth.c):
+    /// every directory from `/` down, and the file, owned by root (or one of `owners`) and not
+    /// writable by group or other. It walks by descriptor: each directory is opened with
+    /// openat(2) `O_PATH|O_DIRECTORY|O_NOFOLLOW` below the one judged before and judged by
+    /// fstat(2) of that descriptor; the file is opened `O_RDONLY|O_NOFOLLOW|O_NONBLOCK` below the
+    /// last one and judged by fstat of the opened descriptor, so the judged file is the read file
+    /// (no symlink anywhere, no swap between check and read, a FIFO cannot block).
+    /// - Parameter owners: uids besides root that may own the file and its directories.
+    /// - Returns: the descriptor of the regular file (close-on-exec); the caller closes it.
+    /// - Throws: `Untrusted` naming the component: ELOOP/ENOTDIR for a symlink on the way,
+    ///   "owned by uid N, not root", "writable by group or other (mode M)", "not a regular file".
+    public static func openTrusted(_ path: String, owners: Set<UInt32> = []) throws(Untrusted) -> Int32 {
+        guard path.hasPrefix("/"), !path.split(separator: "/").contains("..") else {
+            throw Untrusted(path: path, problem: "not an absolute path without ..", fix: "use the file's absolute path", errno: EINVAL)
+        }
+        func judge(_ fd: Int32, _ at: String, directory: Bool) throws(Untrusted) {
+            var st = stat()
+            guard fstat(fd, &st) == 0 else {
+                let e = Glibc.errno
+                close(fd)
+                throw Untrusted(path: at, problem: "fstat failed: \(String(cString: strerror(e)))", fix: "check the file", errno: e)
+            }
+            var problem: String?
+            if !directory && (st.st_mode & S_IFMT) != S_IFREG {
+                problem = "not a regular file"
+            } else if st.st_uid != 0 && !owners.contains(st.st_uid) {
+                problem = "owned by uid \(st.st_uid), not root"
+            } else if st.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+                problem = "writable by group or other (mode \(String(st.st_mode & 0o7777, radix: 8)))"
+            }
+            guard let problem else { return }
+            close(fd)
+            // A sticky world-writable directory (/tmp) is shared by design: the file must move.
+            let fix = directory && st.st_mode & 0o1002 == 0o1002
+                ? "move \(path) out of \(at) (a shared sticky directory; do not chmod it), e.g. below /etc"
+                : "chown root:root \(at); chmod go-w \(at)"
+            throw Untrusted(path: at, problem: directory ? "a directory above the file is \(problem)" : problem, fix: fix)
+        }
+        var dirfd = retrying { open("/", openPath | O_DIRECTORY | O_CLOEXEC) }
+        guard dirfd >= 0 else { throw Untrusted(path: "/", problem: "cannot open", fix: "check /", errno: Glibc.errno) }
+        try judge(dirfd, "/", directory: true)
+        let parts = path.split(separator: "/").filter { $0 != "." }.map(String.init)
+        var at = ""
+        for (i, part) in parts.enumerated() {
+            at += "/" + part
+            let last = i == parts.count - 1
+            let flags = last ? O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC : openPath | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+            let next = retrying { openat(dirfd, part, flags) }
+            let e = Glibc.errno
+            close(dirfd)
+            guard next >= 0 else {
+                let fix = e == ELOOP || e == ENOTDIR ? "point to the file itself, not through a symlink" : "check the path in the configuration"
+                throw Untrusted(path: at, problem: "cannot open: \(String(cString: strerror(e)))", fix: fix, errno: e)
+            }
+            try judge(next, at, directory: !last)
+            dirfd = next
+        }
+        return dirfd
+    }
+
+    /// Reads the file `openTrusted` opened (at most `limit` bytes, else `Untrusted`).
+    public static func readTrusted(_ path: String, limit: Int, owners: Set<UInt32> = []) throws(Untrusted) -> String {
+        let fd = try openTrusted(path, owners: owners)
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = retrying { Glibc.read(fd, &buffer, buffer.count) }
+            if n < 0 {
+                let e = Glibc.errno
+                throw Untrusted(path: path, problem: "read failed: \(String(cString: strerror(e)))", fix: "check the file", errno: e)
+            }
+            if n == 0 { break }
+            bytes += buffer[0..<n]
+            if bytes.count > limit {
+                throw Untrusted(path: path, problem: "larger than \(limit) bytes", fix: "point to the right file, not something else")
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// Creates the directory `path` (one level) with exactly `mode` and, when given, `owner`, or
     /// leaves an existing one alone. The parent is opened with `openDirectoryNoFollow`, the new
     /// directory made with mkdirat(2) and set with fchmod/fchown on its own descriptor (mkdir

@@ -29,7 +29,7 @@ func retrying<T: BinaryInteger>(_ body: () -> T) -> T {
     }
 }
 
-/// Users and groups from NSS (getpwnam_r(3), getgrnam_r(3)).
+/// Users and groups from NSS (getpwnam_r(3), getpwuid_r(3), getgrnam_r(3), getgrgid_r(3), through `nssLookup`).
 public struct Account: Sendable, Equatable {
     public var name: String
     public var uid: UInt32
@@ -47,32 +47,59 @@ public struct Account: Sendable, Equatable {
 
     /// Looks up a user by name; nil if there is no such user.
     public static func user(_ name: String) -> Account? {
-        var pw = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 16384)
-        guard getpwnam_r(name, &pw, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return Account(name: name, uid: pw.pw_uid, gid: pw.pw_gid, home: String(cString: pw.pw_dir),
-                       shell: String(cString: pw.pw_shell))
+        nssLookup(passwd(), { getpwnam_r(name, $0, $1, $2, $3) }) {
+            Account(name: name, uid: $0.pw_uid, gid: $0.pw_gid, home: String(cString: $0.pw_dir), shell: String(cString: $0.pw_shell))
+        }
     }
 
     /// The account of the effective uid (getpwuid_r(3)).
     public static func current() -> Account? {
-        var pw = passwd()
-        var result: UnsafeMutablePointer<passwd>?
-        var buffer = [CChar](repeating: 0, count: 16384)
-        guard getpwuid_r(geteuid(), &pw, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return Account(name: String(cString: pw.pw_name), uid: pw.pw_uid, gid: pw.pw_gid,
-                       home: String(cString: pw.pw_dir), shell: String(cString: pw.pw_shell))
+        nssLookup(passwd(), { getpwuid_r(geteuid(), $0, $1, $2, $3) }) {
+            Account(name: String(cString: $0.pw_name), uid: $0.pw_uid, gid: $0.pw_gid,
+                    home: String(cString: $0.pw_dir), shell: String(cString: $0.pw_shell))
+        }
     }
 
     /// Looks up a group id by name.
     public static func groupID(_ name: String) -> UInt32? {
-        var gr = group()
-        var result: UnsafeMutablePointer<group>?
-        var buffer = [CChar](repeating: 0, count: 16384)
-        guard getgrnam_r(name, &gr, &buffer, buffer.count, &result) == 0, result != nil else { return nil }
-        return gr.gr_gid
+        nssLookup(group(), { getgrnam_r(name, $0, $1, $2, $3) }) { $0.gr_gid }
     }
+
+    /// The name of the user `uid` (getpwuid_r(3)).
+    public static func userName(_ uid: UInt32) -> String? {
+        nssLookup(passwd(), { getpwuid_r(uid, $0, $1, $2, $3) }) { String(cString: $0.pw_name) }
+    }
+
+    /// The name of the group `gid` (getgrgid_r(3)).
+    public static func groupName(_ gid: UInt32) -> String? {
+        nssLookup(group(), { getgrgid_r(gid, $0, $1, $2, $3) }) { String(cString: $0.gr_name) }
+    }
+}
+
+/// The one getpw*_r/getgr*_r buffer loop: calls `lookup` (entry, buffer, size, result) with a
+/// buffer of 16 KiB that doubles while it answers ERANGE, up to `maxBytes` (getpwnam_r(3): a
+/// group with many members needs more than any fixed size), and reads the entry while its
+/// strings (which point into the buffer) are valid.
+/// - Returns: `read(entry)`; nil when there is no such entry, on any other error, or past `maxBytes`.
+func nssLookup<Entry, T>(_ empty: Entry, maxBytes: Int = 1 << 20,
+                         _ lookup: (UnsafeMutablePointer<Entry>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>) -> Int32,
+                         read: (Entry) -> T) -> T? {
+    var size = 16384
+    while size <= maxBytes {
+        var entry = empty
+        var result: UnsafeMutablePointer<Entry>?
+        var buffer = [CChar](repeating: 0, count: size)
+        var again = false
+        let value: T? = buffer.withUnsafeMutableBufferPointer { buf in
+            let rc = lookup(&entry, buf.baseAddress!, buf.count, &result)
+            if rc == ERANGE { again = true; return nil }
+            guard rc == 0, result != nil else { return nil }
+            return read(entry)
+        }
+        if !again { return value }
+        size *= 2
+    }
+    return nil
 }
 
 /// Host name as borg's `{hostname}` placeholder sees it (short name, gethostname(2)).

@@ -39,6 +39,14 @@ public struct SpawnSpec: Sendable {
         /// Onto a descriptor of the helper, e.g. the write end of a pipe the caller reads itself
         /// (`run` does not read it).
         case descriptor(Int32)
+
+        /// The helper reads it through a pipe (`.capture`, `.lines`).
+        var isRead: Bool {
+            switch self {
+            case .capture, .lines: return true
+            default: return false
+            }
+        }
     }
 
     public var argv: [String]
@@ -47,10 +55,11 @@ public struct SpawnSpec: Sendable {
     public var stderr: Output
     /// Parent descriptors placed at fixed numbers in the child, e.g. a passphrase pipe at 3.
     public var descriptors: [(child: Int32, parent: Int32)]
-    public var workingDirectory: String
+    /// nil: the helper's own.
+    public var workingDirectory: String?
 
     public init(argv: [String], environment: [String: String], stdout: Output = .inherit, stderr: Output = .inherit,
-                descriptors: [(child: Int32, parent: Int32)] = [], workingDirectory: String = "/") {
+                descriptors: [(child: Int32, parent: Int32)] = [], workingDirectory: String? = "/") {
         self.argv = argv
         self.environment = environment
         self.stdout = stdout
@@ -67,6 +76,8 @@ public struct ProcessResult: Sendable {
     /// The `.capture` stdout passed `OutputReader.captureLimit`: `stdout` holds only its first
     /// bytes, so it is not valid output (the rest was read and dropped).
     public var stdoutOverflowed: Bool
+    /// A `.capture` stderr, at most `OutputReader.captureLimit` bytes.
+    public var stderr: [UInt8]
     /// The last lines of a `.lines` output (stderr first if both), at most 100.
     public var tail: [String]
     /// The timeout elapsed and the process group was terminated.
@@ -90,25 +101,43 @@ public func monotonicSeconds() -> Double {
 /// forwarded to the running child's process group) or by `takeSignals` at a step boundary.
 /// Create it before any thread starts (first thing in the client's `main`; in borgpull-server's
 /// `ServerRun` once the lock is held), so every thread inherits the mask.
+///
+/// A child's end is noticed through its pidfd (pidfd_open(2), Linux 5.3: readable once the child
+/// has ended), polled together with the signalfd and the child's pipes: at once, whether or not
+/// SIGCHLD reaches the signalfd (a thread started before the mask may take it). Where the kernel
+/// refuses pidfd_open, SIGCHLD on the signalfd and a short poll stand in.
 public final class Supervisor: @unchecked Sendable {
+    /// -1 when the supervisor does not handle signals (`handlingSignals: false`).
     let signalFD: Int32
     /// The first terminating signal received (SIGTERM, SIGINT or SIGHUP), if any.
     public private(set) var receivedSignal: Int32?
+    /// The children `start` started and nobody reaped yet, by pid.
+    var running: [pid_t: Child] = [:]
 
     static let watched: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGCHLD]
 
-    public init() throws(SystemError) {
+    init(signalFD: Int32) {
+        self.signalFD = signalFD
+    }
+
+    /// Blocks the watched signals in the process and opens the signalfd.
+    /// - Throws: `SystemError` from pthread_sigmask(3) or signalfd(2).
+    public convenience init() throws(SystemError) {
         var set = sigset_t()
         sigemptyset(&set)
         for s in Supervisor.watched { sigaddset(&set, s) }
         guard pthread_sigmask(SIG_BLOCK, &set, nil) == 0 else { throw SystemError("pthread_sigmask") }
         let fd = signalfd(-1, &set, Int32(SFD_CLOEXEC | SFD_NONBLOCK))
         guard fd >= 0 else { throw SystemError("signalfd") }
-        signalFD = fd
+        self.init(signalFD: fd)
     }
 
+    /// A supervisor that leaves the process's signals alone (no mask, no signalfd): `takeSignals`
+    /// is always empty and nothing is forwarded. For borgpull-check, which Ctrl-C must end.
+    public static func leavingSignalsAlone() -> Supervisor { Supervisor(signalFD: -1) }
+
     deinit {
-        close(signalFD)
+        if signalFD >= 0 { close(signalFD) }
     }
 
     /// Makes this process the reaper of its orphaned descendants (prctl(2) PR_SET_CHILD_SUBREAPER,
@@ -118,31 +147,56 @@ public final class Supervisor: @unchecked Sendable {
         _ = borgpull_set_child_subreaper()
     }
 
-    /// Waits until one of `descriptors` is readable (or at its end), a watched signal arrives
-    /// (SIGCHLD too: a child ended) or `timeout` seconds pass (poll(2) on them and the signalfd).
-    /// Nothing is consumed: read the signals with `takeSignals`, the children with `reapChildren`.
-    public func wait(readable descriptors: [Int32] = [], timeout: Double) {
-        var pfds = [pollfd(fd: signalFD, events: Int16(POLLIN), revents: 0)]
-        pfds += descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        _ = poll(&pfds, nfds_t(pfds.count), Int32(max(0, timeout) * 1000) + 1)
+    /// Waits until one of `descriptors` is readable (or at its end), one of `children` ends, a
+    /// watched signal arrives (SIGCHLD too) or `timeout` seconds pass (poll(2) on them, the
+    /// children's pidfds and the signalfd). Nothing is consumed: read the signals with
+    /// `takeSignals`, the children with `reap` or `reapChildren`.
+    public func wait(readable descriptors: [Int32] = [], children: [Child] = [], timeout: Double) {
+        var fds = descriptors
+        var waitLimit = max(0, timeout)
+        for c in children where c.termination == nil {
+            if c.pidFD >= 0 { fds.append(c.pidFD) } else if signalFD < 0 { waitLimit = min(waitLimit, 0.05) }
+        }
+        if signalFD >= 0 { fds.append(signalFD) }
+        var pfds = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        _ = poll(&pfds, nfds_t(pfds.count), Int32(waitLimit * 1000) + 1)
     }
 
-    /// Reaps, without waiting, every child that has ended: the ones `spawn` started and, after
-    /// `becomeSubreaper`, orphaned descendants (waitpid(2) on -1 with WNOHANG).
+    /// Reaps, without waiting, every child that has ended: the ones `start` started and, after
+    /// `becomeSubreaper`, orphaned descendants (waitpid(2) on -1 with WNOHANG). A started child
+    /// gets its `termination`.
     /// - Returns: each reaped pid with how it ended, in the order reaped.
+    @discardableResult
     public func reapChildren() -> [(pid: pid_t, termination: Termination)] {
         var out: [(pid: pid_t, termination: Termination)] = []
         while true {
             var status: Int32 = 0
             let pid = retrying { waitpid(-1, &status, WNOHANG) }
             if pid <= 0 { return out }
-            out.append((pid, Termination(waitStatus: status)))
+            let t = Termination(waitStatus: status)
+            running.removeValue(forKey: pid)?.ended(t)
+            out.append((pid, t))
         }
+    }
+
+    /// Reaps `child` if it has ended (waitpid(2) on its pid, WNOHANG).
+    /// - Returns: its termination, nil while it runs.
+    @discardableResult
+    public func reap(_ child: Child) -> Termination? {
+        if child.termination == nil {
+            var status: Int32 = 0
+            if retrying({ waitpid(child.pid, &status, WNOHANG) }) == child.pid {
+                running.removeValue(forKey: child.pid)
+                child.ended(Termination(waitStatus: status))
+            }
+        }
+        return child.termination
     }
 
     /// Reads pending signals; returns the terminating ones (SIGCHLD is consumed silently).
     @discardableResult
     public func takeSignals() -> [Int32] {
+        guard signalFD >= 0 else { return [] }
         var out: [Int32] = []
         var info = signalfd_siginfo()
         while retrying({ read(signalFD, &info, MemoryLayout<signalfd_siginfo>.size) }) == MemoryLayout<signalfd_siginfo>.size {
@@ -156,9 +210,38 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     /// Starts `spec` in its own process group with default signal dispositions and an empty
-    /// signal mask, stdin /dev/null and only the descriptors asked for (posix_spawn(3)).
-    /// - Returns: the child's pid (also its process group id).
-    public func spawn(_ spec: SpawnSpec, stdoutPipe: Int32? = nil, stderrPipe: Int32? = nil) throws(SystemError) -> pid_t {
+    /// signal mask, stdin /dev/null and only the descriptors asked for (posix_spawn(3)); a
+    /// `.capture` or `.lines` output gets a pipe the returned child reads (`drain`).
+    /// - Returns: the running child (its pid is also its process group id).
+    /// - Throws: `SystemError` when a pipe cannot be made or posix_spawn fails (errno ENOENT,
+    ///   EACCES, ...; EINVAL for an executable that is not an absolute path).
+    public func start(_ spec: SpawnSpec) throws(SystemError) -> Child {
+        var readers: [OutputReader] = []
+        var childEnds: [Int32: Int32] = [:]
+        defer { for fd in childEnds.values { close(fd) } }
+        for (target, output) in [(Int32(2), spec.stderr), (Int32(1), spec.stdout)] where output.isRead {
+            var fds: [Int32] = [0, 0]
+            guard pipe2(&fds, O_CLOEXEC) == 0 else {
+                for r in readers { close(r.fd) }
+                throw SystemError("pipe2")
+            }
+            _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+            readers.append(OutputReader(fd: fds[0], output: output, target: target))
+            childEnds[target] = fds[1]
+        }
+        let pid: pid_t
+        do {
+            pid = try spawn(spec, stdoutPipe: childEnds[1], stderrPipe: childEnds[2])
+        } catch {
+            for r in readers { close(r.fd) }
+            throw error
+        }
+        let child = Child(pid: pid, pidFD: bp_pidfd_open(pid), readers: readers)
+        running[pid] = child
+        return child
+    }
+
+    func spawn(_ spec: SpawnSpec, stdoutPipe: Int32?, stderrPipe: Int32?) throws(SystemError) -> pid_t {
         guard let path = spec.argv.first, path.hasPrefix("/") else {
             throw SystemError("spawn (executable must be an absolute path)", path: spec.argv.first, errno: EINVAL)
         }
@@ -186,7 +269,7 @@ public final class Supervisor: @unchecked Sendable {
         }
         // Nothing else crosses into the child: not the lock, not the signalfd, not other pipes.
         posix_spawn_file_actions_addclosefrom_np(&actions, highest + 1)
-        posix_spawn_file_actions_addchdir_np(&actions, spec.workingDirectory)
+        if let dir = spec.workingDirectory { posix_spawn_file_actions_addchdir_np(&actions, dir) }
 
         var empty = sigset_t()
         sigemptyset(&empty)
@@ -210,97 +293,143 @@ public final class Supervisor: @unchecked Sendable {
         return pid
     }
 
-    /// Runs `spec` to its end.
+    /// Runs `spec` to its end (`start`, then `watch`).
+    public func run(_ spec: SpawnSpec, timeout: Double? = nil, grace: Double = 10, forwardSignals: Bool = true,
+                    lineSink: (String) -> Void = { _ in }) throws(SystemError) -> ProcessResult {
+        watch(try start(spec), timeout: timeout, grace: grace, forwardSignals: forwardSignals, lineSink: lineSink)
+    }
+
+    /// Watches `child` to its end, reading its outputs.
     ///
     /// A SIGTERM/SIGINT/SIGHUP received meanwhile is forwarded to the child's process group and
     /// recorded; the child is still awaited (borg writes a checkpoint on SIGINT/SIGTERM).
-    /// When `timeout` seconds pass, the group gets SIGTERM, and SIGKILL `grace` seconds later.
+    /// When `timeout` seconds (counted from the start) pass, the group gets SIGTERM, and SIGKILL
+    /// `grace` seconds later.
     /// - Parameter lineSink: receives each line of a `.lines` output, already prefixed.
     /// - Parameter forwardSignals: false for the post hook, which must finish even while the
     ///   helper is being stopped (the signal is still recorded).
-    public func run(_ spec: SpawnSpec, timeout: Double? = nil, grace: Double = 10, forwardSignals: Bool = true,
-                    lineSink: (String) -> Void = { _ in }) throws(SystemError) -> ProcessResult {
-        let started = monotonicSeconds()
-        var readers: [OutputReader] = []
-        var childEnds: [Int32] = []
-        func makePipe(_ output: SpawnSpec.Output) throws(SystemError) -> Int32? {
-            guard output == .capture || { if case .lines = output { return true } else { return false } }() else { return nil }
-            var fds: [Int32] = [0, 0]
-            guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
-            _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
-            readers.append(OutputReader(fd: fds[0], output: output))
-            childEnds.append(fds[1])
-            return fds[1]
-        }
-        let errPipe = try makePipe(spec.stderr)
-        let outPipe = try makePipe(spec.stdout)
-        let pid: pid_t
-        do {
-            pid = try spawn(spec, stdoutPipe: outPipe, stderrPipe: errPipe)
-        } catch {
-            for fd in childEnds { close(fd) }
-            for r in readers { close(r.fd) }
-            throw error
-        }
-        for fd in childEnds { close(fd) }
-
-        var termination: Termination?
+    public func watch(_ child: Child, timeout: Double? = nil, grace: Double = 10, forwardSignals: Bool = true,
+                      lineSink: (String) -> Void = { _ in }) -> ProcessResult {
         var timedOut = false
         var interruptedBy: Int32?
         var killAt: Double?
-        let deadline = timeout.map { started + $0 }
-
-        func reap() {
-            var status: Int32 = 0
-            let r = retrying { waitpid(pid, &status, WNOHANG) }
-            guard r == pid else { return }
-            termination = Termination(waitStatus: status)
-        }
-
-        while termination == nil {
+        let deadline = timeout.map { child.started + $0 }
+        while reap(child) == nil {
             let now = monotonicSeconds()
             if let d = deadline, !timedOut, now >= d {
                 timedOut = true
-                kill(-pid, SIGTERM)
+                child.signalGroup(SIGTERM)
                 killAt = now + grace
             }
             if let k = killAt, now >= k {
-                kill(-pid, SIGKILL)
+                child.signalGroup(SIGKILL)
                 killAt = nil
             }
             var wait = 1.0
             if let d = deadline, !timedOut { wait = min(wait, d - now) }
             if let k = killAt { wait = min(wait, k - now) }
-            self.wait(readable: readers.filter { !$0.closed }.map(\.fd), timeout: wait)
+            self.wait(readable: child.openOutputs, children: [child], timeout: wait)
             for s in takeSignals() {
                 interruptedBy = interruptedBy ?? s
-                if forwardSignals { kill(-pid, s) }
+                if forwardSignals { child.signalGroup(s) }
             }
-            for r in readers where !r.closed { r.drain(lineSink) }
-            reap()
+            child.drain(lineSink)
         }
-        for r in readers {
-            if !r.closed { r.drain(lineSink, maxReads: .max) }
-            r.finish(lineSink)
-            close(r.fd)
-        }
-        let capture = readers.first { $0.output == .capture }
-        return ProcessResult(termination: termination!, stdout: capture?.captured ?? [],
-                             stdoutOverflowed: capture?.overflowed ?? false, tail: readers.flatMap(\.tail), timedOut: timedOut, interruptedBy: interruptedBy,
-                             seconds: monotonicSeconds() - started)
+        child.finish(linger: 0, lineSink)
+        return ProcessResult(termination: child.termination!, stdout: child.stdout, stdoutOverflowed: child.stdoutOverflowed,
+                             stderr: child.capturedStderr, tail: child.tail, timedOut: timedOut, interruptedBy: interruptedBy,
+                             seconds: monotonicSeconds() - child.started)
     }
+}
+
+/// A child `Supervisor.start` started: its pid (also its process group), its pidfd and the
+/// readers of its `.capture` and `.lines` outputs.
+public final class Child {
+    public let pid: pid_t
+    /// pidfd_open(2) of the child (readable once it ended); -1 where the kernel refused it.
+    let pidFD: Int32
+    let readers: [OutputReader]
+    /// `monotonicSeconds()` when it was started.
+    public let started: Double
+    /// How it ended, once reaped (`Supervisor.reap`, `Supervisor.reapChildren`).
+    public private(set) var termination: Termination?
+
+    init(pid: pid_t, pidFD: Int32, readers: [OutputReader]) {
+        self.pid = pid
+        self.pidFD = pidFD
+        self.readers = readers
+        started = monotonicSeconds()
+    }
+
+    deinit {
+        if pidFD >= 0 { close(pidFD) }
+        for r in readers { close(r.fd) }
+    }
+
+    func ended(_ t: Termination) { termination = t }
+
+    /// Sends `signal` to the child's process group (kill(2) on -pid), unless it was reaped:
+    /// a reaped pid may already name another process.
+    public func signalGroup(_ signal: Int32) {
+        guard termination == nil else { return }
+        _ = kill(-pid, signal)
+    }
+
+    /// Whether any process of its group still runs (kill(2) with signal 0; EPERM: one runs under
+    /// another uid).
+    public var groupAlive: Bool { kill(-pid, 0) == 0 || errno == EPERM }
+
+    /// The read ends of its outputs that are not at their end yet.
+    public var openOutputs: [Int32] { readers.filter { !$0.closed }.map(\.fd) }
+
+    /// Reads what its outputs hold now (`OutputReader.drain`: bounded per call).
+    public func drain(_ lineSink: (String) -> Void) {
+        for r in readers where !r.closed { r.drain(lineSink) }
+    }
+
+    /// After the child ended: reads what is left, for at most `linger` seconds waiting for the
+    /// pipes' end (a grandchild may hold them open), and ends the last lines.
+    public func finish(linger: Double, _ lineSink: (String) -> Void) {
+        let by = monotonicSeconds() + linger
+        drain(lineSink)
+        while !openOutputs.isEmpty && monotonicSeconds() < by {
+            var pfds = openOutputs.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            _ = poll(&pfds, nfds_t(pfds.count), 100)
+            drain(lineSink)
+        }
+        for r in readers { r.finish(lineSink) }
+    }
+
+    func reader(_ target: Int32) -> OutputReader? { readers.first { $0.target == target } }
+    /// A `.capture` stdout so far, at most `OutputReader.captureLimit` bytes.
+    public var stdout: [UInt8] { reader(1)?.captured ?? [] }
+    /// The `.capture` stdout passed `OutputReader.captureLimit`.
+    public var stdoutOverflowed: Bool { reader(1)?.overflowed ?? false }
+    /// A `.capture` stderr, at most `OutputReader.captureLimit` bytes.
+    public var capturedStderr: [UInt8] { reader(2)?.captured ?? [] }
+    /// The last bytes (at most `OutputReader.rawTailLimit`, 64 KiB) of a `.lines` stderr, as written.
+    public var stderrRawTail: [UInt8] { reader(2)?.rawTail ?? [] }
+    /// The last lines of its `.lines` outputs (stderr first), at most 100 each.
+    public var tail: [String] { readers.flatMap(\.tail) }
 }
 
 /// Reads one non-blocking pipe of a child: collects bytes or splits lines, in bounded memory.
 final class OutputReader {
     let fd: Int32
     let output: SpawnSpec.Output
+    /// The child's descriptor it reads: 1 (stdout) or 2 (stderr).
+    let target: Int32
     var closed = false
     var captured: [UInt8] = []
     /// More than `captureLimit` bytes arrived on a `.capture` output.
     var overflowed = false
     var lines = LineAssembler()
     var tail: [String] = []
+    /// The last `rawTailLimit` bytes of a `.lines` output as they came (the server's diagnosis
+    /// of ssh's messages reads them).
+    var rawTail: [UInt8] = []
+    /// 64 KiB, in bytes.
+    static let rawTailLimit = 64 << 10
     /// 4 MiB, in bytes: what a `.capture` output may hold. Its users print one small JSON object
     /// (`borg create --json`: archive, repository, cache stats, a few KiB); past this the output
     /// is not what was expected, and a child must not make the helper grow without end.
@@ -308,9 +437,10 @@ final class OutputReader {
     /// Lines kept in `tail`; with `LineAssembler`'s cut, at most about 100 x 8 KiB.
     static let tailLines = 100
 
-    init(fd: Int32, output: SpawnSpec.Output) {
+    init(fd: Int32, output: SpawnSpec.Output, target: Int32 = 1) {
         self.fd = fd
         self.output = output
+        self.target = target
     }
 
     /// Reads what is available now (never blocks), at most `maxReads` reads of 64 KiB, so a child
@@ -332,6 +462,8 @@ final class OutputReader {
                 buf.withUnsafeBufferPointer { b in
                     lines.feed(UnsafeBufferPointer(rebasing: b[0..<n])) { emit(prefix, $0, sink) }
                 }
+                rawTail += buf[0..<n]
+                if rawTail.count > OutputReader.rawTailLimit { rawTail.removeFirst(rawTail.count - OutputReader.rawTailLimit) }
             default: break
             }
         }

@@ -12,13 +12,25 @@ public struct PolicyFileError: Error, Equatable, Sendable, CustomStringConvertib
     public var problem: String
     public var fix: String
     public var description: String { "policy file \(path): \(problem); fix: \(fix)" }
+
+    public init(path: String, problem: String, fix: String) {
+        self.path = path
+        self.problem = problem
+        self.fix = fix
+    }
+
+    /// From `Files.openTrusted`; a directory above the file is named in the problem.
+    init(_ e: Files.Untrusted, file: String) {
+        self.init(path: file, problem: e.path == file ? e.problem : "\(e.path): \(e.problem)", fix: e.fix)
+    }
 }
 
 public enum SeccompPolicyFile {
     /// Refuses a policy file that someone other than root could have written.
     ///
-    /// Opens `path` with O_NOFOLLOW and checks the open file (fstat): a regular file, owned by
-    /// uid 0, not writable by group or other. The client calls this before the pre hook;
+    /// Opens `path` the safe_path way (`Files.openTrusted`): the file and every directory above
+    /// it owned by uid 0 and not writable by group or other, no symlink, judged by descriptor.
+    /// The client calls this before the pre hook;
     /// `sandbox-exec` checks again while it reads the file (`load`).
     /// - Throws: `PolicyFileError` naming the file, with the fix `chown root:root F; chmod go-w F`
     ///   for ownership/mode problems.
@@ -33,23 +45,9 @@ public enum SeccompPolicyFile {
     /// - Throws: `PolicyFileError` (unsafe, unreadable) or `SeccompPolicyError` (lint problems and
     ///   unknown syscall names, each as `file:line: problem; fix: ...`).
     public static func load(path: String) throws -> SeccompPolicy {
-        let fd = try openChecked(path)
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = read(fd, &buffer, buffer.count)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw PolicyFileError(path: path, problem: "read failed: \(errnoText())", fix: "check the file")
-            }
-            if n == 0 { break }
-            bytes += buffer[0..<n]
-            if bytes.count > 1 << 20 {
-                throw PolicyFileError(path: path, problem: "larger than 1 MiB", fix: "point to a policy file, not something else")
-            }
-        }
-        let policy = try SeccompPolicy.parse(String(decoding: bytes, as: UTF8.self), file: path)
+        let text: String
+        do { text = try Files.readTrusted(path, limit: 1 << 20) } catch { throw PolicyFileError(error, file: path) }
+        let policy = try SeccompPolicy.parse(text, file: path)
         try resolveNames(policy)
         return policy
     }
@@ -76,32 +74,7 @@ public enum SeccompPolicyFile {
     }
 
     private static func openChecked(_ path: String) throws -> Int32 {
-        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
-        if fd < 0 {
-            let e = errno
-            let fix = e == ELOOP ? "point to the file itself, not a symlink" : "check the path in the configuration"
-            throw PolicyFileError(path: path, problem: "cannot open: \(errnoText(e))", fix: fix)
-        }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let e = errno
-            close(fd)
-            throw PolicyFileError(path: path, problem: "fstat failed: \(errnoText(e))", fix: "check the file")
-        }
-        let fix = "chown root:root \(path); chmod go-w \(path)"
-        var problem: String?
-        if (st.st_mode & S_IFMT) != S_IFREG {
-            problem = "not a regular file"
-        } else if st.st_uid != 0 {
-            problem = "owned by uid \(st.st_uid), not root"
-        } else if st.st_mode & (S_IWGRP | S_IWOTH) != 0 {
-            problem = "writable by group or other (mode \(String(st.st_mode & 0o7777, radix: 8)))"
-        }
-        if let problem {
-            close(fd)
-            throw PolicyFileError(path: path, problem: problem, fix: fix)
-        }
-        return fd
+        do { return try Files.openTrusted(path) } catch { throw PolicyFileError(error, file: path) }
     }
 }
 

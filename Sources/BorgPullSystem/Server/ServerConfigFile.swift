@@ -6,26 +6,28 @@ public enum ServerConfigFile {
     /// Reads, audits and parses `path`.
     ///
     /// The file is data, but it decides which repository a client may write and which host is
-    /// trusted, so when the server runs as root it must be owned by root and not writable by
-    /// group or other (the same rule as the client's files).
+    /// trusted, so when the server runs as root it is opened the safe_path way
+    /// (`Files.readTrusted`: it and every directory above it owned by root and not writable by
+    /// group or other, no symlink, the judged file is the read file; the same rule as the
+    /// client's files). As another user it is read as a regular file without following a symlink.
     public static func load(_ path: String) throws(ServerFailure) -> ServerConfig {
-        var st = stat()
-        guard stat(path, &st) == 0 else {
-            throw ServerFailure(.configError, "\(path): cannot read the server config: \(errnoText()) (fix: pass the right file with -c FILE or BORGPULL_CONFIG=FILE; a sample is /etc/borgpull-server/borgpull.conf.example, keys in borgpull.conf(5))")
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw ServerFailure(.configError, "\(path) is not a regular file (fix: pass the config file itself with -c FILE)")
-        }
-        if geteuid() == 0 {
-            if st.st_uid != 0 {
-                throw ServerFailure(.configError, "\(path) is owned by uid \(st.st_uid), but root reads it (fix: chown root:root \(path))")
+        let text: String
+        do throws(Files.Untrusted) {
+            if geteuid() == 0 {
+                text = try Files.readTrusted(path, limit: 1 << 20)
+            } else {
+                do { text = try Files.read(path, limit: 1 << 20) } catch {
+                    throw Files.Untrusted(path: path, problem: "", fix: "", errno: error.errno)
+                }
             }
-            if st.st_mode & 0o022 != 0 {
-                throw ServerFailure(.configError, "\(path) is writable by group or other (fix: chmod go-w \(path))")
+        } catch {
+            if error.errno != 0 && error.path == path {
+                throw ServerFailure(.configError, "\(path): cannot read the server config: \(errnoText(error.errno)) (fix: pass the right file with -c FILE or BORGPULL_CONFIG=FILE; a sample is /etc/borgpull-server/borgpull.conf.example, keys in borgpull.conf(5))")
             }
-        }
-        guard let text = Files.readUpTo(path, limit: 1 << 20) else {
-            throw ServerFailure(.configError, "\(path): cannot read the server config: \(errnoText()) (fix: chmod 0644 \(path))")
+            if error.problem == "not a regular file" {
+                throw ServerFailure(.configError, "\(path) is not a regular file (fix: pass the config file itself with -c FILE)")
+            }
+            throw ServerFailure(.configError, "\(path): the server config is not safe to read as root: \(error.path == path ? "" : "\(error.path): ")\(error.problem) (fix: \(error.fix))")
         }
         do {
             return try ServerConfig.parse(text, file: path)

@@ -53,7 +53,7 @@ public enum ServerMaintenance {
         try prepareStateDirectory(c, local)
         // The lock before the drop: a BACKUP or SERVE started as root by hand leaves a root-owned
         // lock file (0600) that LOCAL_USER could not open; the descriptor survives the drop.
-        let lock = try ServerLock(path: c.lockFile)
+        let lock = try RunLock.server(c.lockFile)
         defer { lock.release() }
         if geteuid() == 0 {
             try dropTo(local)

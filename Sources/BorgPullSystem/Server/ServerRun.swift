@@ -1,55 +1,23 @@
 import Glibc
 import BorgPullCore
 
-/// The per-client lock: flock(2) on LOCK_FILE, refused at once when held.
-///
-/// The file is kept (never deleted: removing a flock'ed file lets two runs hold "the" lock).
-/// It holds the pid of the holder, for the message of the refused run.
-public final class ServerLock {
-    let fd: Int32
-    public let path: String
-
-    public init(path: String) throws(ServerFailure) {
-        self.path = path
-        // O_NOFOLLOW: the directory may belong to LOCAL_USER; never follow a link planted there.
-        // O_NONBLOCK: a FIFO planted there cannot block the open.
-        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600)
-        guard fd >= 0 else {
-            throw ServerFailure(.serveFailed, "\(path): cannot open the lock file: \(errnoText()) (fix: make sure the directory exists and is not a link; remove \(path) if it is not a regular file)")
-        }
-        var st = stat()
-        // Why nlink: the lock is truncated and written (as root when started by hand); a hard
-        // link planted in LOCAL_USER's run directory would make that another file's content.
-        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_nlink == 1 else {
-            close(fd)
-            throw ServerFailure(.serveFailed, "\(path) is not a regular file with one link (fix: remove it; borgpull-server recreates it)")
-        }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            let e = errno
-            var buf = [UInt8](repeating: 0, count: 32)
-            let n = pread(fd, &buf, buf.count, 0)
-            let holder = n > 0 ? String(decoding: buf[0..<n], as: UTF8.self).filter { $0.isNumber } : ""
-            close(fd)
-            if e == EWOULDBLOCK {
-                let fix = holder.isEmpty ? "wait for it to finish; `fuser -v \(path)` shows the holder" : "wait for it to finish, or stop it with kill -TERM \(holder)"
-                throw ServerFailure(.locked, "\(path): another borgpull-server run for this client holds the lock\(holder.isEmpty ? "" : " (pid \(holder))"); nothing was started (fix: \(fix))")
+extension RunLock {
+    /// The per-client lock (LOCK_FILE, in RUN_DIR, which belongs to LOCAL_USER), refused at
+    /// once when held, with the server's messages and exit statuses.
+    static func server(_ path: String) throws(ServerFailure) -> RunLock {
+        do { return try RunLock(path: path) } catch {
+            switch error {
+            case .busy(_, let holder):
+                let fix = holder == nil ? "wait for it to finish; `fuser -v \(path)` shows the holder" : "wait for it to finish, or stop it with kill -TERM \(holder!)"
+                throw ServerFailure(.locked, "\(path): another borgpull-server run for this client holds the lock\(holder.map { " (pid \($0))" } ?? ""); nothing was started (fix: \(fix))")
+            case _ where error.isNotRegularFile:
+                throw ServerFailure(.serveFailed, "\(path) is not a regular file with one link (fix: remove it; borgpull-server recreates it)")
+            case .system(let e) where e.operation == "flock":
+                throw ServerFailure(.serveFailed, "\(path): flock: \(errnoText(e.errno))")
+            case .system(let e):
+                throw ServerFailure(.serveFailed, "\(path): cannot open the lock file: \(errnoText(e.errno)) (fix: make sure the directory exists and is not a link; remove \(path) if it is not a regular file)")
             }
-            throw ServerFailure(.serveFailed, "\(path): flock: \(errnoText(e))")
         }
-        _ = ftruncate(fd, 0)
-        let text = Array("\(getpid())\n".utf8)
-        _ = pwrite(fd, text, text.count, 0)
-        self.fd = fd
-    }
-
-    /// Releases the lock (also on deinit).
-    public func release() {
-        _ = ftruncate(fd, 0)
-        _ = flock(fd, LOCK_UN)
-    }
-
-    deinit {
-        close(fd)
     }
 }
 
@@ -125,11 +93,8 @@ public final class ServerRun {
 
     /// The signalfd, spawning and reaping of the run (created once the lock is held).
     var supervisor: Supervisor?
-    var socatPid: pid_t = 0
-    var sshPid: pid_t = 0
-    var socatExited = false
-    var sshStatus: Int32?
-    var sshSignal: Int32?
+    var socat: Child?
+    var ssh: Child?
 
     public init(config: ServerConfig, mode: ServerMode) {
         self.config = config
@@ -203,7 +168,7 @@ public final class ServerRun {
         // Children run as LOCAL_USER, who may not be able to enter the caller's directory.
         _ = chdir("/")
         try prepareRunDirectory(local)
-        let lock = try ServerLock(path: config.lockFile)
+        let lock = try RunLock.server(config.lockFile)
         defer { lock.release() }
         var notices: [String] = []
         if try ServerSocket.prepare(config.socketPath) == .removedDead {
@@ -229,11 +194,12 @@ public final class ServerRun {
                                      interrupted: false, timedOut: false, socatDied: false, notices: notices)
         // 1. socat + borg serve, as LOCAL_USER.
         let socatArgv = ServerChildren.asUser(local, [c.socatBinary] + ServerPlan.socatArguments(c))
-        socatPid = try ServerChildren.spawn(supervisor, socatArgv, environment: env, stdout: .null, stderr: .inherit)
+        let socat = try ServerChildren.start(supervisor, socatArgv, environment: env, stdout: .null, stderr: .inherit)
+        self.socat = socat
         let readyBy = monotonicSeconds() + 10
         while !ServerSocket.isListening(c.socketPath) {
-            reapChildren()
-            if socatExited {
+            supervisor.reapChildren()
+            if socat.termination != nil {
                 throw ServerFailure(.serveFailed, "socat ended before listening on \(c.socketPath) (its message is above) (fix: check that \(local.name) can write \(FileRulesPath.parent(c.socketPath)) and that nothing else uses the path)")
             }
             if !supervisor.takeSignals().isEmpty {
@@ -243,19 +209,17 @@ public final class ServerRun {
             if monotonicSeconds() > readyBy {
                 throw ServerFailure(.serveFailed, "socat did not listen on \(c.socketPath) within 10 s (fix: run `\(socatArgv.joined(separator: " "))` by hand to see why)")
             }
-            supervisor.wait(timeout: 0.02)
+            // Listening has no descriptor to wait on: look again every 20 ms (or when socat ends).
+            supervisor.wait(children: [socat], timeout: 0.02)
         }
 
-        // 2. ssh, as LOCAL_USER; stdout = the result record, stderr = ssh's and the client's messages.
+        // 2. ssh, as LOCAL_USER; stdout = the result record (the first `ServerOutcome.stdoutLimit`
+        // bytes, `.capture`), stderr = ssh's and the client's messages (lines, and the last 64 KiB).
         // Both bounded: the client (or anyone on its side of the tunnel) decides what comes through.
-        let out = try ServerPipe(keep: .head(ServerOutcome.stdoutLimit))
-        let err = try ServerPipe(keep: .tail(64 << 10))
         let sshArgv = ServerChildren.asUser(local, [c.sshBinary] + ServerPlan.sshArguments(c, mode: mode))
         log("borgpull-server: \(mode.rawValue) \(c.repoName): \(c.remoteUser)@\(c.remoteHost):\(c.sshPort), client socket \(c.remoteSocketPath) -> \(c.socketPath) -> borg serve \(c.repoDir)\(c.appendOnly ? " (append-only)" : "")", .info)
-        sshPid = try ServerChildren.spawn(supervisor, sshArgv, environment: env,
-                                          stdout: .descriptor(out.writeFD), stderr: .descriptor(err.writeFD))
-        out.closeWriteEnd()
-        err.closeWriteEnd()
+        let ssh = try ServerChildren.start(supervisor, sshArgv, environment: env, stdout: .capture, stderr: .lines(prefix: ""))
+        self.ssh = ssh
         if mode == .serve {
             log("borgpull-server: serving; on the client, as root: borg list / borg init / borgpull-client -c /etc/borgpull BACKUP (see README). Ctrl-C ends SERVE.", .info)
         }
@@ -263,8 +227,6 @@ public final class ServerRun {
         // 3. Wait for ssh; forward SIGINT/SIGTERM/SIGHUP; enforce BACKUP_TIMEOUT.
         let deadline = mode == .backup && c.backupTimeout > 0 ? monotonicSeconds() + Double(c.backupTimeout) : Double.infinity
         var stopSentAt: Double?
-        // Lines are cut at 8 KiB: a client writing without newline cannot make the server grow.
-        var lines = LineAssembler()
         // At most this many client lines per run reach the server's log (then one notice): the
         // trigger sends only its own few lines, more is a client flooding the journal.
         let maxForwardedLines = 10_000
@@ -277,109 +239,79 @@ public final class ServerRun {
             // The client (or anyone on its side of the tunnel) wrote this: make it inert.
             log(prefix + LogText.sanitize(line), .info)
         }
-        func forward(_ bytes: UnsafeBufferPointer<UInt8>) {
-            if forwardStderrPrefix != nil { lines.feed(bytes, show) }
+        func stop() {
+            ssh.signalGroup(SIGTERM)
+            stopSentAt = monotonicSeconds()
         }
-        while sshStatus == nil && sshSignal == nil {
-            // Wakes on output, on a signal and on SIGCHLD (a child ended), else after 0.2 s.
-            supervisor.wait(readable: [out, err].filter { !$0.eof }.map(\.readFD), timeout: 0.2)
-            out.drain()
-            err.drain(forward)
-            if out.overflowed && !result.stdoutOverflowed {
+        while ssh.termination == nil {
+            // Wakes on output, on a signal, and when ssh or socat ends (their pidfds); else after
+            // at most 1 s for the deadlines.
+            let wakeBy = min(deadline, stopSentAt.map { $0 + 10 } ?? .infinity) - monotonicSeconds()
+            supervisor.wait(readable: ssh.openOutputs, children: [ssh, socat], timeout: min(1, max(0.05, wakeBy)))
+            ssh.drain(show)
+            if ssh.stdoutOverflowed && !result.stdoutOverflowed {
                 // A record is one line of a few KiB; whatever this is, it is not one.
                 log("borgpull-server: the client sent more than \(ServerOutcome.stdoutLimit >> 20) MiB on stdout, where only its result record belongs; stopping ssh", .error)
                 result.stdoutOverflowed = true
-                if stopSentAt == nil {
-                    stopSSH(SIGTERM)
-                    stopSentAt = monotonicSeconds()
-                }
+                if stopSentAt == nil { stop() }
             }
             for s in supervisor.takeSignals() {
                 if stopSentAt == nil {
                     log("borgpull-server: received signal \(s); stopping ssh, socat and borg serve", .warning)
                     result.interrupted = true
-                    stopSSH(SIGTERM)
-                    stopSentAt = monotonicSeconds()
+                    stop()
                 } else {
-                    stopSSH(SIGKILL)
+                    ssh.signalGroup(SIGKILL)
                 }
             }
-            reapChildren()
-            if socatExited && sshStatus == nil && stopSentAt == nil {
+            // Every child that ended, also orphans re-parented to the server (the subreaper).
+            supervisor.reapChildren()
+            if socat.termination != nil && ssh.termination == nil && stopSentAt == nil {
                 log("borgpull-server: socat ended unexpectedly; stopping ssh", .error)
                 result.socatDied = true
-                stopSSH(SIGTERM)
-                stopSentAt = monotonicSeconds()
+                stop()
             }
             let now = monotonicSeconds()
-            if now > deadline && stopSentAt == nil {
+            if now > deadline && stopSentAt == nil && ssh.termination == nil {
                 log("borgpull-server: BACKUP_TIMEOUT=\(c.backupTimeout) s elapsed; stopping ssh", .error)
                 result.timedOut = true
-                stopSSH(SIGTERM)
-                stopSentAt = now
+                stop()
             }
-            if let t = stopSentAt, now - t > 10 { stopSSH(SIGKILL) }
+            if let t = stopSentAt, now - t > 10 { ssh.signalGroup(SIGKILL) }
         }
         // ssh ended: collect what is still in the pipes (bounded: a grandchild may hold them).
-        let drainBy = monotonicSeconds() + 2
-        while (!out.eof || !err.eof) && monotonicSeconds() < drainBy {
-            var fds = [pollfd(fd: out.readFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: err.readFD, events: Int16(POLLIN), revents: 0)]
-            _ = poll(&fds, 2, 100)
-            out.drain()
-            err.drain(forward)
+        ssh.finish(linger: 2, show)
+        result.stdoutOverflowed = result.stdoutOverflowed || ssh.stdoutOverflowed
+        switch ssh.termination {
+        case .exited(let code): result.sshExit = code
+        case .signaled(let signal): result.sshSignal = signal
+        case nil: break
         }
-        lines.finish(show)
-        result.stdoutOverflowed = result.stdoutOverflowed || out.overflowed
-        result.sshExit = sshStatus
-        result.sshSignal = sshSignal
-        result.stdout = String(decoding: out.buffer, as: UTF8.self)
-        result.stderrTail = String(decoding: err.buffer, as: UTF8.self)
+        result.stdout = String(decoding: ssh.stdout, as: UTF8.self)
+        result.stderrTail = String(decoding: ssh.stderrRawTail, as: UTF8.self)
         return result
-    }
-
-    func stopSSH(_ signal: Int32) {
-        guard sshPid > 0, sshStatus == nil, sshSignal == nil else { return }
-        _ = kill(-sshPid, signal)
-    }
-
-    /// Reaps every child that ended (ssh, socat, and orphans re-parented to us).
-    func reapChildren() {
-        for (pid, termination) in supervisor?.reapChildren() ?? [] {
-            if pid == sshPid {
-                switch termination {
-                case .exited(let code): sshStatus = code
-                case .signaled(let signal): sshSignal = signal
-                }
-            } else if pid == socatPid {
-                socatExited = true
-            }
-        }
     }
 
     /// Every path ends here: ssh's and socat's process groups (socat, its per-connection children
     /// and every `borg serve`) get SIGTERM, then SIGKILL after 10 s; all are reaped; S is removed.
     func cleanup() {
-        if sshPid > 0 && sshStatus == nil && sshSignal == nil {
-            _ = kill(-sshPid, SIGTERM)
-        }
-        for group in [socatPid, sshPid] where group > 0 {
-            _ = kill(-group, SIGTERM)
-        }
+        let groups = [socat, ssh].compactMap { $0 }
+        for g in groups { _ = kill(-g.pid, SIGTERM) }
         let killAt = monotonicSeconds() + 10
         var killed = false
         while true {
-            reapChildren()
-            let alive = [socatPid, sshPid].filter { $0 > 0 && (kill(-$0, 0) == 0 || errno == EPERM) }
+            supervisor?.reapChildren()
+            let alive = groups.filter(\.groupAlive)
             if alive.isEmpty { break }
             if monotonicSeconds() > killAt {
                 if killed { break }
-                for g in alive { _ = kill(-g, SIGKILL) }
+                for g in alive { _ = kill(-g.pid, SIGKILL) }
                 killed = true
             }
-            usleep(20_000)
+            // A group has no descriptor to wait on: look again every 20 ms (at once when a leader ends).
+            supervisor?.wait(children: alive, timeout: 0.02)
         }
-        reapChildren()
+        supervisor?.reapChildren()
         var st = stat()
         if lstat(config.socketPath, &st) == 0, (st.st_mode & S_IFMT) == S_IFSOCK {
             _ = unlink(config.socketPath)

@@ -1,0 +1,46 @@
+import XCTest
+@testable import BorgPullSystem
+
+/// The one run lock (client BACKUP, server BACKUP/SERVE/COMPACT/CHECK) on real files.
+final class RunLockTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        try Prerequisites.requireRoot()
+        dir = "/var/tmp/bp-lock-\(getpid())-\(Int(monotonicSeconds() * 1000) % 100_000)"
+        XCTAssertEqual(Shell.sh("rm -rf \(dir) && install -d -m 0700 \(dir)").status, 0)
+    }
+
+    override func tearDown() {
+        if !dir.isEmpty { Shell.sh("rm -rf \(dir)") }
+    }
+
+    /// The lock is truncated and written: a hard link planted at its path must be refused, and
+    /// the file it names kept (the client's lock did not check this, the server's did).
+    func testAHardLinkIsRefusedAndItsTargetKept() throws {
+        XCTAssertEqual(Shell.sh("echo important > \(dir)/victim && ln \(dir)/victim \(dir)/backup.lock").status, 0)
+        XCTAssertThrowsError(try RunLock(path: "\(dir)/backup.lock"))
+        XCTAssertEqual(try String(contentsOfFile: "\(dir)/victim", encoding: .utf8), "important\n")
+    }
+
+    /// A FIFO planted at the path neither blocks the open nor is taken for the lock.
+    func testAFifoIsRefused() throws {
+        XCTAssertEqual(Shell.sh("mkfifo \(dir)/backup.lock").status, 0)
+        XCTAssertThrowsError(try RunLock(path: "\(dir)/backup.lock"))
+    }
+
+    /// A held lock is refused at once with the holder's pid, or taken within a bounded wait once
+    /// the holder releases it.
+    func testAHeldLockIsBusyAndABoundedWaitTakesItWhenReleased() throws {
+        let first = try RunLock(path: "\(dir)/backup.lock")
+        XCTAssertThrowsError(try RunLock(path: "\(dir)/backup.lock")) { error in
+            guard case RunLock.Failure.busy(_, let holder) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(holder, "\(getpid())")
+        }
+        let started = monotonicSeconds()
+        XCTAssertThrowsError(try RunLock(path: "\(dir)/backup.lock", wait: 0.3))
+        XCTAssertGreaterThanOrEqual(monotonicSeconds() - started, 0.3)
+        first.release()
+        XCTAssertNoThrow(try RunLock(path: "\(dir)/backup.lock", wait: 1))
+    }
+}
