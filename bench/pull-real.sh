@@ -91,7 +91,8 @@ pull_real_setup() {
     grep -q "ForceCommand $PR/bin/borgpull-client trigger --via sudo-client" "$PR/sshd/sshd_config" \
         || die "policy/sshd/borgpull.conf: could not adapt the ForceCommand"
     /usr/sbin/sshd -t -f "$PR/sshd/sshd_config" || die "sshd -t failed for $PR/sshd/sshd_config"
-    start_bg "$CGX" pull-cli /usr/sbin/sshd -D -e -f "$PR/sshd/sshd_config" 2>"$PR/sshd/sshd.log"
+    # The client host: its sshd (and so the session, trigger, sudo, client, borg, relay) on the client CPU.
+    start_bg "${PIN_CLI[@]}" "$CGX" pull-cli /usr/sbin/sshd -D -e -f "$PR/sshd/sshd_config" 2>"$PR/sshd/sshd.log"
     local i
     for i in $(seq 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$PR_PORT") 2>/dev/null && break
@@ -153,6 +154,7 @@ pull_real_prepare() {
     [ "$repo" != "$PR_REPO" ] || return 0
     sed "s|^export BORG_REPO=.*|export BORG_REPO=\"ssh://bench-server$repo\"|" "$PR/borg_env.tmpl" > "$PR/client/borg_env"
     sed "s|^REPO_DIR=.*|REPO_DIR=\"$repo\"|" "$PR/server.conf.tmpl" > "$PR/server.conf"
+    echo "$CORPUS" > "$PR/client/borg_paths"     # the current workload's corpus
     chmod 0600 "$PR/client/borg_env"; chmod 0644 "$PR/server.conf"
     rm -rf "$PR/state/borg"
     PR_REPO=$repo
@@ -162,12 +164,17 @@ pull_real_prepare() {
 # The server's stderr (with the client's log, "  | " lines) gets a timestamp per line from a bash
 # loop ($EPOCHREALTIME, no extra program) for pull_real_finish.
 pull_real_run() {
-    local rc=0
+    local rc=0 sampler
+    # Peak RSS of borgpull-server and borgpull-client (bench/rss.py, 20 ms samples of VmHWM).
+    setsid python3 "$BENCH_LIB_DIR/rss.py" "$RUN/rss.out" "$PR/bin/borgpull-client" "$PR/bin/borgpull-server" \
+        ${CGROOT:+"$CGROOT/pull-srv" "$CGROOT/pull-cli"} &
+    sampler=$!; BG_PIDS+=("$sampler")
     PR_T0=$EPOCHREALTIME
-    "$CGX" pull-srv "$PR/bin/borgpull-server" -c "$PR/server.conf" --json BACKUP 2>&1 >"$RUN/pull-real.json" \
+    "${PIN_SRV[@]}" "$CGX" pull-srv "$PR/bin/borgpull-server" -c "$PR/server.conf" --json BACKUP 2>&1 >"$RUN/pull-real.json" \
         | while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done >"$RUN/pull-real.stderr"
     rc=${PIPESTATUS[0]}
     PR_T1=$EPOCHREALTIME
+    stop_bg "$sampler"
     return $rc
 }
 
@@ -189,7 +196,7 @@ except (OSError, ValueError):
 steps = {s["name"]: s.get("seconds") for s in rec.get("steps", [])}
 for name in ("create", "prune"):
     if steps.get(name) is not None:
-        print(f"{name}\t{steps[name]:.3f}")
+        print(f"pull-{name}\t{steps[name]:.3f}")
 lines = []
 for l in open(ef, errors="replace"):
     ts, _, text = l.rstrip("\n").partition(" ")
@@ -199,10 +206,10 @@ trig = first(lambda x: "borgpull-client trigger: starting" in x)
 create = first(lambda x: "info: borg create " in x)
 last_client = max((t for t, x in lines if x.startswith("  | ")), default=None)
 if trig:
-    print(f"connect\t{trig - t0:.3f}")
+    print(f"pull-connect\t{trig - t0:.3f}")
     if create:
-        print(f"start\t{create - trig:.3f}")
+        print(f"pull-start\t{create - trig:.3f}")
 if last_client:
-    print(f"end\t{t1 - last_client:.3f}")
+    print(f"pull-end\t{t1 - last_client:.3f}")
 PY
 }
