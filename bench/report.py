@@ -32,6 +32,8 @@ ap = argparse.ArgumentParser()
 ap.add_argument("results")
 ap.add_argument("--rss")
 ap.add_argument("--sandbox")
+ap.add_argument("--fleet")
+ap.add_argument("--fleet-workload")
 for k in ("size", "files", "reps", "nice", "seconds"):
     ap.add_argument(f"--{k}", type=int)
 for k in ("encryption", "compression", "pin"):
@@ -108,6 +110,17 @@ if a.sandbox:
             sandbox[kind] = float(m.group(1))
     sandbox["text"] = text
 
+fleet = []
+if a.fleet:
+    for line in open(a.fleet):
+        _, n, k, wall, srv, cli, peak, fails = (line.rstrip("\n").split("\t") + [""] * 8)[:8]
+        f = dict(workload=a.fleet_workload, clients=int(n), max_concurrent=int(k), wall=float(wall), failures=int(fails or 0),
+                 server_cpu=float(srv) if srv else None, client_cpu=float(cli) if cli else None,
+                 server_peak_rss_mb=round(int(peak) / 1024, 1) if peak else None)
+        if f["server_peak_rss_mb"] is not None:
+            f["server_peak_rss_mb_per_concurrent_client"] = round(f["server_peak_rss_mb"] / f["max_concurrent"], 1)
+        fleet.append(f)
+
 aims = []
 for w in workloads:
     for r in ratios:
@@ -133,7 +146,7 @@ config = dict(workloads=workloads, size_mb=a.size, files=a.files, reps=a.reps, e
 
 if a.json:
     json.dump(dict(config=config, runs=runs, stats=stats, ratios=ratios, fixed_cost=fixed, rss_peak_mb=rss_peak,
-                   sandbox={k: v for k, v in sandbox.items() if k != "text"}, aims=aims), sys.stdout, indent=2)
+                   sandbox={k: v for k, v in sandbox.items() if k != "text"}, fleet=fleet, aims=aims), sys.stdout, indent=2)
     print()
     sys.exit(0)
 
@@ -175,6 +188,11 @@ for w in workloads:
         print(f"  {r['name']:<34} {r['ratio']:6.3f}   {aim:<18} {cpu}")
 if rss_peak:
     print("\npeak RSS (VmHWM, MB, max over all pull runs): " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(rss_peak.items())))
+for f in fleet:
+    print(f"\nfleet ({f['workload']}): {f['clients']} clients, incremental, at most {f['max_concurrent']} at a time "
+          f"(one borgpull-server per client): wall {f['wall']:.2f} s, server CPU {f['server_cpu']} s, client CPU {f['client_cpu']} s, "
+          f"peak server-side RSS {f['server_peak_rss_mb']} MB = {f.get('server_peak_rss_mb_per_concurrent_client')} MB per concurrent client"
+          + (f", {f['failures']} FAILED" if f["failures"] else ""))
 if sandbox.get("text"):
     print("\nsandbox: borg create to a local repository as the runner, plain vs sandboxed (aim <= 1.02)")
     print(sandbox["text"].rstrip())

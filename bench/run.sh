@@ -1,5 +1,6 @@
 #!/bin/bash
 # bench/run.sh [--workload mixed,files] [--reps N] [--size MB] [--files N] [--pin auto|on|off]
+#              [--clients N] [--max-concurrent K] [--fleet-workload W]
 #              [--variants LIST] [--sandbox-reps N] [--build] [--json] [--keep] [--workdir DIR]
 #
 # In ONE invocation, for each workload, each repetition, each variant (order alternating between
@@ -18,7 +19,9 @@
 # Workloads: mixed (--size MB, default 200: 2,541 files) and files (--files N, default 50,000 small
 # files in a deep tree). --pin (default auto = on with >= 2 CPUs): client side on CPU 0, server
 # side on CPU 1, the local row on CPU 0, as two hosts. Peak RSS of borgpull-client/-server from
-# every pull run (bench/rss.py). Then the sandbox section (bench/sandbox.sh, --sandbox-reps N,
+# every pull run (bench/rss.py). The fleet (bench/fleet.sh, --clients N, default 4, 0 skips it;
+# --max-concurrent K, default 2; on --fleet-workload, default mixed): N clients' incremental
+# BACKUPs, K at a time. Then the sandbox section (bench/sandbox.sh, --sandbox-reps N,
 # default 5; 0 skips it). The report ends with one line per aim; --json carries the same.
 # Run as root. Everything it starts is stopped on exit; scratch data is removed.
 set -euo pipefail
@@ -26,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 
 SIZE=200 FILES=50000 REPS=3 JSON=0 VARIANTS="" BUILD=0 NICE=${BENCH_NICE:--10} SANDBOX_REPS=5
-WORKLOADS="mixed,files" PIN=auto
+WORKLOADS="mixed,files" PIN=auto CLIENTS=4 MAX_CONCURRENT=2 FLEET_WORKLOAD=mixed
 while [ $# -gt 0 ]; do
     case $1 in
         --workload|--workloads) WORKLOADS=$2; shift 2 ;;
@@ -34,6 +37,9 @@ while [ $# -gt 0 ]; do
         --files) FILES=$2; shift 2 ;;
         --reps) REPS=$2; shift 2 ;;
         --pin) PIN=$2; shift 2 ;;
+        --clients) CLIENTS=$2; shift 2 ;;
+        --max-concurrent) MAX_CONCURRENT=$2; shift 2 ;;
+        --fleet-workload) FLEET_WORKLOAD=$2; shift 2 ;;
         --variants) VARIANTS=$2; shift 2 ;;
         --json) JSON=1; shift ;;
         --build) BUILD=1; shift ;;
@@ -41,12 +47,13 @@ while [ $# -gt 0 ]; do
         --sandbox-reps) SANDBOX_REPS=$2; shift 2 ;;
         --keep) BENCH_KEEP=1; shift ;;
         --workdir) WORKDIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
 
 . "$here/pull-real.sh"
+. "$here/fleet.sh"
 if [ "$BUILD" = 1 ]; then
     log "building release binaries"
     (cd "$REPO_ROOT" && swift build -c release --static-swift-stdlib >&2)
@@ -88,7 +95,7 @@ bench_setup "$(corpus_dir "${WLIST[0]}")"
 trap 'bench_cleanup; for w in "${WLIST[@]}"; do python3 "$here/mutate.py" "$(corpus_dir "$w")" revert; done' EXIT
 for v in "${VLIST[@]}"; do
     case $v in pull) pull_real_setup
-                     trap 'bench_cleanup; pull_real_cleanup; for w in "${WLIST[@]}"; do python3 "$here/mutate.py" "$(corpus_dir "$w")" revert; done' EXIT ;;
+                     trap 'bench_cleanup; pull_real_cleanup; fleet_cleanup; for w in "${WLIST[@]}"; do python3 "$here/mutate.py" "$(corpus_dir "$w")" revert; done' EXIT ;;
                pull-relay) install_borgpull_client ;; esac
 done
 log "pinning: $PIN${PIN_CLI:+ (client side: ${PIN_CLI[*]}, server side: ${PIN_SRV[*]})}; load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -162,6 +169,16 @@ for w in "${WLIST[@]}"; do
     done
 done
 
+# The fleet: N clients, incremental, at most K at a time (needs the pull row).
+: > "$RUN/fleet.tsv"
+if [ "$CLIENTS" -gt 0 ] && [[ " ${VLIST[*]} " == *" pull "* ]]; then
+    CORPUS=$(corpus_dir "$FLEET_WORKLOAD")/data
+    [ -d "$CORPUS" ] || { "$here/corpus.sh" "$(dirname "$CORPUS")" "$([ "$FLEET_WORKLOAD" = files ] && echo "$FILES" || echo "$SIZE")" "$FLEET_WORKLOAD" >&2; WLIST+=("$FLEET_WORKLOAD"); }
+    find "$CORPUS" -type f -exec cat {} + >/dev/null
+    fleet_setup "$CLIENTS"
+    fleet_run "$CLIENTS" "$MAX_CONCURRENT"
+fi
+
 # The sandbox section: the first workload's corpus, same borg options, its own alternating reps.
 SANDBOX_OUT="$RUN/sandbox.out"; : > "$SANDBOX_OUT"
 if [ "$SANDBOX_REPS" -gt 0 ]; then
@@ -174,6 +191,6 @@ if [ "$SANDBOX_REPS" -gt 0 ]; then
     fi
 fi
 
-python3 "$here/report.py" "$RESULTS" --rss "$RSS" --sandbox "$SANDBOX_OUT" --size "$SIZE" --files "$FILES" --reps "$REPS" \
+python3 "$here/report.py" "$RESULTS" --rss "$RSS" --sandbox "$SANDBOX_OUT" --fleet "$RUN/fleet.tsv" --fleet-workload "$FLEET_WORKLOAD" --size "$SIZE" --files "$FILES" --reps "$REPS" \
     --encryption "$ENCRYPTION" --compression "$COMPRESSION" --nice "$NICE" --pin "$PIN" \
     --seconds $(( $(date +%s) - T_START )) $([ "$JSON" = 1 ] && echo --json)
