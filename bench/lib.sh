@@ -118,8 +118,8 @@ ensure_user() { # NAME HOME
     if ! id "$1" >/dev/null 2>&1; then
         useradd --system --no-create-home --home-dir "$2" --shell /bin/sh "$1"
     fi
-    usermod --home "$2" --shell /bin/sh "$1" 2>/dev/null || true
-    usermod -p '*' "$1" 2>/dev/null || true           # useradd leaves it locked; with UsePAM no sshd refuses locked accounts
+    usermod --home "$2" --shell /bin/sh "$1" >/dev/null 2>&1 || true
+    usermod -p '*' "$1" >/dev/null 2>&1 || true           # useradd leaves it locked; with UsePAM no sshd refuses locked accounts
 }
 
 # bench_setup CORPUS_DIR: users, directories, keys, sshd. Sets RUN, PORT, CORPUS.
