@@ -47,7 +47,7 @@ while [ $# -gt 0 ]; do
         --sandbox-reps) SANDBOX_REPS=$2; shift 2 ;;
         --keep) BENCH_KEEP=1; shift ;;
         --workdir) WORKDIR=$2; shift 2 ;;
-        -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown option $1 (see --help)" ;;
     esac
 done
