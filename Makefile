@@ -91,6 +91,7 @@ uninstall:
 demo:
 	./scripts/demo.sh
 
-# Benchmarks (not tests): local vs push vs pull, medians and ratios in one run. See bench/README.md.
+# Benchmarks (not tests): local, push+prune and pull (mixed and files workloads, pinned as two hosts,
+# fleet, sandbox), medians and ratios in one run, about 10 min. See bench/README.md.
 bench:
 	bench/run.sh

@@ -1,36 +1,55 @@
 #!/bin/bash
-# bench/corpus.sh DIR [SIZE_MB]
+# bench/corpus.sh DIR [SIZE] [WORKLOAD]
 #
-# Generates a deterministic benchmark corpus under DIR/data (default 200 MB):
-#   - ~10% of the bytes in many small files   (1-16 KiB)
-#   - ~40% of the bytes in medium files        (64 KiB-1 MiB)
-#   - ~50% of the bytes in a few large files   (20-50 MiB, smaller if SIZE_MB is small)
+# Generates a deterministic benchmark corpus under DIR/data. WORKLOAD (default mixed):
+#   mixed  SIZE = MB (default 200):
+#     - ~10% of the bytes in many small files   (1-16 KiB)
+#     - ~40% of the bytes in medium files        (64 KiB-1 MiB)
+#     - ~50% of the bytes in a few large files   (20-50 MiB, smaller if SIZE_MB is small)
+#   files  SIZE = number of files (default 50000), a deep tree (2-5 directory levels below tree/, fan-out 4, ~1,360 directories):
+#     90% of the files 64 B-4 KiB, 9.5% 4-32 KiB, 0.5% 32-256 KiB (about 4 KiB on average)
 # Every size class is half text-like (compressible, seeded word salad) and half
-# incompressible (seeded PRNG bytes). Same SIZE_MB and seed => byte-identical corpus.
+# incompressible (seeded PRNG bytes). Same WORKLOAD, SIZE and seed => byte-identical corpus.
 #
 # DIR/MANIFEST lists generator version, seed and every file with its size and kind. If
 # DIR/MANIFEST already equals the manifest this run would write (and every file has the
 # listed size) nothing is regenerated.
 set -euo pipefail
 
-usage() { echo "usage: $0 DIR [SIZE_MB]" >&2; exit 2; }
-[ $# -ge 1 ] && [ $# -le 2 ] || usage
+usage() { echo "usage: $0 DIR [SIZE] [mixed|files]" >&2; exit 2; }
+[ $# -ge 1 ] && [ $# -le 3 ] || usage
 DIR=$1
-SIZE_MB=${2:-200}
+WORKLOAD=${3:-mixed}
+case $WORKLOAD in mixed) SIZE_MB=${2:-200} ;; files) SIZE_MB=${2:-50000} ;; *) usage ;; esac
 case $SIZE_MB in ''|*[!0-9]*) usage ;; esac
 [ "$SIZE_MB" -ge 1 ] || usage
 SEED=${BENCH_CORPUS_SEED:-20240611}
 
 mkdir -p "$DIR"
-exec python3 - "$DIR" "$SIZE_MB" "$SEED" <<'PY'
+exec python3 - "$DIR" "$SIZE_MB" "$SEED" "$WORKLOAD" <<'PY'
 import os, random, sys, time
 
-GEN_VERSION = "borgpull-bench-corpus v1"
 KiB, MiB = 1024, 1024 * 1024
-out_dir, size_mb, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+out_dir, size_mb, seed, workload = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+GEN_VERSION = "borgpull-bench-corpus v1" if workload == "mixed" else f"borgpull-bench-corpus {workload} v1"
 total = size_mb * MiB
 
+def plan_files():
+    """The files workload: size_mb is the number of files; a deep tree, mostly small files."""
+    r = random.Random(seed)
+    files = []
+    for n in range(size_mb):
+        depth = r.randint(2, 5)
+        dirs = "/".join(f"d{r.randint(0, 3)}" for _ in range(depth))
+        x = r.random()
+        size = r.randint(64, 4 * KiB) if x < 0.90 else r.randint(4 * KiB, 32 * KiB) if x < 0.995 else r.randint(32 * KiB, 256 * KiB)
+        kind = "text" if r.random() < 0.5 else "random"
+        files.append((f"tree/{dirs}/f{n:06d}.{'txt' if kind == 'text' else 'bin'}", size, kind))
+    return files
+
 def plan():
+    if workload == "files":
+        return plan_files()
     """Deterministic list of (relpath, size, kind). Uses its own seeded PRNG."""
     r = random.Random(seed)
     files = []
@@ -51,7 +70,7 @@ def plan():
     return files
 
 files = plan()
-manifest = [GEN_VERSION, f"seed {seed}", f"size_mb {size_mb}", f"files {len(files)}",
+manifest = [GEN_VERSION, f"seed {seed}", f"size_mb {size_mb}" if workload == "mixed" else f"size {size_mb}", f"files {len(files)}",
             f"bytes {sum(s for _, s, _ in files)}"]
 manifest += [f"{size} {kind} {path}" for path, size, kind in files]
 manifest_text = "\n".join(manifest) + "\n"
@@ -74,7 +93,7 @@ def intact():
     return True
 
 if intact():
-    print(f"corpus: {out_dir} up to date ({len(files)} files, {size_mb} MB)")
+    print(f"corpus: {out_dir} up to date ({len(files)} files, {sum(s for _, s, _ in files) >> 20} MB)")
     sys.exit(0)
 
 t0 = time.time()
@@ -116,5 +135,5 @@ os.chmod(out_dir, 0o755)
 with open(mpath + ".tmp", "w") as f:
     f.write(manifest_text)
 os.rename(mpath + ".tmp", mpath)
-print(f"corpus: generated {out_dir} ({len(files)} files, {size_mb} MB) in {time.time() - t0:.1f}s")
+print(f"corpus: generated {out_dir} ({len(files)} files, {sum(s for _, s, _ in files) >> 20} MB) in {time.time() - t0:.1f}s")
 PY

@@ -32,6 +32,11 @@ PULL_RELAY=${BENCH_PULL_RELAY:-"sh -c 'exec %CGX% relay socat %SOCAT_B% STDIO UN
 BORGPULL_CLIENT=${BORGPULL_CLIENT:-$REPO_ROOT/.build/release/borgpull-client}
 BORGPULL_SERVER=${BORGPULL_SERVER:-$REPO_ROOT/.build/release/borgpull-server}
 
+# Two hosts on one machine (run.sh --pin): the client side runs on CPU $PIN_CLIENT_CPU, the server
+# side on $PIN_SERVER_CPU (taskset; children inherit the affinity). Empty arrays: not pinned.
+PIN_CLI=()       # e.g. (taskset -c 0)
+PIN_SRV=()       # e.g. (taskset -c 1)
+
 BG_PIDS=()       # process-group leaders started by us (killed as groups on cleanup)
 SSHD_PID=""
 
@@ -113,8 +118,8 @@ ensure_user() { # NAME HOME
     if ! id "$1" >/dev/null 2>&1; then
         useradd --system --no-create-home --home-dir "$2" --shell /bin/sh "$1"
     fi
-    usermod --home "$2" --shell /bin/sh "$1" 2>/dev/null || true
-    usermod -p '*' "$1" 2>/dev/null || true           # useradd leaves it locked; with UsePAM no sshd refuses locked accounts
+    usermod --home "$2" --shell /bin/sh "$1" >/dev/null 2>&1 || true
+    usermod -p '*' "$1" >/dev/null 2>&1 || true           # useradd leaves it locked; with UsePAM no sshd refuses locked accounts
 }
 
 # bench_setup CORPUS_DIR: users, directories, keys, sshd. Sets RUN, PORT, CORPUS.
@@ -211,7 +216,8 @@ Match User $CLI_USER
     ClientAliveCountMax 3
 EOF
     /usr/sbin/sshd -t -f "$RUN/ssh/sshd_config" || die "sshd -t failed"
-    "$CGX" sshd /usr/sbin/sshd -D -e -f "$RUN/ssh/sshd_config" 2>"$RUN/ssh/sshd.log" &
+    # The push row's server side (sshd session + borg serve): pinned to the server CPU.
+    "${PIN_SRV[@]}" "$CGX" sshd /usr/sbin/sshd -D -e -f "$RUN/ssh/sshd_config" 2>"$RUN/ssh/sshd.log" &
     SSHD_PID=$!
     local i
     for i in $(seq 100); do
@@ -261,17 +267,39 @@ ssh_opts_string() { # the ssh options used by push and pull, as one shell-quoted
 
 # ---- variants. Each: VARIANT_run REPO BASEDIR ARCHIVE; prints nothing, returns borg's rc.
 
-# (a) local borg create to a local repository.
+# (a) local borg create to a local repository (pinned to the client CPU).
 local_run() {
     ( borg_common_env; export BORG_BASE_DIR=$2
-      "$CGX" borg-create borg create $BORG_CREATE_OPTS "$1::$3" "$CORPUS" )
+      "${PIN_CLI[@]}" "$CGX" borg-create borg create $BORG_CREATE_OPTS "$1::$3" "$CORPUS" )
 }
 
 # (b) push: borg create ssh:// over the loopback sshd (SRV_USER runs borg serve).
 push_run() {
     ( borg_common_env; export BORG_BASE_DIR=$2
       export BORG_RSH="$CGX ssh $(ssh_opts_string) -i $RUN/ssh/id_push"
-      "$CGX" borg-create borg create $BORG_CREATE_OPTS "ssh://$SRV_USER@127.0.0.1:$PORT$1::$3" "$CORPUS" )
+      "${PIN_CLI[@]}" "$CGX" borg-create borg create $BORG_CREATE_OPTS "ssh://$SRV_USER@127.0.0.1:$PORT$1::$3" "$CORPUS" )
+}
+
+# The prune the pull client runs (BorgCommands.prune with ARCHIVE_PREFIX=bench, KEEP_WITHIN=1d):
+# only this host's timestamped archives, keep everything within a day.
+PRUNE_GLOB='bench-[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]'
+
+# (b') push+prune: what borgmatic's default actions run over ssh: borg create, then borg prune,
+# each its own borg and ssh connection. Archive bench-{now} as the pull client names them.
+# Writes $RUN/steps.tsv: the rows push (the create) and push-prune (the prune), seconds each.
+push_prune_run() {
+    local t rc=0
+    t=$(now_ns)
+    push_run "$1" "$2" "bench-{now}" || rc=$?
+    printf 'push\t%s\n' "$(secs_since "$t")" > "$RUN/steps.tsv"
+    [ "$rc" -le 1 ] || return $rc
+    t=$(now_ns)
+    ( borg_common_env; export BORG_BASE_DIR=$2
+      export BORG_RSH="$CGX ssh $(ssh_opts_string) -i $RUN/ssh/id_push"
+      "${PIN_CLI[@]}" "$CGX" borg-create borg prune --lock-wait 1 --list --glob-archives="$PRUNE_GLOB" \
+          --keep-within 1d "ssh://$SRV_USER@127.0.0.1:$PORT$1" ) || rc=$?
+    printf 'push-prune\t%s\n' "$(secs_since "$t")" >> "$RUN/steps.tsv"
+    return $rc
 }
 
 socat_b() { [ -n "$SOCAT_BUF" ] && echo "-b $SOCAT_BUF" || true; }

@@ -91,7 +91,8 @@ pull_real_setup() {
     grep -q "ForceCommand $PR/bin/borgpull-client trigger --via sudo-client" "$PR/sshd/sshd_config" \
         || die "policy/sshd/borgpull.conf: could not adapt the ForceCommand"
     /usr/sbin/sshd -t -f "$PR/sshd/sshd_config" || die "sshd -t failed for $PR/sshd/sshd_config"
-    start_bg "$CGX" pull-cli /usr/sbin/sshd -D -e -f "$PR/sshd/sshd_config" 2>"$PR/sshd/sshd.log"
+    # The client host: its sshd (and so the session, trigger, sudo, client, borg, relay) on the client CPU.
+    start_bg "${PIN_CLI[@]}" "$CGX" pull-cli /usr/sbin/sshd -D -e -f "$PR/sshd/sshd_config" 2>"$PR/sshd/sshd.log"
     local i
     for i in $(seq 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$PR_PORT") 2>/dev/null && break
@@ -153,6 +154,7 @@ pull_real_prepare() {
     [ "$repo" != "$PR_REPO" ] || return 0
     sed "s|^export BORG_REPO=.*|export BORG_REPO=\"ssh://bench-server$repo\"|" "$PR/borg_env.tmpl" > "$PR/client/borg_env"
     sed "s|^REPO_DIR=.*|REPO_DIR=\"$repo\"|" "$PR/server.conf.tmpl" > "$PR/server.conf"
+    echo "$CORPUS" > "$PR/client/borg_paths"     # the current workload's corpus
     chmod 0600 "$PR/client/borg_env"; chmod 0644 "$PR/server.conf"
     rm -rf "$PR/state/borg"
     PR_REPO=$repo
@@ -162,12 +164,28 @@ pull_real_prepare() {
 # The server's stderr (with the client's log, "  | " lines) gets a timestamp per line from a bash
 # loop ($EPOCHREALTIME, no extra program) for pull_real_finish.
 pull_real_run() {
-    local rc=0
+    local rc=0 sampler
+    # Peak RSS of borgpull-server and borgpull-client (bench/rss.py, 20 ms samples of VmHWM).
+    setsid python3 "$BENCH_LIB_DIR/rss.py" "$RUN/rss.out" "$PR/bin/borgpull-client" "$PR/bin/borgpull-server" \
+        ${CGROOT:+"$CGROOT/pull-srv" "$CGROOT/pull-cli"} &
+    sampler=$!; BG_PIDS+=("$sampler")
+    # BENCH_TRACE=DIR: where each millisecond goes, at a price (strace slows every exec): both
+    # sides under strace -f (the client through its sshd), execve/exit/connect with timestamps.
+    local tracer="" strace_srv=()
+    if [ -n "${BENCH_TRACE:-}" ]; then
+        mkdir -p "$BENCH_TRACE"
+        strace -f -ttt -qq --seccomp-bpf -e trace=execve,exit_group,connect -o "$BENCH_TRACE/client.$EPOCHSECONDS" \
+            -p "$(cat "$PR/sshd/sshd.pid")" & tracer=$!
+        sleep 0.3
+        strace_srv=(strace -f -ttt -qq --seccomp-bpf -e trace=execve,exit_group,connect -o "$BENCH_TRACE/server.$EPOCHSECONDS")
+    fi
     PR_T0=$EPOCHREALTIME
-    "$CGX" pull-srv "$PR/bin/borgpull-server" -c "$PR/server.conf" --json BACKUP 2>&1 >"$RUN/pull-real.json" \
+    "${PIN_SRV[@]}" "${strace_srv[@]}" "$CGX" pull-srv "$PR/bin/borgpull-server" -c "$PR/server.conf" --json BACKUP 2>&1 >"$RUN/pull-real.json" \
         | while IFS= read -r l; do printf '%s %s\n' "$EPOCHREALTIME" "$l"; done >"$RUN/pull-real.stderr"
     rc=${PIPESTATUS[0]}
     PR_T1=$EPOCHREALTIME
+    stop_bg "$sampler"
+    if [ -n "$tracer" ]; then kill "$tracer"; wait "$tracer" 2>/dev/null || true; fi
     return $rc
 }
 
@@ -179,9 +197,9 @@ pull_real_run() {
 # hook, result record, summary, stopping ssh/socat/borg serve, removing the socket).
 pull_real_finish() {
     sed 's/^[0-9.]* //' "$RUN/pull-real.stderr" >&2
-    python3 - "$RUN/pull-real.json" "$RUN/pull-real.stderr" "$PR_T0" "$PR_T1" >"$RUN/steps.tsv" <<'PY' || true
-import json, sys
-jf, ef, t0, t1 = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+    python3 - "$RUN/pull-real.json" "$RUN/pull-real.stderr" "$PR_T0" "$PR_T1" "$PR/state/last-backup.json" >"$RUN/steps.tsv" <<'PY' || true
+import json, os, sys
+jf, ef, t0, t1, rf = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5]
 try:
     rec = json.load(open(jf)).get("record") or {}
 except (OSError, ValueError):
@@ -189,20 +207,24 @@ except (OSError, ValueError):
 steps = {s["name"]: s.get("seconds") for s in rec.get("steps", [])}
 for name in ("create", "prune"):
     if steps.get(name) is not None:
-        print(f"{name}\t{steps[name]:.3f}")
+        print(f"pull-{name}\t{steps[name]:.3f}")
 lines = []
 for l in open(ef, errors="replace"):
     ts, _, text = l.rstrip("\n").partition(" ")
     lines.append((float(ts), text))
 first = lambda pred: next((t for t, x in lines if pred(x)), None)
 trig = first(lambda x: "borgpull-client trigger: starting" in x)
-create = first(lambda x: "info: borg create " in x)
-last_client = max((t for t, x in lines if x.startswith("  | ")), default=None)
+# The client's result record is written when its BACKUP ends (after prune): its mtime splits
+# the rest of the run into start (before create, between the steps, the record) and end.
+try:
+    done = os.stat(rf).st_mtime_ns / 1e9
+except OSError:
+    done = None
 if trig:
-    print(f"connect\t{trig - t0:.3f}")
-    if create:
-        print(f"start\t{create - trig:.3f}")
-if last_client:
-    print(f"end\t{t1 - last_client:.3f}")
+    print(f"pull-connect\t{trig - t0:.3f}")
+    if done and done > trig and all(steps.get(n) is not None for n in ("create", "prune")):
+        print(f"pull-start\t{done - trig - steps['create'] - steps['prune']:.3f}")
+if done and t0 < done < t1:
+    print(f"pull-end\t{t1 - done:.3f}")
 PY
 }
