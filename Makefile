@@ -64,7 +64,7 @@ test-borg14:
 	$(SWIFT) build --build-tests
 	borg=$$(.ci/borg-venv.sh $(BORG14_VERSION)) && BORGPULL_TEST_BORG=$$borg $(SWIFT) test --skip-build --filter '$(BORG14_TESTS)'
 
-# The borg 2 spike (README "Borg 2"): create, list, extract and a refused delete through socat
+# The borg 2 spike (README "Borg 2"): create, list, extract and a refused delete through socat, ssh -R, sshd
 # and the relay with borg 2.0.0b23 (the newest beta that builds against Debian 12's OpenSSL 3.0),
 # cached like borg 1.4 by .ci/borg-venv.sh. Not a supported version: the product runs borg 1.
 BORG2_VERSION ?= 2.0.0b23
