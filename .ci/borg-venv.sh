@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds borg from PyPI (source) into a root-owned virtualenv and prints the path of its borg.
-# Usage: .ci/borg-venv.sh [VERSION]   (default 1.4.5)
+# Usage: .ci/borg-venv.sh [VERSION]   (default 1.4.5; 2.0.0b23 for the borg 2 spike, same build deps)
 #
 # The venv lives under BORGPULL_CI_CACHE (default /var/cache/borgpull-ci), one directory per
 # version; a complete one (marked by .complete) is reused, so only the first run builds

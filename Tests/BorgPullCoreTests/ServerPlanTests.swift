@@ -116,3 +116,29 @@ final class ServerPlanTests: XCTestCase {
         XCTAssertTrue(ServerExit.table.contains("5   locked"))
     }
 }
+
+/// The borg 2 spike's profile (README "Borg 2"): the same config, borg 2.0.0b23's dialect.
+extension ServerPlanTests {
+    func testServeCommandUsesRestBackendAndPermissionsForAppendOnly() throws {
+        let t = self
+        XCTAssertEqual(ServerPlan.socatArguments(try t.config(), profile: .borg2Beta)[1],
+                       "EXEC:/usr/bin/borg serve --rest --backend FILE\\:/srv/borg/clienta --permissions no-delete --restrict-to-repository /srv/borg/clienta")
+        XCTAssertEqual(ServerPlan.serveCommand(try t.config("APPEND_ONLY=no"), profile: .borg2Beta)[5...6], ["--permissions", "all"])
+        XCTAssertFalse(ServerPlan.serveCommand(try t.config(), profile: .borg2Beta).contains("--append-only"))
+    }
+
+    func testClientArgvAndRepositoryURL() throws {
+        let c = try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: [
+            .env: "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\nARCHIVE_PREFIX=web\n", .paths: "/etc\n",
+        ], hookExecutable: [:]))
+        let one = BorgCommands(config: c, relayCommand: ["/r"], baseDirectory: "/b")
+        let two = BorgCommands(config: c, relayCommand: ["/r"], baseDirectory: "/b", profile: .borg2Beta)
+        XCTAssertEqual(one.environment(passphraseFD: nil)["BORG_REPO"], "ssh://b/srv/repo")
+        XCTAssertEqual(two.environment(passphraseFD: nil)["BORG_REPO"], "rest://b/srv/repo")
+        XCTAssertTrue(one.create(paths: ["/etc"]).contains("::web-{now}"))
+        XCTAssertEqual(Array(two.create(paths: ["/etc"]).suffix(3)), ["web-{now}", "--", "/etc"])
+        XCTAssertTrue(one.prune().contains("--glob-archives=\(c.pruneGlob)"))
+        XCTAssertTrue(two.prune().contains("--match-archives=sh:\(c.pruneGlob)"))
+        XCTAssertFalse(two.prune().contains { $0.hasPrefix("--glob-archives") })
+    }
+}

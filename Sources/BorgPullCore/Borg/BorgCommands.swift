@@ -1,9 +1,25 @@
+/// The borg command-line dialects this type can speak. The product uses `.borg1` only
+/// (README "borg versions": borg 2 is not supported, `borg.version` FAILs); `.borg2Beta` is
+/// the borg 2 spike's profile, used by its system test (README "Borg 2").
+public enum BorgProfile: String, Sendable, CaseIterable {
+    /// borg 1.2 / 1.4: `ssh://` repositories spoken to with borg's RPC over the remote shell,
+    /// `borg serve --append-only`, archives as `::NAME`, prune's `--glob-archives`.
+    case borg1
+    /// borg 2.0.0b23: `rest://HOST/PATH` repositories, served by `borg serve --rest --backend
+    /// FILE:PATH` (HTTP over the remote shell's stdin/stdout), `--permissions` instead of
+    /// `--append-only`, the archive as a plain NAME argument, prune's `--match-archives`.
+    /// (2.0.0b25 spells the same URL `ssh://`; b24 and later need OpenSSL >= 3.2.)
+    case borg2Beta
+}
+
 /// The one place that decides borg's argv and environment for the client.
 ///
 /// Sources: borg 1.2 usage (`borg create`, `borg prune`, "Environment Variables",
-/// "Placeholders"). A borg-2 profile would be a second implementation of this type.
+/// "Placeholders"); for `.borg2Beta` borg 2.0.0b23's usage of the same commands.
 public struct BorgCommands: Sendable {
     public var config: ClientConfig
+    /// The dialect of the argv built here (default `.borg1`, the only one the product runs).
+    public var profile: BorgProfile
     /// argv of the relay borg starts as its remote shell, e.g. `["/usr/local/bin/borgpull-client", "relay", ...]`.
     public var relayCommand: [String]
     /// The directory borg keeps its cache, security and key files in (`BORG_BASE_DIR`).
@@ -11,8 +27,10 @@ public struct BorgCommands: Sendable {
     /// Set when AF_INET is blocked, so borg's stale-lock detection still has a stable host id.
     public var hostID: String?
 
-    public init(config: ClientConfig, relayCommand: [String], baseDirectory: String, hostID: String? = nil) {
+    public init(config: ClientConfig, relayCommand: [String], baseDirectory: String, hostID: String? = nil,
+                profile: BorgProfile = .borg1) {
         self.config = config
+        self.profile = profile
         self.relayCommand = relayCommand
         self.baseDirectory = baseDirectory
         self.hostID = hostID
@@ -25,7 +43,8 @@ public struct BorgCommands: Sendable {
         argv += config.createOptions
         if let p = config.patternsFile { argv += ["--patterns-from", p] }
         if let e = config.excludesFile { argv += ["--exclude-from", e] }
-        argv.append("::" + config.archiveTemplate)
+        // borg 2 takes the archive name as a word of its own (no `::`); placeholders still expand.
+        argv.append(profile == .borg1 ? "::" + config.archiveTemplate : config.archiveTemplate)
         // `--` ends options: a path starting with '-' is still a path.
         argv.append("--")
         argv += paths
@@ -36,11 +55,21 @@ public struct BorgCommands: Sendable {
     /// The archive filter is always present and matches only this host's own archive names
     /// (`ClientConfig.pruneGlob`): without it prune would delete other hosts' archives.
     public func prune() -> [String] {
-        var argv = [config.borgBinary, "prune", "--lock-wait", String(config.lockWait), "--list",
-                    "--glob-archives=\(config.pruneGlob)"]
+        // borg 2 dropped --glob-archives; --match-archives=sh:GLOB is the same shell pattern.
+        let filter = profile == .borg1 ? "--glob-archives=\(config.pruneGlob)" : "--match-archives=sh:\(config.pruneGlob)"
+        var argv = [config.borgBinary, "prune", "--lock-wait", String(config.lockWait), "--list", filter]
         for r in config.retention { argv += ["--\(r.option)", r.value] }
         argv += config.pruneOptions
         return argv
+    }
+
+    /// `BORG_REPO` as this profile's borg spells the configured `ssh://HOST/PATH` (borg 2.0.0b23
+    /// serves the same location as `rest://HOST/PATH`; either way the relay ignores the host).
+    public var repositoryURL: String {
+        switch profile {
+        case .borg1: return config.repository
+        case .borg2Beta: return "rest://" + config.repository.dropFirst("ssh://".count)
+        }
     }
 
     /// Any other borg command for `borgpull-client borg ...` (the admin's throw-away shell).
@@ -67,7 +96,7 @@ public struct BorgCommands: Sendable {
         // /tmp, which Landlock keeps read-only to borg: its temporary files go beneath the base
         // directory, the one place it may write (measured: borg create makes /tmp/tmpXXXX/idx).
         env["TMPDIR"] = baseDirectory
-        env["BORG_REPO"] = config.repository
+        env["BORG_REPO"] = repositoryURL
         env["BORG_RSH"] = ShellQuote.join(relayCommand)
         if let passphraseFD { env["BORG_PASSPHRASE_FD"] = String(passphraseFD) }
         if case .command(let c) = config.passphrase { env["BORG_PASSCOMMAND"] = c }

@@ -24,9 +24,20 @@ public enum ServerPlan {
     /// address parser gives `:` `,` `!!` `"` `'` `\` and brackets a meaning. `ServerConfig`
     /// allows only `[A-Za-z0-9._/-]` (and `=` in options) in every word, so no quoting is needed
     /// and none is attempted.
-    public static func serveCommand(_ c: ServerConfig) -> [String] {
+    ///
+    /// `.borg2Beta` (the borg 2 spike): `borg serve --rest --backend FILE\:REPO_DIR` serves the
+    /// repository whatever location the client names, and APPEND_ONLY becomes `--permissions
+    /// no-delete` (borg 2 has no `--append-only`). `FILE:`'s colon is escaped for socat, whose
+    /// address parser would split the EXEC parameter there (socat 1.7.4: "wrong number of
+    /// parameters"); socat removes the backslash.
+    public static func serveCommand(_ c: ServerConfig, profile: BorgProfile = .borg1) -> [String] {
         var argv = [c.borgBinary, "serve"]
-        if c.appendOnly { argv.append("--append-only") }
+        switch profile {
+        case .borg1:
+            if c.appendOnly { argv.append("--append-only") }
+        case .borg2Beta:
+            argv += ["--rest", "--backend", "FILE\\:" + c.repoDir, "--permissions", c.appendOnly ? "no-delete" : "all"]
+        }
         argv += ["--restrict-to-repository", c.repoDir]
         argv += c.serveOptions
         return argv
@@ -41,9 +52,9 @@ public enum ServerPlan {
     ///   no `unlink-early`: a leftover S is examined first (dead: removed, live: refused).
     /// - `max-children=4`: borg's commands are sequential; a flood of connections cannot fork
     ///   unbounded `borg serve` processes.
-    public static func socatArguments(_ c: ServerConfig) -> [String] {
+    public static func socatArguments(_ c: ServerConfig, profile: BorgProfile = .borg1) -> [String] {
         ["UNIX-LISTEN:\(c.socketPath),fork,mode=0600,max-children=4",
-         "EXEC:" + serveCommand(c).joined(separator: " ")]
+         "EXEC:" + serveCommand(c, profile: profile).joined(separator: " ")]
     }
 
     /// ssh's argv (after the program path).
