@@ -167,7 +167,7 @@ install_server() {
   ensure_user "$SERVER_USER" /bin/bash "/var/lib/borg_remote_pull"
   local group home; group=$(id -gn "$SERVER_USER"); home=$(getent passwd "$SERVER_USER" | cut -d: -f6)
   for u in borgpull-server@.service borgpull-server@.timer borgpull-compact@.service borgpull-compact@.timer \
-           borgpull-check@.service borgpull-check@.timer; do
+           borgpull-check@.service borgpull-check@.timer borgpull-notify@.service; do
     install_prefixed 0644 "units/$u" "$SYSTEMD/$u"
   done
   install -d -m 0750 -o root -g "$group" "$DESTDIR/etc/borgpull-server"

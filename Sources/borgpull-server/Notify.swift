@@ -22,7 +22,7 @@ enum BackupAlerts {
             Alerting.ping(c.operations, localUser: c.localUser, .success, status: (outcome.exit.rawValue, outcome.exit.name), log: report)
         default:
             guard NotifyPolicy.backupReports(outcome.exit, underSystemd: underSystemd) else {
-                report("borgpull-server: \(outcome.exit.name): systemd retries this run (RestartForceExitStatus=3); borgpull-notify@ reports it when the retries are used up", .notice)
+                report("borgpull-server: \(outcome.exit.name): systemd retries this run (Restart=on-failure, only for this status); borgpull-notify@ reports it when the retries are used up", .notice)
                 return
             }
             let steps = outcome.report?.failedSteps.compactMap(\.name) ?? []

@@ -99,7 +99,7 @@ public enum HealthcheckPing {
 /// When a run's failure is reported (NOTIFY_COMMAND, the healthcheck's `/fail`), and by whom.
 ///
 /// BACKUP reports its own failures, except a connect failure when it runs under systemd
-/// (`$INVOCATION_ID` set): `borgpull-server@.service` retries those (`RestartForceExitStatus=3`),
+/// (`$INVOCATION_ID` set): `borgpull-server@.service` retries those (`Restart=on-failure` narrowed to status 3),
 /// and only the last one, when the retries are used up, reaches the `OnFailure=` unit
 /// `borgpull-notify@.service`, whose NOTIFY mode reports it. NOTIFY also reports what the
 /// server could not report itself: a crash (a signal, a core dump), systemd's timeout, and the
