@@ -205,7 +205,7 @@ uninstall() {
     if $live && systemctl -q is-active ssh.service && sshd -t; then systemctl reload ssh.service; fi
   fi
   if $server; then
-    for u in server compact check; do rm -f "$SYSTEMD/borgpull-$u@.service" "$SYSTEMD/borgpull-$u@.timer"; done
+    for u in server compact check notify; do rm -f "$SYSTEMD/borgpull-$u@.service" "$SYSTEMD/borgpull-$u@.timer"; done
   fi
   if $live; then systemctl daemon-reload; fi
   say "kept /etc/borgpull, /etc/borgpull-server, repositories, state and users (remove them by hand if you mean it)"
