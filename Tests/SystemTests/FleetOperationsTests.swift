@@ -238,6 +238,7 @@ final class FleetOperationsTests: XCTestCase {
         for (u, r) in zip(Self.clients, runs) {
             XCTAssertEqual(r.wait(), 0, "\(u): \(read("\(Self.dir)/\(u).log"))")
         }
+        print("FleetOperationsTests: at most \(most) borg serve at once (MAX_CONCURRENT=2)")
         XCTAssertLessThanOrEqual(most, 2, "more than MAX_CONCURRENT=2 borg serve at once")
         XCTAssertGreaterThanOrEqual(most, 1, "the sampling never saw a borg serve")
         let waited = Self.clients.filter { read("\(Self.dir)/\($0).log").contains("concurrency slots (MAX_CONCURRENT=2) are taken") }
