@@ -387,7 +387,8 @@ srv_inside() { timeout 300 "$C" exec "$NAME-srv" "$@" </dev/null; }
 if out=$(srv_inside sh -c "cd /src/borgpull && DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Use-Pty=0 install ./dist/borgpull-check_*.deb ./dist/borgpull-server_*.deb" 2>&1); then
   ok "retry: server package in a second container"
 else bad "retry: server package in a second container" "$out"; fi
-inside sh -c "cat >> /etc/ssh/authorized_keys/borgpull/backup_server_keys" < <(srv_inside cat /var/lib/borg_remote_pull/.ssh/id_ed25519.pub)
+SRV_KEY=$(srv_inside cat /var/lib/borg_remote_pull/.ssh/id_ed25519.pub)
+inside sh -c "echo \"\$1\" >> /etc/ssh/authorized_keys/borgpull/backup_server_keys" sh "$SRV_KEY"
 HOSTKEY=$(inside cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d" " -f1,2)
 if out=$(srv_inside sh -c "
     set -e
@@ -412,13 +413,16 @@ restarted() { [[ $(srv_inside systemctl show -p NRestarts --value borgpull-serve
 wait_for 30 restarted && ok "retry: connect-failed is restarted by systemd" \
   || bad "retry: connect-failed is restarted by systemd" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | tail -n 20)"
 inside systemctl start ssh.service
-done_ok() { [[ $(srv_inside systemctl show -p ActiveState,Result --value borgpull-server@retry.service | tr "\n" " ") == "inactive success " ]]; }
+done_ok() { [[ $(srv_inside systemctl show -p ActiveState --value borgpull-server@retry.service) == inactive &&
+               $(srv_inside systemctl show -p Result --value borgpull-server@retry.service) == success ]]; }
 wait_for 60 done_ok && ok "retry: the BACKUP succeeds once the client is reachable" \
   || bad "retry: the BACKUP succeeds once the client is reachable" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | tail -n 30)"
-srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | grep -q "systemd retries this run" \
-  && ok "retry: the connect failure says systemd retries it" || bad "retry: the connect failure says systemd retries it"
+srv_inside journalctl --sync
+srv_inside journalctl --no-pager -o cat | grep -q "connect-failed: systemd retries this run" \
+  && ok "retry: the connect failure says systemd retries it" \
+  || bad "retry: the connect failure says systemd retries it" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | grep -v "^ " | head -n 12)"
 expect_eq "retry: the config error is not restarted (exit 4, no restart)" "failed exit-code 4 0" \
-  "$(srv_inside systemctl show -p ActiveState,Result,ExecMainStatus,NRestarts --value borgpull-server@broken.service | tr "\n" " " | sed "s/ $//")"
+  "$(for p in ActiveState Result ExecMainStatus NRestarts; do srv_inside systemctl show -p $p --value borgpull-server@broken.service; done | tr "\n" " " | sed "s/ $//")"
 "$C" stop "$NAME-srv" >/dev/null 2>&1 || true
 echo "# retries under systemd checked in $((SECONDS - T0)) s"
 
