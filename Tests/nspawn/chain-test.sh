@@ -423,6 +423,10 @@ srv_inside journalctl --no-pager -o cat | grep -q "connect-failed: systemd retri
   || bad "retry: the connect failure says systemd retries it" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | grep -v "^ " | head -n 12)"
 expect_eq "retry: the config error is not restarted (exit 4, no restart)" "failed exit-code 4 0" \
   "$(for p in ActiveState Result ExecMainStatus NRestarts; do srv_inside systemctl show -p $p --value borgpull-server@broken.service; done | tr "\n" " " | sed "s/ $//")"
+notified() { [[ $(srv_inside systemctl show -p Result --value borgpull-notify@broken.service) == success &&
+                $(srv_inside systemctl show -p ActiveState --value borgpull-notify@broken.service) == inactive ]]; }
+wait_for 20 notified && ok "retry: the failed unit started borgpull-notify@ (OnFailure=), which ran NOTIFY" \
+  || bad "retry: the failed unit started borgpull-notify@ (OnFailure=), which ran NOTIFY" "$(srv_inside journalctl --no-pager -o cat -u borgpull-notify@broken.service | tail -n 10)"
 "$C" stop "$NAME-srv" >/dev/null 2>&1 || true
 echo "# retries under systemd checked in $((SECONDS - T0)) s"
 
