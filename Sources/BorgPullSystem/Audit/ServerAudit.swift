@@ -20,6 +20,8 @@ public enum ServerAudit {
         public var sshKeygen = "/usr/bin/ssh-keygen"
         /// Where enabled units are looked for (`ROOT/etc/systemd/system/timers.target.wants`).
         public var systemdRoot = ""
+        /// The server-wide defaults file (`ServerDefaults.path`).
+        public var defaultsFile = ServerDefaults.path
         public init() {}
     }
 
@@ -50,6 +52,8 @@ public enum ServerAudit {
                           expected: "REMOTE_HOST, REPO_NAME, REPO_DIR", actual: "missing " + missing.joined(separator: ", "),
                           fix: "add " + missing.map { "\($0)=..." }.joined(separator: ", ")))
         }
+
+        operationsFindings(&a, env: env, configFile: configFile, defaultsFile: options.defaultsFile)
 
         // borg --version takes ~0.4 s: started here, collected at the end (as in the client audit).
         let borgBinary = value("BORG_BINARY", "/usr/bin/borg")!
