@@ -427,6 +427,31 @@ notified() { [[ $(srv_inside systemctl show -p Result --value borgpull-notify@br
                 $(srv_inside systemctl show -p ActiveState --value borgpull-notify@broken.service) == inactive ]]; }
 wait_for 20 notified && ok "retry: the failed unit started borgpull-notify@ (OnFailure=), which ran NOTIFY" \
   || bad "retry: the failed unit started borgpull-notify@ (OnFailure=), which ran NOTIFY" "$(srv_inside journalctl --no-pager -o cat -u borgpull-notify@broken.service | tail -n 10)"
+# The retries used up (StartLimitBurst=2 by a drop-in): the unit fails, borgpull-notify@ runs
+# NOTIFY, which runs the defaults file's NOTIFY_COMMAND (as borg) with the JSON record.
+if out=$(srv_inside sh -c "
+    set -e
+    install -d -o borg -g borg -m 0700 /var/lib/bpc-notify
+    printf \"#!/bin/sh\ncat > /var/lib/bpc-notify/\\\$BORGPULL_REPO_NAME.json\nid -un >> /var/lib/bpc-notify/\\\$BORGPULL_REPO_NAME.json\n\" > /usr/local/bin/bpc-notify
+    chmod 0755 /usr/local/bin/bpc-notify
+    printf \"NOTIFY_COMMAND=/usr/local/bin/bpc-notify\n\" > /etc/borgpull-server/defaults.conf
+    chown root:borg /etc/borgpull-server/defaults.conf && chmod 0640 /etc/borgpull-server/defaults.conf
+    cd /etc/borgpull-server
+    printf \"REMOTE_HOST=127.0.0.1\nSSH_PORT=1\nREPO_NAME=gone\nREPO_DIR=$SRV_REPO\nRUN_DIR=/run/borgpull-server/gone\nCONNECT_TIMEOUT=5\n\" > gone.conf
+    chown root:borg gone.conf && chmod 0640 gone.conf
+    mkdir -p /etc/systemd/system/borgpull-server@gone.service.d
+    printf \"[Unit]\nStartLimitBurst=2\n[Service]\nRestartSec=1s\n\" > /etc/systemd/system/borgpull-server@gone.service.d/test.conf
+    systemctl daemon-reload
+    systemctl start --no-block borgpull-server@gone.service
+  " 2>&1); then ok "retry: an unreachable client with StartLimitBurst=2"
+else bad "retry: an unreachable client with StartLimitBurst=2" "$out"; fi
+gone_notified() { srv_inside grep -q borg /var/lib/bpc-notify/gone.json; }
+if wait_for 40 gone_notified; then
+  expect_eq "retry: after the last retry NOTIFY_COMMAND got the record (connect-failed, as borg)" "connect-failed borg" \
+    "$(srv_inside sh -c "grep -o '\"name\":\"[a-z-]*\"' /var/lib/bpc-notify/gone.json | head -n 1 | cut -d: -f2 | tr -d '\"'; tail -n 1 /var/lib/bpc-notify/gone.json" | tr "\n" " " | sed "s/ $//")"
+else
+  bad "retry: after the last retry NOTIFY_COMMAND got the record" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@gone.service -u borgpull-notify@gone.service | grep -v "^ " | tail -n 20)"
+fi
 "$C" stop "$NAME-srv" >/dev/null 2>&1 || true
 echo "# retries under systemd checked in $((SECONDS - T0)) s"
 
