@@ -44,8 +44,9 @@ enum BackupMode {
             outcome = ServerOutcome(exit: error.exit, message: error.message)
         }
         report(outcome.summary, outcome.exit.priority)
-        let line = jsonLine(outcome: outcome, config: config, notices: notices)
-        if json { print(line) }
+        // Built only when needed: JSONEncoder's first use costs the server several MB of memory.
+        let line = { jsonLine(outcome: outcome, config: config, notices: notices) }
+        if json { print(line()) }
         BackupAlerts.send(outcome, config: config, defaultsPath: defaultsPath, json: line)
         return outcome.exit
     }

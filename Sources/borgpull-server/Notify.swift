@@ -5,7 +5,7 @@ import Glibc
 /// How a finished BACKUP is reported: the healthcheck's success or `/fail` ping, and
 /// NOTIFY_COMMAND with the `--json` line on a failure (`NotifyPolicy` decides which).
 enum BackupAlerts {
-    static func send(_ outcome: ServerOutcome, config: ServerConfig?, defaultsPath: String?, json: String) {
+    static func send(_ outcome: ServerOutcome, config: ServerConfig?, defaultsPath: String?, json: () -> String) {
         let underSystemd = ProcessEnv.get("INVOCATION_ID") != nil
         guard let c = config else {
             // No config: only the defaults file's NOTIFY_COMMAND can tell anyone, as the
@@ -14,7 +14,7 @@ enum BackupAlerts {
                   let d = try? ServerConfigFile.loadDefaults(defaultsPath),
                   let o = try? ServerOperations.resolve(client: nil, defaults: d) else { return }
             Alerting.notify(o, localUser: ServerDefaults.localUser, repoName: nil,
-                            exit: (outcome.exit.rawValue, outcome.exit.name), json: json, log: report)
+                            exit: (outcome.exit.rawValue, outcome.exit.name), json: json(), log: report)
             return
         }
         switch outcome.exit {
@@ -28,7 +28,7 @@ enum BackupAlerts {
             let steps = outcome.report?.failedSteps.compactMap(\.name) ?? []
             Alerting.ping(c.operations, localUser: c.localUser, .fail, status: (outcome.exit.rawValue, outcome.exit.name), failedSteps: steps, log: report)
             Alerting.notify(c.operations, localUser: c.localUser, repoName: c.repoName,
-                            exit: (outcome.exit.rawValue, outcome.exit.name), json: json, log: report)
+                            exit: (outcome.exit.rawValue, outcome.exit.name), json: json(), log: report)
         }
     }
 }

@@ -38,7 +38,7 @@ public enum Alerting {
     /// `BORGPULL_STATUS` (name), `BORGPULL_EXIT` (code), `BORGPULL_REPO_NAME` in its environment;
     /// its output goes to the log prefixed `[notify]`. Does nothing when it is not set.
     public static func notify(_ o: ServerOperations, localUser: String, repoName: String?, exit: (code: Int32, name: String),
-                              json: String, log: Log) {
+                              json: @autoclosure () -> String, log: Log) {
         guard let argv = o.notifyCommand, let program = argv.first else { return }
         // Why: the command runs as LOCAL_USER, who owns every repository; a program another
         // account could replace would hand that account the repositories.
@@ -55,7 +55,7 @@ public enum Alerting {
         var env = ["BORGPULL_STATUS": exit.name, "BORGPULL_EXIT": String(exit.code)]
         if let r = repoName { env["BORGPULL_REPO_NAME"] = r }
         do {
-            let t = try runAsUser(localUser, argv, stdin: json + "\n", extraEnvironment: env, timeout: Double(o.notifyTimeout),
+            let t = try runAsUser(localUser, argv, stdin: json() + "\n", extraEnvironment: env, timeout: Double(o.notifyTimeout),
                                   output: .lines(prefix: "  [notify] "), log: log)
             switch t {
             case .exited(0): log("borgpull-server: NOTIFY_COMMAND ran for \(exit.name)", .info)
