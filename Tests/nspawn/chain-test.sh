@@ -434,7 +434,7 @@ if out=$(srv_inside sh -c "
     install -d -o borg -g borg -m 0700 /var/lib/bpc-notify
     printf \"#!/bin/sh\ncat > /var/lib/bpc-notify/\\\$BORGPULL_REPO_NAME.json\nid -un >> /var/lib/bpc-notify/\\\$BORGPULL_REPO_NAME.json\n\" > /usr/local/bin/bpc-notify
     chmod 0755 /usr/local/bin/bpc-notify
-    printf \"NOTIFY_COMMAND=/usr/local/bin/bpc-notify\n\" > /etc/borgpull-server/defaults.conf
+    printf \"NOTIFY_COMMAND=/usr/local/bin/bpc-notify\nMAX_CONCURRENT=1\n\" > /etc/borgpull-server/defaults.conf
     chown root:borg /etc/borgpull-server/defaults.conf && chmod 0640 /etc/borgpull-server/defaults.conf
     cd /etc/borgpull-server
     printf \"REMOTE_HOST=127.0.0.1\nSSH_PORT=1\nREPO_NAME=gone\nREPO_DIR=$SRV_REPO\nRUN_DIR=/run/borgpull-server/gone\nCONNECT_TIMEOUT=5\n\" > gone.conf
@@ -452,6 +452,8 @@ if wait_for 40 gone_notified; then
 else
   bad "retry: after the last retry NOTIFY_COMMAND got the record" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@gone.service -u borgpull-notify@gone.service | grep -v "^ " | tail -n 20)"
 fi
+expect_eq "retry: MAX_CONCURRENT=1 under the unit: the slot is a file of borg in its RuntimeDirectory" "borg:borg 700 borg" \
+  "$(srv_inside stat -c "%U:%G %a" /run/borgpull-server/slots) $(srv_inside stat -c %U /run/borgpull-server/slots/slot-1)"
 "$C" stop "$NAME-srv" >/dev/null 2>&1 || true
 echo "# retries under systemd checked in $((SECONDS - T0)) s"
 
