@@ -167,7 +167,7 @@ install_server() {
   ensure_user "$SERVER_USER" /bin/bash "/var/lib/borg_remote_pull"
   local group home; group=$(id -gn "$SERVER_USER"); home=$(getent passwd "$SERVER_USER" | cut -d: -f6)
   for u in borgpull-server@.service borgpull-server@.timer borgpull-compact@.service borgpull-compact@.timer \
-           borgpull-check@.service borgpull-check@.timer; do
+           borgpull-check@.service borgpull-check@.timer borgpull-notify@.service; do
     install_prefixed 0644 "units/$u" "$SYSTEMD/$u"
   done
   install -d -m 0750 -o root -g "$group" "$DESTDIR/etc/borgpull-server"
@@ -205,7 +205,7 @@ uninstall() {
     if $live && systemctl -q is-active ssh.service && sshd -t; then systemctl reload ssh.service; fi
   fi
   if $server; then
-    for u in server compact check; do rm -f "$SYSTEMD/borgpull-$u@.service" "$SYSTEMD/borgpull-$u@.timer"; done
+    for u in server compact check notify; do rm -f "$SYSTEMD/borgpull-$u@.service" "$SYSTEMD/borgpull-$u@.timer"; done
   fi
   if $live; then systemctl daemon-reload; fi
   say "kept /etc/borgpull, /etc/borgpull-server, repositories, state and users (remove them by hand if you mean it)"

@@ -22,6 +22,11 @@ extern int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *acti
 /* pipe2(2), declared under _GNU_SOURCE only. */
 extern int pipe2(int pipefd[2], int flags);
 
+/* memfd_create(2) with MFD_CLOEXEC (declared under _GNU_SOURCE only): an anonymous file that
+ * becomes a child's stdin (NOTIFY_COMMAND's JSON, curl's config) of any size, with no name. */
+static inline int bp_memfd(const char *name) {
+    return (int)syscall(SYS_memfd_create, name, 1U);
+}
 /* struct ucred of socket(7) SO_PEERCRED, declared under _GNU_SOURCE only. */
 struct borgpull_ucred { int pid; unsigned int uid; unsigned int gid; };
 static inline int borgpull_peer_cred(int fd, struct borgpull_ucred *out) {

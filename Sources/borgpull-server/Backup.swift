@@ -15,14 +15,15 @@ enum BackupMode {
         var notices: [String]
     }
 
-    static func run(configPath: String, json: Bool) -> ServerExit {
+    static func run(configPath: String, defaultsPath: String?, json: Bool) -> ServerExit {
         var config: ServerConfig?
         let outcome: ServerOutcome
         var notices: [String] = []
         do {
-            let c = try ServerConfigFile.load(configPath)
+            let c = try ServerConfigFile.load(configPath, defaults: defaultsPath)
             config = c
             for n in c.notices { report("borgpull-server: notice: \(n)", .notice) }
+            Alerting.ping(c.operations, localUser: c.localUser, .start, log: report)
             notices += c.notices
             let result = try ServerRun(config: c, mode: .backup).run()
             notices += result.notices
@@ -43,16 +44,27 @@ enum BackupMode {
             outcome = ServerOutcome(exit: error.exit, message: error.message)
         }
         report(outcome.summary, outcome.exit.priority)
-        if json {
-            let j = JSONOutcome(status: outcome.exit.rawValue, name: outcome.exit.name, message: outcome.message,
-                                client: config.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" },
-                                repository: config?.repoDir, record: outcome.report, notices: notices)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            if let data = try? encoder.encode(j) {
-                print(String(decoding: data, as: UTF8.self))
-            }
-        }
+        // Built only when needed: JSONEncoder's first use costs the server several MB of memory.
+        let line = { jsonLine(outcome: outcome, config: config, notices: notices) }
+        if json { print(line()) }
+        BackupAlerts.send(outcome, config: config, defaultsPath: defaultsPath, json: line)
         return outcome.exit
+    }
+
+    /// The `--json` line: the one shape BACKUP prints and NOTIFY_COMMAND reads on stdin.
+    static func jsonLine(outcome: ServerOutcome, config: ServerConfig?, notices: [String]) -> String {
+        jsonLine(status: outcome.exit.rawValue, name: outcome.exit.name, message: outcome.message, config: config,
+                 record: outcome.report, notices: notices)
+    }
+
+    static func jsonLine(status: Int32, name: String, message: String, config: ServerConfig?, record: ClientReport?,
+                         notices: [String]) -> String {
+        let j = JSONOutcome(status: status, name: name, message: message,
+                            client: config.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" },
+                            repository: config?.repoDir, record: record, notices: notices)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        guard let data = try? encoder.encode(j) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
     }
 }

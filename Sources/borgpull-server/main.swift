@@ -3,7 +3,7 @@ import BorgPullCore
 import BorgPullSystem
 import Glibc
 
-/// `borgpull-server [-c|--config FILE] [--json] BACKUP|SERVE|COMPACT|CHECK`
+/// `borgpull-server [-c|--config FILE] [--defaults FILE] [--json] BACKUP|SERVE|COMPACT|CHECK|NOTIFY`
 struct BorgPullServer: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "borgpull-server",
@@ -24,14 +24,18 @@ struct BorgPullServer: ParsableCommand {
     @Option(name: [.short, .long], help: ArgumentHelp("Server config file of one client (default: $BORGPULL_CONFIG).", valueName: "FILE"))
     var config: String?
 
+    @Option(name: .long, help: ArgumentHelp("Server-wide defaults file (MAX_CONCURRENT, NOTIFY_COMMAND, ...; default: \(ServerDefaults.path), when it exists).", valueName: "FILE"))
+    var defaults: String?
+
     @Flag(name: .long, help: "BACKUP, COMPACT, CHECK: print the outcome as one JSON object on stdout (the summary still goes to stderr).")
     var json = false
 
-    @Argument(help: ArgumentHelp("BACKUP, SERVE, COMPACT or CHECK (case-insensitive).", discussion: """
+    @Argument(help: ArgumentHelp("BACKUP, SERVE, COMPACT, CHECK or NOTIFY (case-insensitive).", discussion: """
         BACKUP: lock the client, start borg serve behind socat on SOCKET_PATH, ssh -R REMOTE_SOCKET_PATH:SOCKET_PATH to the client, whose ForceCommand runs its BACKUP and sends back the result record; print a summary; stop everything.
         SERVE: the same forward with ssh -N (no backup) until Ctrl-C or SIGTERM, for borg init, borg list, restores and manual BACKUPs;
         COMPACT: borg compact of REPO_DIR, locally, as LOCAL_USER, with no key or passphrase: frees the space of what prune deleted, prints the repository's size before and after, keeps a record in STATE_DIR;
-        CHECK: borg check --repository-only of REPO_DIR, locally, as LOCAL_USER, with no key (CHECK_MAX_DURATION checks a slice per run); a damaged repository exits 11 and names the segment; repairing is a person's decision.
+        CHECK: borg check --repository-only of REPO_DIR, locally, as LOCAL_USER, with no key (CHECK_MAX_DURATION checks a slice per run); a damaged repository exits 11 and names the segment; repairing is a person's decision;
+        NOTIFY: run by borgpull-notify@NAME.service, the OnFailure= unit of the server's units: reports a failure the failed unit did not report itself (a crash, systemd's timeout, COMPACT or CHECK, the last connect failure after systemd's retries) to the healthcheck and NOTIFY_COMMAND.
         """, valueName: "MODE"), completion: .list(ServerMode.allCases.map(\.rawValue)))
     var mode: ServerMode
 
@@ -45,7 +49,8 @@ struct BorgPullServer: ParsableCommand {
         let path = ServerConfigFile.absolute(config ?? ProcessEnv.get("BORGPULL_CONFIG") ?? "")
         let status: ServerExit
         switch mode {
-        case .backup: status = BackupMode.run(configPath: path, json: json)
+        case .backup: status = BackupMode.run(configPath: path, defaultsPath: defaults, json: json)
+        case .notify: status = NotifyMode.run(configPath: path, defaultsPath: defaults)
         case .serve: status = ServeMode.run(configPath: path)
         case .compact, .check: status = MaintenanceMode.run(configPath: path, mode: mode, json: json)
         }

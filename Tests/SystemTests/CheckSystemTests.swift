@@ -292,6 +292,14 @@ final class CheckSystemTests: XCTestCase {
         XCTAssertTrue(fs.contains { $0.check == "server.appendonly" && $0.severity == .warn })
         try CheckFixture.sh("sed -i 's/^SSH_PORT=2222/SSH_PORT=2223/' \(conf)")
         expectFail(ServerAudit.run(configFile: conf), check: "server.knownhosts", location: "\(r)/server/known_hosts", fixContains: "ssh-keyscan -p 2223")
+        // server.operations: a client's MAX_CONCURRENT above the defaults file's fails, naming file:line.
+        try CheckFixture.sh("printf 'MAX_CONCURRENT=2\\n' > \(r)/server/defaults.conf && chmod 0644 \(r)/server/defaults.conf")
+        options.defaultsFile = "\(r)/server/defaults.conf"
+        XCTAssertTrue(ServerAudit.run(configFile: conf, options: options).contains { $0.check == "server.operations" && $0.severity == .ok })
+        try CheckFixture.sh("echo MAX_CONCURRENT=3 >> \(conf)")
+        fs = ServerAudit.run(configFile: conf, options: options)
+        XCTAssertTrue(fs.contains { $0.check == "server.operations" && $0.severity == .fail && $0.location.hasPrefix(conf + ":")
+            && $0.fix.contains("MAX_CONCURRENT=2 or lower") }, describe(fs))
     }
 
     /// Without SSH_KNOWN_HOSTS ssh still accepts the client's key from the global known_hosts

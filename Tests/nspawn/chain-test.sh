@@ -67,8 +67,10 @@ cleanup() {
   fi
   "$C" stop "$NAME" >/dev/null 2>&1 || true
   "$C" stop "$NAME2" >/dev/null 2>&1 || true
+  "$C" stop "$NAME-srv" >/dev/null 2>&1 || true
   "$HERE/rootfs.sh" discard "$WORK/rootfs" || true
   [[ -d $WORK/rootfs2 ]] && { "$HERE/rootfs.sh" discard "$WORK/rootfs2" || true; }
+  [[ -d $WORK/rootfs-srv ]] && { "$HERE/rootfs.sh" discard "$WORK/rootfs-srv" || true; }
   rm -rf "$WORK" "$SRV_ROOT" "$SRV_RUN"
   exit $rc
 }
@@ -392,6 +394,87 @@ rc=0
 if [[ $rc == 0 ]]; then ok "next BACKUP after the failed one exits 0"
 else bad "next BACKUP after the failed one exits 0 (got $rc)" "$(cat "$WORK/again.err")$(inside journalctl --no-pager -o cat -u run-borg-backup.service | tail -n 30)"; fi
 expect_eq "no socat/borg serve left on the host" "" "$(leftovers)"
+
+# --- Retries under systemd: a second container runs the server package; its
+# borgpull-server@retry.service (RestartSec=2s by a drop-in) finds the client's sshd down,
+# exits 3 (connect-failed), is restarted by systemd and succeeds once sshd is back; a config
+# error (borgpull-server@broken, exit 4) is not restarted.
+T0=$SECONDS
+ROOT2=$("$HERE/rootfs.sh" fresh "$WORK/rootfs-srv")
+"$C" start "$ROOT2" "$NAME-srv" --bind-ro="$REPO:/src/borgpull"
+srv_inside() { timeout 300 "$C" exec "$NAME-srv" "$@" </dev/null; }
+if out=$(srv_inside sh -c "cd /src/borgpull && DEBIAN_FRONTEND=noninteractive apt-get -q -y -o Dpkg::Use-Pty=0 install ./dist/borgpull-check_*.deb ./dist/borgpull-server_*.deb" 2>&1); then
+  ok "retry: server package in a second container"
+else bad "retry: server package in a second container" "$out"; fi
+SRV_KEY=$(srv_inside cat /var/lib/borg_remote_pull/.ssh/id_ed25519.pub)
+inside sh -c "echo \"\$1\" >> /etc/ssh/authorized_keys/borgpull/backup_server_keys" sh "$SRV_KEY"
+HOSTKEY=$(inside cat /etc/ssh/ssh_host_ed25519_key.pub | cut -d" " -f1,2)
+if out=$(srv_inside sh -c "
+    set -e
+    echo \"[127.0.0.1]:$PORT $HOSTKEY\" > /var/lib/borg_remote_pull/.ssh/known_hosts
+    chown borg: /var/lib/borg_remote_pull/.ssh/known_hosts
+    install -d -o borg -g borg -m 0700 \$(dirname $SRV_REPO)
+    runuser -u borg -- env -i HOME=/var/lib/borg_remote_pull BORG_PASSPHRASE=\"\$1\" borg init -e repokey-blake2 $SRV_REPO
+    cd /etc/borgpull-server
+    printf \"REMOTE_HOST=127.0.0.1\nSSH_PORT=$PORT\nREPO_NAME=retry\nREPO_DIR=$SRV_REPO\nRUN_DIR=/run/borgpull-server/retry\nREMOTE_SOCKET_PATH=/run/borg/borgpull.socket\nCONNECT_TIMEOUT=5\n\" > retry.conf
+    printf \"REMOTE_HOST=127.0.0.1\nREPO_NAME=broken\n\" > broken.conf
+    chown root:borg retry.conf broken.conf && chmod 0640 retry.conf broken.conf
+    for u in retry broken; do
+      mkdir -p /etc/systemd/system/borgpull-server@\$u.service.d
+      printf \"[Service]\nRestartSec=2s\n\" > /etc/systemd/system/borgpull-server@\$u.service.d/test.conf
+    done
+    systemctl daemon-reload
+  " sh "$PASSPHRASE" 2>&1); then ok "retry: server config, known host, repository"
+else bad "retry: server config, known host, repository" "$out"; fi
+inside systemctl stop ssh.service
+srv_inside systemctl start --no-block borgpull-server@retry.service borgpull-server@broken.service
+restarted() { [[ $(srv_inside systemctl show -p NRestarts --value borgpull-server@retry.service) -ge 1 ]]; }
+wait_for 30 restarted && ok "retry: connect-failed is restarted by systemd" \
+  || bad "retry: connect-failed is restarted by systemd" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | tail -n 20)"
+inside systemctl start ssh.service
+done_ok() { [[ $(srv_inside systemctl show -p ActiveState --value borgpull-server@retry.service) == inactive &&
+               $(srv_inside systemctl show -p Result --value borgpull-server@retry.service) == success ]]; }
+wait_for 60 done_ok && ok "retry: the BACKUP succeeds once the client is reachable" \
+  || bad "retry: the BACKUP succeeds once the client is reachable" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | tail -n 30)"
+srv_inside journalctl --sync
+srv_inside journalctl --no-pager -o cat | grep -q "connect-failed: systemd retries this run" \
+  && ok "retry: the connect failure says systemd retries it" \
+  || bad "retry: the connect failure says systemd retries it" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | grep -v "^ " | head -n 12)"
+expect_eq "retry: the config error is not restarted (exit 4, no restart)" "failed exit-code 4 0" \
+  "$(for p in ActiveState Result ExecMainStatus NRestarts; do srv_inside systemctl show -p $p --value borgpull-server@broken.service; done | tr "\n" " " | sed "s/ $//")"
+notified() { [[ $(srv_inside systemctl show -p Result --value borgpull-notify@broken.service) == success &&
+                $(srv_inside systemctl show -p ActiveState --value borgpull-notify@broken.service) == inactive ]]; }
+wait_for 20 notified && ok "retry: the failed unit started borgpull-notify@ (OnFailure=), which ran NOTIFY" \
+  || bad "retry: the failed unit started borgpull-notify@ (OnFailure=), which ran NOTIFY" "$(srv_inside journalctl --no-pager -o cat -u borgpull-notify@broken.service | tail -n 10)"
+# The retries used up (StartLimitBurst=2 by a drop-in): the unit fails, borgpull-notify@ runs
+# NOTIFY, which runs the defaults file's NOTIFY_COMMAND (as borg) with the JSON record.
+if out=$(srv_inside sh -c "
+    set -e
+    install -d -o borg -g borg -m 0700 /var/lib/bpc-notify
+    printf \"#!/bin/sh\ncat > /var/lib/bpc-notify/\\\$BORGPULL_REPO_NAME.json\nid -un >> /var/lib/bpc-notify/\\\$BORGPULL_REPO_NAME.json\n\" > /usr/local/bin/bpc-notify
+    chmod 0755 /usr/local/bin/bpc-notify
+    printf \"NOTIFY_COMMAND=/usr/local/bin/bpc-notify\nMAX_CONCURRENT=1\n\" > /etc/borgpull-server/defaults.conf
+    chown root:borg /etc/borgpull-server/defaults.conf && chmod 0640 /etc/borgpull-server/defaults.conf
+    cd /etc/borgpull-server
+    printf \"REMOTE_HOST=127.0.0.1\nSSH_PORT=1\nREPO_NAME=gone\nREPO_DIR=$SRV_REPO\nRUN_DIR=/run/borgpull-server/gone\nCONNECT_TIMEOUT=5\n\" > gone.conf
+    chown root:borg gone.conf && chmod 0640 gone.conf
+    mkdir -p /etc/systemd/system/borgpull-server@gone.service.d
+    printf \"[Unit]\nStartLimitBurst=2\n[Service]\nRestartSec=1s\n\" > /etc/systemd/system/borgpull-server@gone.service.d/test.conf
+    systemctl daemon-reload
+    systemctl start --no-block borgpull-server@gone.service
+  " 2>&1); then ok "retry: an unreachable client with StartLimitBurst=2"
+else bad "retry: an unreachable client with StartLimitBurst=2" "$out"; fi
+gone_notified() { srv_inside grep -q borg /var/lib/bpc-notify/gone.json; }
+if wait_for 40 gone_notified; then
+  expect_eq "retry: after the last retry NOTIFY_COMMAND got the record (connect-failed, as borg)" "connect-failed borg" \
+    "$(srv_inside sh -c "grep -o '\"name\":\"[a-z-]*\"' /var/lib/bpc-notify/gone.json | head -n 1 | cut -d: -f2 | tr -d '\"'; tail -n 1 /var/lib/bpc-notify/gone.json" | tr "\n" " " | sed "s/ $//")"
+else
+  bad "retry: after the last retry NOTIFY_COMMAND got the record" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@gone.service -u borgpull-notify@gone.service | grep -v "^ " | tail -n 20)"
+fi
+expect_eq "retry: MAX_CONCURRENT=1 under the unit: the slot is a file of borg in its RuntimeDirectory" "borg:borg 700 borg" \
+  "$(srv_inside stat -c "%U:%G %a" /run/borgpull-server/slots) $(srv_inside stat -c %U /run/borgpull-server/slots/slot-1)"
+"$C" stop "$NAME-srv" >/dev/null 2>&1 || true
+echo "# retries under systemd checked in $((SECONDS - T0)) s"
 
 # --- apt-get purge: the configuration goes; users, state, the server's key and data stay.
 if out=$(apt_inside purge borgpull-client 2>&1); then ok "apt-get purge borgpull-client"

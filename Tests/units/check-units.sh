@@ -33,7 +33,7 @@ cp "$REPO"/units/*.service "$REPO"/units/*.timer "$R/etc/systemd/system/"
 for u in borg-backup-create-directory.service run-borg-backup.service \
          borgpull-server@clientA.service borgpull-server@clientA.timer \
          borgpull-compact@clientA.service borgpull-compact@clientA.timer \
-         borgpull-check@clientA.service borgpull-check@clientA.timer; do
+         borgpull-check@clientA.service borgpull-check@clientA.timer borgpull-notify@clientA.service; do
   out=$(systemd-analyze verify --man=no --root="$R" "$u" 2>&1) && rc=0 || rc=$?
   if (( rc == 0 )) && [[ -z $out ]]; then ok "verify $u"; else bad "verify $u" "rc=$rc $out"; fi
 done
@@ -43,7 +43,7 @@ exposure() {
     sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'
 }
 for u in run-borg-backup.service borgpull-server@clientA.service borgpull-compact@clientA.service \
-         borgpull-check@clientA.service; do
+         borgpull-check@clientA.service borgpull-notify@clientA.service; do
   e=$(exposure "$u")
   if [[ -n $e ]] && awk -v e="$e" -v m="$MAX" 'BEGIN { exit !(e <= m) }'; then
     ok "exposure $u = $e (<= $MAX)"

@@ -62,21 +62,23 @@ public struct ServerConfig: Sendable, Equatable {
     public var stateDir: String
     /// Things worth logging that are not errors (file:line: text).
     public var notices: [String]
+    /// Concurrency slots, healthcheck pings, notifications (`ServerOperations`, with the defaults file).
+    public var operations = ServerOperations()
 
     /// Keys this file may hold. Others are reported as notices (the sample's `SOCKET` is known).
-    public static let knownKeys: Set<String> = [
+    public static let knownKeys: Set<String> = Set([
         "LOCAL_USER", "REMOTE_USER", "REMOTE_HOST", "REPO_NAME", "REPO_DIR", "RUN_DIR", "SOCKET",
         "SOCKET_PATH", "REMOTE_SOCKET_PATH", "SSH_PORT", "SSH_IDENTITY", "SSH_KNOWN_HOSTS",
         "CONNECT_TIMEOUT", "ALIVE_INTERVAL", "ALIVE_COUNT", "BACKUP_TIMEOUT", "APPEND_ONLY",
         "BORG_SERVE_OPTIONS", "BORG_BINARY", "SOCAT_BINARY", "SSH_BINARY", "LOCK_FILE",
         "COMPACT_THRESHOLD", "CHECK_MAX_DURATION", "STATE_DIR",
-    ]
+    ]).union(ServerOperations.clientKeys)
 
-    /// Parses and validates a server config file.
+    /// Parses and validates a server config file; `defaults` is the server-wide defaults file.
     /// - Throws: the first `ConfigError` (file:line, problem, fix).
-    public static func parse(_ text: String, file: String) throws(ConfigError) -> ServerConfig {
+    public static func parse(_ text: String, file: String, defaults: ServerDefaults = ServerDefaults()) throws(ConfigError) -> ServerConfig {
         let env = try EnvFile.parse(text, file: file)
-        var notices: [String] = []
+        var notices: [String] = defaults.notices
         for a in env.finalAssignments where !knownKeys.contains(a.key) {
             notices.append("\(file):\(a.line): \(a.key) is not a borgpull-server setting and is ignored")
         }
@@ -210,7 +212,7 @@ public struct ServerConfig: Sendable, Equatable {
         let stateDir = value("STATE_DIR", default: "/var/lib/borgpull-server/\(repoName)")
         try absolutePath("STATE_DIR", stateDir, example: "/var/lib/borgpull-server/\(repoName)")
 
-        return ServerConfig(
+        var config = ServerConfig(
             file: file, localUser: localUser, remoteUser: remoteUser, remoteHost: remoteHost, repoName: repoName,
             repoDir: repoDir, runDir: runDir, socketPath: socket, remoteSocketPath: remoteSocket, sshPort: port,
             sshIdentity: identity, sshKnownHosts: knownHosts, connectTimeout: connectTimeout,
@@ -218,6 +220,8 @@ public struct ServerConfig: Sendable, Equatable {
             appendOnly: appendOnly, serveOptions: serveOptions, borgBinary: binaries[0], socatBinary: binaries[1],
             sshBinary: binaries[2], lockFile: lockFile, compactThreshold: compactThreshold,
             checkMaxDuration: checkMaxDuration, stateDir: stateDir, notices: notices)
+        config.operations = try ServerOperations.resolve(client: env, defaults: defaults)
+        return config
     }
 
     /// `borg serve` long options borgpull decides itself or that would widen what the client

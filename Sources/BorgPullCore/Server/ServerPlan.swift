@@ -8,6 +8,8 @@ public enum ServerMode: String, Sendable, CaseIterable {
     case compact = "COMPACT"
     /// `borg check --repository-only` of REPO_DIR, locally, as LOCAL_USER (no key needed).
     case check = "CHECK"
+    /// Report a failed server unit (run by `borgpull-notify@NAME.service`, the units' `OnFailure=`).
+    case notify = "NOTIFY"
 
     /// Modes are case-insensitive, as in the original (`backup`, `Backup`, `BACKUP`).
     public init?(argument: String) {

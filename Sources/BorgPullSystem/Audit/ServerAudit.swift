@@ -20,6 +20,8 @@ public enum ServerAudit {
         public var systemdRoot = ""
         /// ssh's GlobalKnownHostsFile (ssh_config(5) default), read besides the user's files.
         public var globalKnownHosts = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"]
+        /// The server-wide defaults file (`ServerDefaults.path`).
+        public var defaultsFile = ServerDefaults.path
         public init() {}
     }
 
@@ -39,6 +41,11 @@ public enum ServerAudit {
         }
         a.add(Finding(.ok, check: "server.parse", what: "the server config parses and has its required keys",
                       location: configFile, expected: "REMOTE_HOST, REPO_NAME, REPO_DIR", actual: "present"))
+
+        // The config parsed, so its assignments do too; judged against the defaults file as BACKUP does.
+        if let env = try? EnvFile.parse(text, file: configFile) {
+            operationsFindings(&a, env: env, configFile: configFile, defaultsFile: options.defaultsFile)
+        }
 
         // borg --version takes ~0.4 s: started here, collected at the end (as in the client audit).
         let borgBinary = c.borgBinary

@@ -170,6 +170,10 @@ public final class ServerRun {
         try prepareRunDirectory(local)
         let lock = try RunLock.server(config.lockFile)
         defer { lock.release() }
+        // MAX_CONCURRENT: held until after cleanup() (defers run in reverse), so no borg serve
+        // of this run outlives its slot.
+        let slot = mode == .backup ? try ConcurrencySlots.acquire(config.operations, local: local, log: log) : nil
+        defer { withExtendedLifetime(slot) {} }
         var notices: [String] = []
         if try ServerSocket.prepare(config.socketPath) == .removedDead {
             notices.append("removed a dead socket left behind at \(config.socketPath)")
