@@ -2,23 +2,14 @@ import BorgPullCore
 import BorgPullSystem
 import Foundation
 
-/// BACKUP: trigger the client's backup through the forward and report its outcome.
+/// BACKUP: trigger the client's backup through the forward and report its outcome; `--json`
+/// prints its `RunRecord`.
 enum BackupMode {
-    /// The `--json` output: the server's verdict and the client's record as received.
-    struct JSONOutcome: Codable {
-        var status: Int32
-        var name: String
-        var message: String
-        var client: String?
-        var repository: String?
-        var record: ClientReport?
-        var notices: [String]
-    }
-
     static func run(configPath: String, json: Bool) -> ServerExit {
         var config: ServerConfig?
         let outcome: ServerOutcome
         var notices: [String] = []
+        let started = Date().timeIntervalSince1970
         do {
             let c = try ServerConfigFile.load(configPath)
             config = c
@@ -43,16 +34,9 @@ enum BackupMode {
             outcome = ServerOutcome(exit: error.exit, message: error.message)
         }
         report(outcome.summary, outcome.exit.priority)
-        if json {
-            let j = JSONOutcome(status: outcome.exit.rawValue, name: outcome.exit.name, message: outcome.message,
-                                client: config.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" },
-                                repository: config?.repoDir, record: outcome.report, notices: notices)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            if let data = try? encoder.encode(j) {
-                print(String(decoding: data, as: UTF8.self))
-            }
-        }
+        let record = RunRecord.backup(config: config, outcome: outcome, started: started, finished: Date().timeIntervalSince1970,
+                                      notices: notices, repositoryBytes: config.flatMap { Files.treeBytes($0.repoDir) })
+        if json { print(record.json(), terminator: "") }
         return outcome.exit
     }
 }
