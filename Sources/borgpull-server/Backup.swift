@@ -36,6 +36,7 @@ enum BackupMode {
         report(outcome.summary, outcome.exit.priority)
         let record = RunRecord.backup(config: config, outcome: outcome, started: started, finished: Date().timeIntervalSince1970,
                                       notices: notices, repositoryBytes: config.flatMap { Files.treeBytes($0.repoDir) })
+        if let config { RunRecords.keep(record, config: config, log: report) }
         if json { print(record.json(), terminator: "") }
         return outcome.exit
     }

@@ -26,9 +26,10 @@ enum MaintenanceMode {
             }
             for d in r.damage ?? [] { report("  damage: \(LogText.sanitize(d))", .error) }
         }
+        let record = result.record ?? RunRecord.maintenance(config: config, mode: mode, verdict: v, started: started,
+                                                            finished: Double(time(nil)))
+        if let config { RunRecords.keep(record, config: config, log: report) }
         if json {
-            let record = result.record ?? RunRecord.maintenance(config: config, mode: mode, verdict: v, started: started,
-                                                                finished: Double(time(nil)))
             print(record.json(), terminator: "")
         }
         return v.exit

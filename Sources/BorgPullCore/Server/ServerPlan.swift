@@ -8,6 +8,8 @@ public enum ServerMode: String, Sendable, CaseIterable {
     case compact = "COMPACT"
     /// `borg check --repository-only` of REPO_DIR, locally, as LOCAL_USER (no key needed).
     case check = "CHECK"
+    /// One row per client from the run histories (no lock, no borg).
+    case status = "STATUS"
 
     /// Modes are case-insensitive, as in the original (`backup`, `Backup`, `BACKUP`).
     public init?(argument: String) {
