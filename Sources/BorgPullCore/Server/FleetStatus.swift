@@ -147,7 +147,7 @@ public struct FleetStatus: Sendable {
         }
         // Client names and outcomes are cut to keep the row within `width`; the archive takes
         // what is left and keeps its end (the timestamp).
-        let caps = [12, 6, 11, 5, 14, 5, 5, 5, 5, 5, 5, Int.max]
+        let caps = [14, 6, 11, 5, 14, 5, 5, 5, 5, 5, 5, Int.max]
         var widths = header.indices.map { i in min(caps[i], max(header[i].count, rows.map { $0[i].count }.max() ?? 0)) }
         let fixed = widths.dropLast().reduce(0, +) + (widths.count - 1)
         widths[widths.count - 1] = max(header.last!.count, min(widths.last!, width - fixed))
