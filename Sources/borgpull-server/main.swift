@@ -14,9 +14,9 @@ struct BorgPullServer: ParsableCommand {
         Its keys are described in borgpull.conf(5); an example is
         /etc/borgpull-server/borgpull.conf.example.
         COMPACT and CHECK (borgpull-compact@NAME, borgpull-check@NAME) take the same per-client
-        lock as BACKUP and SERVE. Every BACKUP, COMPACT and CHECK appends its record to
-        STATE_DIR/history.jsonl and writes PROMETHEUS_TEXTFILE_DIR/borgpull-REPO_NAME.prom;
-        STATUS reads the histories of every client.
+        lock as BACKUP and SERVE.
+        Every BACKUP, COMPACT and CHECK appends its record to STATE_DIR/history.jsonl and writes
+        PROMETHEUS_TEXTFILE_DIR/borgpull-REPO_NAME.prom; STATUS reads the histories of every client.
         Under systemd (borgpull-server@NAME.service) each line carries its syslog priority:
         journalctl -u 'borgpull-server@*' -p err shows the failed runs.
         Exit status:
