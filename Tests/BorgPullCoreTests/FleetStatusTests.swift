@@ -84,6 +84,7 @@ final class FleetStatusTests: XCTestCase {
         let s = FleetStatus(clients: rows, now: now)
         let table = s.table(width: 100, color: false)
         for line in table.split(separator: "\n") { XCTAssertLessThanOrEqual(line.count, 100, String(line)) }
+        XCTAssertTrue(table.contains("\n  b: never: "), "attention lines are indented:\n\(table)")
         XCTAssertTrue(table.contains("FAILED"), table)
         XCTAssertTrue(table.contains("NEVER"), table)
         XCTAssertTrue(table.contains("T03:00:01"), "the archive keeps its timestamp end:\n\(table)")
@@ -117,5 +118,14 @@ final class FleetStatusTests: XCTestCase {
         XCTAssertTrue(text.contains("# TYPE borgpull_last_run_status gauge"), text)
         XCTAssertTrue(text.contains(#"borgpull_last_run_status{client="c"} 2"#), text)
         XCTAssertFalse(text.contains("borgpull_last_check_status"), "absent until a CHECK ran")
+    }
+
+    func testMetricsDirectoryFinding() {
+        let dir = FileFacts(path: "/m", kind: .directory, uid: 0, gid: 0, mode: 0o755)
+        let link = FileFacts(path: "/m", kind: .symlink, uid: 0, gid: 0, mode: 0o777)
+        XCTAssertEqual(MetricsAudit.finding(configFile: "c.conf", dir: nil, facts: nil).severity, .ok)
+        XCTAssertEqual(MetricsAudit.finding(configFile: "c.conf", dir: "/m", facts: nil).severity, .warn)
+        XCTAssertEqual(MetricsAudit.finding(configFile: "c.conf", dir: "/m", facts: link).severity, .warn)
+        XCTAssertEqual(MetricsAudit.finding(configFile: "c.conf", dir: "/m", facts: dir).severity, .ok)
     }
 }

@@ -182,10 +182,11 @@ public struct FleetStatus: Sendable {
     /// (a word longer than a line stays whole).
     static func wrap(_ text: String, width: Int) -> String {
         var lines: [String] = []
-        var current = ""
-        for word in text.split(separator: " ", omittingEmptySubsequences: false) {
-            let candidate = current.isEmpty ? String(word) : current + " " + word
-            if candidate.count > width && current.contains(where: { $0 != " " }) {
+        let indent = String(text.prefix { $0 == " " })
+        var current = indent
+        for word in text.dropFirst(indent.count).split(separator: " ") {
+            let candidate = current == indent ? current + word : current + " " + word
+            if candidate.count > width && current != indent {
                 lines.append(current)
                 current = "      " + word
             } else {

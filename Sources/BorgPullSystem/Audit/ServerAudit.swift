@@ -209,6 +209,8 @@ public enum ServerAudit {
             }
             a.add(MaintenanceAudit.findings(configFile: configFile, instance: instance, enabled: enabled, records: records,
                                             recordPaths: paths, now: Double(time(nil))))
+            a.add(MetricsAudit.finding(configFile: configFile, dir: config.prometheusTextfileDir,
+                                       facts: config.prometheusTextfileDir.flatMap { AuditOS.facts($0) }))
         }
         return done()
     }
