@@ -129,3 +129,23 @@ final class FleetStatusTests: XCTestCase {
         XCTAssertEqual(MetricsAudit.finding(configFile: "c.conf", dir: "/m", facts: dir).severity, .ok)
     }
 }
+
+final class FleetConfigKeysTests: XCTestCase {
+    let base = "REMOTE_HOST=h\nREPO_NAME=c\nREPO_DIR=/srv/borg/c\n"
+
+    func testMaxBackupAgeAndTextfileDirectory() throws {
+        let d = try ServerConfig.parse(base, file: "/e/c.conf")
+        XCTAssertEqual(d.maxBackupAge, 26 * 3600)
+        XCTAssertEqual(d.prometheusTextfileDir, "/var/lib/prometheus/node-exporter")
+        let set = try ServerConfig.parse(base + "MAX_BACKUP_AGE=3d\nPROMETHEUS_TEXTFILE_DIR=/srv/metrics\n", file: "/e/c.conf")
+        XCTAssertEqual(set.maxBackupAge, 3 * 86400)
+        XCTAssertEqual(set.prometheusTextfileDir, "/srv/metrics")
+        XCTAssertNil(try ServerConfig.parse(base + "PROMETHEUS_TEXTFILE_DIR=\n", file: "/e/c.conf").prometheusTextfileDir, "empty: off")
+        XCTAssertTrue(set.notices.isEmpty, "known keys: \(set.notices)")
+        XCTAssertThrowsError(try ServerConfig.parse(base + "MAX_BACKUP_AGE=soon\n", file: "/e/c.conf")) { e in
+            let text = "\(e)"
+            XCTAssertTrue(text.contains("/e/c.conf:4") && text.contains("MAX_BACKUP_AGE=26h"), text)
+        }
+        XCTAssertThrowsError(try ServerConfig.parse(base + "PROMETHEUS_TEXTFILE_DIR=metrics\n", file: "/e/c.conf"))
+    }
+}
