@@ -14,11 +14,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Pure decisions: no OS calls, no Foundation file I/O. Unit-tested on fakes.
         // BorgPullVersion.current comes from debian/changelog (VersionPlugin).
-        .target(name: "BorgPullCore", plugins: ["VersionPlugin"]),
+        // Prometheus: the text exposition format of the metrics textfile (a formatter, no I/O).
+        .target(name: "BorgPullCore", dependencies: [.product(name: "Prometheus", package: "swift-prometheus")],
+                plugins: ["VersionPlugin"]),
         .plugin(name: "VersionPlugin", capability: .buildTool()),
         // Declarations of Linux interfaces the Glibc module hides (signalfd, closefrom, SO_PEERCRED).
         .systemLibrary(name: "CLinux"),

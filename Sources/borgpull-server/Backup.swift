@@ -2,23 +2,14 @@ import BorgPullCore
 import BorgPullSystem
 import Foundation
 
-/// BACKUP: trigger the client's backup through the forward and report its outcome.
+/// BACKUP: trigger the client's backup through the forward and report its outcome; `--json`
+/// prints its `RunRecord`.
 enum BackupMode {
-    /// The `--json` output: the server's verdict and the client's record as received.
-    struct JSONOutcome: Codable {
-        var status: Int32
-        var name: String
-        var message: String
-        var client: String?
-        var repository: String?
-        var record: ClientReport?
-        var notices: [String]
-    }
-
     static func run(configPath: String, defaultsPath: String?, json: Bool) -> ServerExit {
         var config: ServerConfig?
         let outcome: ServerOutcome
         var notices: [String] = []
+        let started = Date().timeIntervalSince1970
         do {
             let c = try ServerConfigFile.load(configPath, defaults: defaultsPath)
             config = c
@@ -44,27 +35,12 @@ enum BackupMode {
             outcome = ServerOutcome(exit: error.exit, message: error.message)
         }
         report(outcome.summary, outcome.exit.priority)
-        // Built only when needed: JSONEncoder's first use costs the server several MB of memory.
-        let line = { jsonLine(outcome: outcome, config: config, notices: notices) }
-        if json { print(line()) }
-        BackupAlerts.send(outcome, config: config, defaultsPath: defaultsPath, json: line)
+        let record = RunRecord.backup(config: config, outcome: outcome, started: started, finished: Date().timeIntervalSince1970,
+                                      notices: notices, repositoryBytes: config.flatMap { Files.treeBytes($0.repoDir) })
+        if let config { RunRecords.keep(record, config: config, log: report) }
+        if json { print(record.json(), terminator: "") }
+        BackupAlerts.send(outcome, config: config, defaultsPath: defaultsPath, json: { record.json() })
         return outcome.exit
     }
 
-    /// The `--json` line: the one shape BACKUP prints and NOTIFY_COMMAND reads on stdin.
-    static func jsonLine(outcome: ServerOutcome, config: ServerConfig?, notices: [String]) -> String {
-        jsonLine(status: outcome.exit.rawValue, name: outcome.exit.name, message: outcome.message, config: config,
-                 record: outcome.report, notices: notices)
-    }
-
-    static func jsonLine(status: Int32, name: String, message: String, config: ServerConfig?, record: ClientReport?,
-                         notices: [String]) -> String {
-        let j = JSONOutcome(status: status, name: name, message: message,
-                            client: config.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" },
-                            repository: config?.repoDir, record: record, notices: notices)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        guard let data = try? encoder.encode(j) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
-    }
 }

@@ -68,8 +68,11 @@ enum NotifyMode {
         let message = "\(unit) failed (result \(result), \(code) \(status)) (fix: journalctl -u \(unit))"
         report("borgpull-server: \(message)", .error)
         guard let o = operations else { return .configError }
-        let json = BackupMode.jsonLine(status: exitCode, name: name, message: LogText.sanitize(message), config: config,
-                                       record: nil, notices: [])
+        // The run record of the failed unit's run, as BACKUP --json prints it (NOTIFY_COMMAND's stdin).
+        let mode = NotifyPolicy.mode(ofUnit: unit)
+        let json = RunRecord(mode: mode, client: config?.repoName,
+                             target: config.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" }, repository: config?.repoDir,
+                             status: exitCode, name: name, message: LogText.sanitize(message)).json()
         let user = config?.localUser ?? ServerDefaults.localUser
         if let c = config {
             Alerting.ping(o, localUser: c.localUser, .fail, status: (exitCode, name), log: report)

@@ -72,13 +72,13 @@ final class MaintenancePlanTests: XCTestCase {
     }
 
     func testMaintenanceAuditJudgesTimersAndRecords() {
-        func record(_ status: ServerExit, finished: String) -> MaintenanceRecord {
-            MaintenanceRecord(mode: "CHECK", client: "c", repository: "/r", started: finished, finished: finished,
+        func record(_ status: ServerExit, finished: String) -> RunRecord {
+            RunRecord(mode: "CHECK", client: "c", repository: "/r", started: finished, finished: finished,
                               verdict: MaintenanceVerdict(exit: status, message: "m", damage: status == .repositoryDamaged ? ["[segment 6, offset 8]"] : []),
                               borgRC: 0, bytesBefore: 1, bytesAfter: 1, partial: false)
         }
         let now = 1_800_000_000.0  // 2027-01-15
-        func worst(_ enabled: Bool, _ r: MaintenanceRecord?) -> Finding.Severity? {
+        func worst(_ enabled: Bool, _ r: RunRecord?) -> Finding.Severity? {
             MaintenanceAudit.findings(configFile: "/etc/borgpull-server/c.conf", instance: "c", enabled: [.compact: enabled, .check: enabled],
                                       records: r.map { [.check: $0] } ?? [:], recordPaths: [:], now: now).map(\.severity).max()
         }

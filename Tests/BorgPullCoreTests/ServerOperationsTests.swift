@@ -76,5 +76,8 @@ final class ServerOperationsTests: XCTestCase {
         XCTAssertTrue(NotifyPolicy.notifyReports(unit: u, exitCode: "exited", exitStatus: "70"))
         XCTAssertTrue(NotifyPolicy.notifyReports(unit: u, exitCode: "", exitStatus: ""))
         XCTAssertTrue(NotifyPolicy.notifyReports(unit: "borgpull-compact@c.service", exitCode: "exited", exitStatus: "10"))
+        XCTAssertEqual(NotifyPolicy.mode(ofUnit: "borgpull-compact@c.service"), "COMPACT")
+        XCTAssertEqual(NotifyPolicy.mode(ofUnit: "borgpull-check@c.service"), "CHECK")
+        XCTAssertEqual(NotifyPolicy.mode(ofUnit: u), "BACKUP")
     }
 }

@@ -37,6 +37,7 @@ final class MaintenanceTests: XCTestCase {
             REPO_DIR=\(repo)
             RUN_DIR=\(runDir)
             STATE_DIR=\(state)
+            PROMETHEUS_TEXTFILE_DIR=
             \(extra)
             """
         XCTAssertTrue(FileManager.default.createFile(atPath: conf, contents: Data(text.utf8)))

@@ -308,6 +308,8 @@ final class ServerHarness {
             ("SOCKET_PATH", "${RUN_DIR}/${REPO_NAME}.socket"), ("REMOTE_SOCKET_PATH", H.clientSocket),
             ("SSH_PORT", String(port)), ("SSH_IDENTITY", "\(H.home)/.ssh/id_ed25519"),
             ("SSH_KNOWN_HOSTS", "\(H.home)/.ssh/known_hosts"), ("CONNECT_TIMEOUT", "5"), ("BACKUP_TIMEOUT", "300"),
+            // No metrics into this machine's node-exporter directory.
+            ("PROMETHEUS_TEXTFILE_DIR", ""), ("STATE_DIR", "\(H.root)/server-state"),
         ]
         if !TestBorg.isDefault { keys.append(("BORG_BINARY", TestBorg.binary)) }
         for (k, v) in overrides {

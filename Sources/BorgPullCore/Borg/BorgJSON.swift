@@ -38,18 +38,3 @@ extension BackupRecord {
         Date(timeIntervalSince1970: secondsSince1970).formatted(.iso8601)
     }
 }
-
-extension MaintenanceRecord {
-    /// Key-sorted JSON on one line (`pretty`: indented), as the record file and `--json` hold it.
-    public func json(pretty: Bool = false) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
-        guard let data = try? encoder.encode(self) else { return "{}" }
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
-
-    /// Decodes a record written by `json()`; nil for anything else.
-    public static func decode(_ text: String) -> MaintenanceRecord? {
-        try? JSONDecoder().decode(MaintenanceRecord.self, from: Data(text.utf8))
-    }
-}

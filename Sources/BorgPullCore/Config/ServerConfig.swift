@@ -27,7 +27,9 @@
 /// | `LOCK_FILE` | per-client lock | `${SOCKET_PATH}.lock` |
 /// | `COMPACT_THRESHOLD` | COMPACT: `borg compact --threshold` (percent of a segment that must be freeable) | `10` |
 /// | `CHECK_MAX_DURATION` | CHECK: `borg check --max-duration` seconds (0 = check everything in one run) | `0` |
-/// | `STATE_DIR` | where COMPACT and CHECK keep their last record (`last-compact.json`, `last-check.json`) | `/var/lib/borgpull-server/${REPO_NAME}` |
+/// | `STATE_DIR` | where COMPACT and CHECK keep their last record (`last-compact.json`, `last-check.json`) and every run its line in `history.jsonl` | `/var/lib/borgpull-server/${REPO_NAME}` |
+/// | `MAX_BACKUP_AGE` | STATUS: age after which the last successful BACKUP is stale (`26h`, `3d`, `90m`; `DurationText`) | `26h` |
+/// | `PROMETHEUS_TEXTFILE_DIR` | node-exporter textfile directory for `borgpull-REPO_NAME.prom`; empty disables | `/var/lib/prometheus/node-exporter` |
 public struct ServerConfig: Sendable, Equatable {
     public var file: String
     public var localUser: String
@@ -60,6 +62,10 @@ public struct ServerConfig: Sendable, Equatable {
     public var checkMaxDuration: Int
     /// The server's own records of COMPACT and CHECK runs for this client.
     public var stateDir: String
+    /// STATUS: seconds after which the last successful BACKUP is stale.
+    public var maxBackupAge: Int = 26 * 3600
+    /// Where the metrics textfile goes; nil: no metrics.
+    public var prometheusTextfileDir: String? = "/var/lib/prometheus/node-exporter"
     /// Things worth logging that are not errors (file:line: text).
     public var notices: [String]
     /// Concurrency slots, healthcheck pings, notifications (`ServerOperations`, with the defaults file).
@@ -71,7 +77,7 @@ public struct ServerConfig: Sendable, Equatable {
         "SOCKET_PATH", "REMOTE_SOCKET_PATH", "SSH_PORT", "SSH_IDENTITY", "SSH_KNOWN_HOSTS",
         "CONNECT_TIMEOUT", "ALIVE_INTERVAL", "ALIVE_COUNT", "BACKUP_TIMEOUT", "APPEND_ONLY",
         "BORG_SERVE_OPTIONS", "BORG_BINARY", "SOCAT_BINARY", "SSH_BINARY", "LOCK_FILE",
-        "COMPACT_THRESHOLD", "CHECK_MAX_DURATION", "STATE_DIR",
+        "COMPACT_THRESHOLD", "CHECK_MAX_DURATION", "STATE_DIR", "MAX_BACKUP_AGE", "PROMETHEUS_TEXTFILE_DIR",
     ]).union(ServerOperations.clientKeys)
 
     /// Parses and validates a server config file; `defaults` is the server-wide defaults file.
@@ -212,6 +218,25 @@ public struct ServerConfig: Sendable, Equatable {
         let stateDir = value("STATE_DIR", default: "/var/lib/borgpull-server/\(repoName)")
         try absolutePath("STATE_DIR", stateDir, example: "/var/lib/borgpull-server/\(repoName)")
 
+        var maxBackupAge = 26 * 3600
+        if let a = env.assignment("MAX_BACKUP_AGE"), !a.value.isEmpty {
+            guard let v = DurationText.seconds(a.value) else {
+                throw fail("MAX_BACKUP_AGE", "MAX_BACKUP_AGE=\(a.value) is not a duration (a number with s, m, h, d or w, e.g. 26h, 3d, 90m)",
+                           fix: "set MAX_BACKUP_AGE=26h")
+            }
+            maxBackupAge = v
+        }
+        // Present and empty: no metrics. Absent: Debian's node-exporter textfile directory.
+        var textfileDir: String? = "/var/lib/prometheus/node-exporter"
+        if let a = env.assignment("PROMETHEUS_TEXTFILE_DIR") {
+            if a.value.isEmpty {
+                textfileDir = nil
+            } else {
+                try absolutePath("PROMETHEUS_TEXTFILE_DIR", a.value, example: "/var/lib/prometheus/node-exporter")
+                textfileDir = a.value
+            }
+        }
+
         var config = ServerConfig(
             file: file, localUser: localUser, remoteUser: remoteUser, remoteHost: remoteHost, repoName: repoName,
             repoDir: repoDir, runDir: runDir, socketPath: socket, remoteSocketPath: remoteSocket, sshPort: port,
@@ -221,6 +246,8 @@ public struct ServerConfig: Sendable, Equatable {
             sshBinary: binaries[2], lockFile: lockFile, compactThreshold: compactThreshold,
             checkMaxDuration: checkMaxDuration, stateDir: stateDir, notices: notices)
         config.operations = try ServerOperations.resolve(client: env, defaults: defaults)
+        config.maxBackupAge = maxBackupAge
+        config.prometheusTextfileDir = textfileDir
         return config
     }
 

@@ -114,6 +114,15 @@ public enum NotifyPolicy {
         }
     }
 
+    /// The server mode the failed `unit` ran (`MONITOR_UNIT`): `borgpull-compact@NAME.service`
+    /// COMPACT, `borgpull-check@NAME.service` CHECK, anything else (`borgpull-server@`) BACKUP;
+    /// the `mode` of NOTIFY's run record.
+    public static func mode(ofUnit unit: String) -> String {
+        if unit.hasPrefix("borgpull-compact@") { return ServerMode.compact.rawValue }
+        if unit.hasPrefix("borgpull-check@") { return ServerMode.check.rawValue }
+        return ServerMode.backup.rawValue
+    }
+
     /// Whether NOTIFY reports the failure of `unit`, from the `$MONITOR_*` variables systemd
     /// gives `OnFailure=` units (systemd.exec(5), "Environment Variables Set or Propagated by
     /// the Service Manager": `MONITOR_SERVICE_RESULT`, `MONITOR_EXIT_CODE`, `MONITOR_EXIT_STATUS`).

@@ -124,53 +124,6 @@ public struct MaintenanceVerdict: Equatable, Sendable {
     }
 }
 
-/// The server's record of one COMPACT or CHECK (`STATE_DIR/last-compact.json`,
-/// `STATE_DIR/last-check.json`), schema version 1, JSON with sorted keys; also what `--json`
-/// prints.
-public struct MaintenanceRecord: Codable, Equatable, Sendable {
-    public var version = 1
-    public var mode: String
-    public var client: String
-    public var repository: String
-    /// ISO 8601 UTC.
-    public var started: String
-    public var finished: String
-    public var status: Int32
-    public var name: String
-    public var message: String
-    /// borg's exit code, when borg ran and exited.
-    public var borgRC: Int32?
-    /// Bytes of the regular files below REPO_DIR before and after the run.
-    public var bytesBefore: Int64?
-    public var bytesAfter: Int64?
-    /// CHECK: lines locating the damage.
-    public var damage: [String]
-    /// CHECK with CHECK_MAX_DURATION: only a slice was checked.
-    public var partial: Bool
-
-    enum CodingKeys: String, CodingKey {
-        case version, mode, client, repository, started, finished, status, name, message, damage, partial
-        case borgRC = "borg_rc", bytesBefore = "bytes_before", bytesAfter = "bytes_after"
-    }
-
-    public init(mode: String, client: String, repository: String, started: String, finished: String, verdict: MaintenanceVerdict,
-                borgRC: Int32?, bytesBefore: Int64?, bytesAfter: Int64?, partial: Bool) {
-        self.mode = mode
-        self.client = client
-        self.repository = repository
-        self.started = started
-        self.finished = finished
-        self.status = verdict.exit.rawValue
-        self.name = verdict.exit.name
-        self.message = verdict.message
-        self.borgRC = borgRC
-        self.bytesBefore = bytesBefore
-        self.bytesAfter = bytesAfter
-        self.damage = verdict.damage
-        self.partial = partial
-    }
-}
-
 /// The audit of a client's maintenance on the server (`borgpull-check --server-config`): are
 /// the COMPACT and CHECK timers of this client enabled, and how old and how good are the last
 /// records. Findings `server.maintenance.timer` and `server.maintenance.last`.
@@ -182,7 +135,7 @@ public enum MaintenanceAudit {
     ///   instance), `enabled` whether each timer is enabled, `records` the last record of each
     ///   mode (nil: none yet), `now` seconds since 1970.
     public static func findings(configFile: String, instance: String, enabled: [ServerMode: Bool],
-                                records: [ServerMode: MaintenanceRecord], recordPaths: [ServerMode: String],
+                                records: [ServerMode: RunRecord], recordPaths: [ServerMode: String],
                                 now: Double) -> [Finding] {
         var out: [Finding] = []
         for mode in [ServerMode.compact, .check] {
@@ -203,11 +156,11 @@ public enum MaintenanceAudit {
                                    location: path, expected: "a record after the first run", actual: "none"))
                 continue
             }
-            let finished = (try? Date(r.finished, strategy: .iso8601))?.timeIntervalSince1970
+            let finished = r.finishedSeconds
             let age = finished.map { max(0, now - $0) }
             let ageText = age.map { "\(Int($0 / 86400)) day(s) ago" } ?? "at an unreadable time"
             if r.status == ServerExit.repositoryDamaged.rawValue {
-                out.append(Finding(.fail, check: "server.maintenance.last", what: "the last CHECK found the repository damaged: \(r.damage.first ?? r.message)",
+                out.append(Finding(.fail, check: "server.maintenance.last", what: "the last CHECK found the repository damaged: \(r.damage?.first ?? r.message)",
                                    location: path, expected: "no problems found", actual: "\(r.name), \(ageText)",
                                    fix: "see README, \"When CHECK finds damage\"; then run borgpull-server -c \(configFile) CHECK"))
             } else if r.status != 0 {

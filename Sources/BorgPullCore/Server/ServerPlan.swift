@@ -10,6 +10,8 @@ public enum ServerMode: String, Sendable, CaseIterable {
     case check = "CHECK"
     /// Report a failed server unit (run by `borgpull-notify@NAME.service`, the units' `OnFailure=`).
     case notify = "NOTIFY"
+    /// One row per client from the run histories (no lock, no borg).
+    case status = "STATUS"
 
     /// Modes are case-insensitive, as in the original (`backup`, `Backup`, `BACKUP`).
     public init?(argument: String) {

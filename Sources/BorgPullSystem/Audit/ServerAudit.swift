@@ -152,7 +152,7 @@ public enum ServerAudit {
             let base = configFile.split(separator: "/").last.map(String.init) ?? configFile
             let instance = base.hasSuffix(".conf") ? String(base.dropLast(5)) : base
             var enabled: [ServerMode: Bool] = [:]
-            var records: [ServerMode: MaintenanceRecord] = [:]
+            var records: [ServerMode: RunRecord] = [:]
             var paths: [ServerMode: String] = [:]
             for mode in [ServerMode.compact, .check] {
                 let link = "\(options.systemdRoot)/etc/systemd/system/timers.target.wants/borgpull-\(mode.rawValue.lowercased())@\(instance).timer"
@@ -162,6 +162,8 @@ public enum ServerAudit {
             }
             a.add(MaintenanceAudit.findings(configFile: configFile, instance: instance, enabled: enabled, records: records,
                                             recordPaths: paths, now: Double(time(nil))))
+            a.add(MetricsAudit.finding(configFile: configFile, dir: config.prometheusTextfileDir,
+                                       facts: config.prometheusTextfileDir.flatMap { AuditOS.facts($0) }))
         }
         return done()
     }

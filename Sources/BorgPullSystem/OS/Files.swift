@@ -60,35 +60,15 @@ public enum Files {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Writes `contents` to `path` atomically: a temporary file in the same directory, fsync,
-    /// fchown/fchmod, rename(2). Readers see the old or the new file, never half of one.
+    /// Writes `contents` to `path` atomically: `writeAtomically(in:...)` in its directory (a
+    /// temporary file, fchown/fchmod, fsync, rename(2)). Readers see the old or the new file.
     public static func writeAtomically(_ path: String, contents: String, mode: mode_t, uid: UInt32? = nil, gid: UInt32? = nil) throws(SystemError) {
-        let tmp = "\(path).tmp.\(getpid())"
-        let fd = retrying { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o600) }
-        guard fd >= 0 else { throw SystemError("open", path: tmp) }
-        var ok = true
-        var failure = SystemError("write", path: tmp, errno: 0)
-        let bytes = Array(contents.utf8)
-        var off = 0
-        while ok && off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { buf in retrying { Glibc.write(fd, buf.baseAddress, buf.count) } }
-            if n <= 0 { ok = false; failure = SystemError("write", path: tmp) } else { off += n }
-        }
-        // fchown only when needed: in a setgid directory the group is already right, and the
-        // hardened unit has no CAP_CHOWN.
-        var st = stat()
-        if ok && fstat(fd, &st) == 0 && ((uid != nil && st.st_uid != uid!) || (gid != nil && st.st_gid != gid!)),
-           fchown(fd, uid ?? UInt32.max, gid ?? UInt32.max) != 0 {
-            ok = false; failure = SystemError("fchown", path: tmp)
-        }
-        if ok && fchmod(fd, mode) != 0 { ok = false; failure = SystemError("fchmod", path: tmp) }
-        if ok && fsync(fd) != 0 { ok = false; failure = SystemError("fsync", path: tmp) }
-        close(fd)
-        if ok && rename(tmp, path) != 0 { ok = false; failure = SystemError("rename", path: path) }
-        if !ok {
-            unlink(tmp)
-            throw failure
-        }
+        let parent = FileRules.parents(of: path).first ?? "/"
+        let dir = retrying { open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        guard dir >= 0 else { throw SystemError("open", path: parent) }
+        defer { close(dir) }
+        try writeAtomically(in: dir, dirPath: parent, name: String(path.split(separator: "/").last ?? ""), contents: contents,
+                            mode: mode, uid: uid, gid: gid)
     }
 
     /// Writes `bytes` to a **new** file `path`, root's with `mode`: the parent is opened with

@@ -16,9 +16,9 @@ public enum ServerMaintenance {
     /// The outcome and the record (nil when nothing ran).
     public struct Result: Sendable {
         public var verdict: MaintenanceVerdict
-        public var record: MaintenanceRecord?
+        public var record: RunRecord?
 
-        public init(verdict: MaintenanceVerdict, record: MaintenanceRecord?) {
+        public init(verdict: MaintenanceVerdict, record: RunRecord?) {
             self.verdict = verdict
             self.record = record
         }
@@ -97,10 +97,11 @@ public enum ServerMaintenance {
         let verdict = mode == .compact
             ? MaintenanceVerdict.compact(rc: rc, signal: signal, interrupted: interrupted, freed: (before ?? 0) - (after ?? 0), repoDir: c.repoDir)
             : MaintenanceVerdict.check(rc: rc, signal: signal, interrupted: interrupted, lines: lines, partial: partial, repoDir: c.repoDir)
-        let record = MaintenanceRecord(
-            mode: mode.rawValue, client: c.repoName, repository: c.repoDir, started: BackupRecord.timestamp(started),
-            finished: BackupRecord.timestamp(Double(time(nil))), verdict: verdict, borgRC: rc, bytesBefore: before,
-            bytesAfter: after, partial: partial)
+        let finished = Double(time(nil))
+        let record = RunRecord(
+            mode: mode.rawValue, client: c.repoName, repository: c.repoDir, started: RunRecord.timestamp(started),
+            finished: RunRecord.timestamp(finished), verdict: verdict, borgRC: rc, bytesBefore: before,
+            bytesAfter: after, partial: partial, seconds: finished - started)
         let file = recordPath(c, mode)
         do { try Files.writeAtomically(file, contents: record.json(pretty: true), mode: 0o640) } catch {
             log("borgpull-server: warning: cannot write the record \(file): \(error) (fix: STATE_DIR must be a directory of \(local.name))")
@@ -114,8 +115,8 @@ public enum ServerMaintenance {
     }
 
     /// The last record of `mode` for this client, if there is a readable one.
-    public static func lastRecord(_ c: ServerConfig, _ mode: ServerMode) -> MaintenanceRecord? {
-        (try? Files.read(recordPath(c, mode), limit: 1 << 20)).flatMap(MaintenanceRecord.decode)
+    public static func lastRecord(_ c: ServerConfig, _ mode: ServerMode) -> RunRecord? {
+        (try? Files.read(recordPath(c, mode), limit: 1 << 20)).flatMap(RunRecord.decode)
     }
 
     /// STATE_DIR: a real directory of LOCAL_USER. Called twice: as root before the drop, it
