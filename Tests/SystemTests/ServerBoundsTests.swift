@@ -90,6 +90,9 @@ final class ServerBoundsTests: XCTestCase {
         /// borgpull-server's VmHWM (/proc/PID/status), last read before it ended.
         var vmHWMKiB: Int
         /// wait4(2) ru_maxrss: the largest peak of borgpull-server and the children it reaped.
+        /// Reported, not asserted: posix_spawn(3) starts the server with CLONE_VM, so until its
+        /// exec the child counts the test process's own pages (76 MB after a long test run,
+        /// 31 MB alone); the server's own peak is VmHWM.
         var maxRSSKiB: Int
         var seconds: Double
     }
@@ -142,8 +145,7 @@ final class ServerBoundsTests: XCTestCase {
             exit 2
             """)
         report("stderr flood", r)
-        XCTAssertLessThan(r.maxRSSKiB, Self.rssLimitKiB, "borgpull-server grew with the client's stderr")
-        XCTAssertLessThan(r.vmHWMKiB, Self.rssLimitKiB)
+        XCTAssertLessThan(r.vmHWMKiB, Self.rssLimitKiB, "borgpull-server grew with the client's stderr")
         XCTAssertTrue([2, 8].contains(r.status), "exit \(r.status): \(r.output.suffix(2000))")
         let cut = r.output.split(separator: "\n").filter { $0.contains("bytes cut]") }
         XCTAssertEqual(cut.count, 1, "the flood is one line, cut once: \(r.output.suffix(500))")
@@ -161,8 +163,7 @@ final class ServerBoundsTests: XCTestCase {
             exit 0
             """)
         report("stdout flood", r)
-        XCTAssertLessThan(r.maxRSSKiB, Self.rssLimitKiB, "borgpull-server grew with the client's stdout")
-        XCTAssertLessThan(r.vmHWMKiB, Self.rssLimitKiB)
+        XCTAssertLessThan(r.vmHWMKiB, Self.rssLimitKiB, "borgpull-server grew with the client's stdout")
         XCTAssertEqual(r.status, 8, String(r.output.suffix(1000)))
         XCTAssertTrue(r.output.contains("more than 4 MiB on ssh's stdout"), String(r.output.suffix(1000)))
         XCTAssertLessThan(r.seconds, 20, "ssh was not stopped at the limit")
