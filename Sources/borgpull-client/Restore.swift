@@ -12,7 +12,7 @@ struct Restore: ParsableCommand {
         CAP_FOWNER, CAP_MKNOD and CAP_SETFCAP, no_new_privs, locked securebits, the seccomp policy
         SECCOMP_RESTORE_POLICY, and Landlock allowing writes only beneath the target and borg's
         root-owned base directory STATE_DIR/borg-root (SECURITY.md, "The restore sandbox").
-        --to DIR (default: a new STATE_DIR/restore/ARCHIVE-TIME, root 0700) extracts below DIR;
+        --to DIR (default: a new STATE_DIR/restore/ARCHIVE-TIME-PID, root 0700) extracts below DIR;
         --in-place writes to the original locations and needs PATHs.
         --latest is this host's newest archive (ARCHIVE_PREFIX); another host's archive needs
         --archive NAME --any-host.
@@ -21,8 +21,8 @@ struct Restore: ParsableCommand {
         selected path, needs --force.
         Exit 0 only when every selected item was restored; 14 when borg could not restore some
         (each named in the log).
-        Setuid/setgid bits and trusted.* xattrs are never restored by the sandbox: they are left
-        to the admin.
+        Setuid/setgid bits, trusted.* and security.* xattrs other than file capabilities, and the
+        immutable/append-only flags are never restored by the sandbox: they are left to the admin.
         Exit status:
         \(ClientExit.table)
         """)
