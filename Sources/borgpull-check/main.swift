@@ -18,12 +18,15 @@ struct BorgPullCheck: ParsableCommand {
         (sshd -T), including environment passing; the ssh user's home and every
         directory it can write (a bounded walk of the local file systems: the server's key can bind
         sockets there); the trigger's polkit rule or sudoers line; Landlock; the units systemd loads and their
-        systemd-analyze exposure; borg's version.
+        systemd-analyze exposure; borg's version; whether the repository key was exported
+        (key-export, a WARN until then).
         The installation expected (binaries, units, seccomp policy, ForceCommand) is the one this
         borgpull-check belongs to: /usr for the Debian packages, PREFIX for make install.
         Server checks (--server-config FILE): config owner and syntax, LOCAL_USER, REPO_DIR,
         RUN_DIR, ssh identity, known_hosts entry for the client, APPEND_ONLY, BORG_BINARY and borg's
-        version, the COMPACT and CHECK timers and their last records.
+        version, the COMPACT and CHECK timers and their last records, and the defaults file
+        (/etc/borgpull-server/defaults.conf) with this client's MAX_CONCURRENT, HEALTHCHECK_URL
+        and NOTIFY_COMMAND resolved against it.
         Given alone, only the server is checked; with -c as well, both.
         --json prints one document (schema "borgpull-check", version 1, see README.md, section
         --json schema) and exits with the same status.
