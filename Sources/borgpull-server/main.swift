@@ -10,10 +10,8 @@ struct BorgPullServer: ParsableCommand {
         abstract: "Pull a Borg backup from one client through a reverse ssh socket forward",
         discussion: """
         One config file per client, in the borg_env dialect (KEY=value data, never executed).
-        Its keys are described in borgpull.conf(5); an example is
-        /etc/borgpull-server/borgpull.conf.example.
-        COMPACT and CHECK (borgpull-compact@NAME, borgpull-check@NAME) take the same per-client
-        lock as BACKUP and SERVE.
+        Its keys are described in borgpull.conf(5); an example is /etc/borgpull-server/borgpull.conf.example.
+        COMPACT and CHECK (borgpull-compact@NAME, borgpull-check@NAME) take the same per-client lock as BACKUP and SERVE.
         Under systemd (borgpull-server@NAME.service) each line carries its syslog priority:
         journalctl -u 'borgpull-server@*' -p err shows the failed runs.
         Exit status:
