@@ -22,7 +22,7 @@ struct Restore: ParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "The archive to restore from (see `borgpull-client borg list --short`).")
+    @Option(help: ArgumentHelp("The archive to restore from (see `borgpull-client borg list --short`).", valueName: "NAME"))
     var archive: String?
 
     @Flag(help: "This host's newest archive (by its archive names only).")
@@ -31,7 +31,7 @@ struct Restore: ParsableCommand {
     @Flag(name: .customLong("any-host"), help: "Allow --archive to name another host's archive.")
     var anyHost = false
 
-    @Option(help: "Restore below this directory (default: a new one under STATE_DIR/restore).")
+    @Option(help: ArgumentHelp("Restore below this directory (default: a new one under STATE_DIR/restore).", valueName: "DIR"))
     var to: String?
 
     @Flag(name: .customLong("in-place"), help: "Restore to the original locations (requires PATHs).")
