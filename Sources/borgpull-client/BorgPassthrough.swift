@@ -11,6 +11,7 @@ struct BorgPassthrough: ParsableCommand {
         discussion: """
         Replaces the original's `source /etc/borgpull/borg_env; borg ...` shell: the repository, the passphrase (through a pipe, never the environment), the relay and borg's state directory come from the config.
         The server must be forwarding (borgpull-server SERVE).
+        Every argument after borg goes to borg, --help too (through the tunnel, after the config audit): this text is borgpull-client help borg.
         For read-only commands (list, info, check, diff, extract --stdout) and init.
         borg runs as the runner, in the same sandbox as BACKUP's, and may write only beneath borg's base directory (export-tar: also the current directory, never /, never one holding a sticky or world-writable directory).
         Not run here, with the command to use printed instead (exit 64):
