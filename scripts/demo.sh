@@ -12,7 +12,9 @@
 # Environment: DEMO_DIR (default /var/lib/borgpull-demo), DEMO_PORT (default: a free port).
 # It leaves: $DEMO_DIR (configs, repository), /etc/sudoers.d/borgpull-demo, the accounts
 # borg/borgpull/borgpull-runner. To remove the demo:
-#   rm -rf /var/lib/borgpull-demo /etc/sudoers.d/borgpull-demo /run/borgpull-demo /run/borg-demo
+#   rm -rf /var/lib/borgpull-demo /etc/sudoers.d/borgpull-demo /run/borgpull-demo /run/borg-demo \
+#       "$(getent passwd borg | cut -d: -f6)/demo-restore"
+# (README "Quick start" also removes the repository's security entry in borg's home.)
 set -euo pipefail
 
 die() { echo "demo: $*" >&2; exit 1; }

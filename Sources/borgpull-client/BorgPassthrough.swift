@@ -9,19 +9,14 @@ struct BorgPassthrough: ParsableCommand {
         commandName: "borg",
         abstract: "Run a borg command through the tunnel with this configuration.",
         discussion: """
-        Replaces the original's `source /etc/borgpull/borg_env; borg ...` shell: the repository,
-        the passphrase (through a pipe, never the environment), the relay and borg's state
-        directory come from the config.
+        Replaces the original's `source /etc/borgpull/borg_env; borg ...` shell: the repository, the passphrase (through a pipe, never the environment), the relay and borg's state directory come from the config.
         The server must be forwarding (borgpull-server SERVE).
+        Every argument after borg goes to borg, --help too (through the tunnel, after the config audit): this text is borgpull-client help borg.
         For read-only commands (list, info, check, diff, extract --stdout) and init.
-        borg runs as the runner, in the same sandbox as BACKUP's, and may write only beneath
-        borg's base directory (export-tar: also the current directory, never /, never one
-        holding a sticky or world-writable directory).
+        borg runs as the runner, in the same sandbox as BACKUP's, and may write only beneath borg's base directory (export-tar: also the current directory, never /, never one holding a sticky or world-writable directory).
         Not run here, with the command to use printed instead (exit 64):
-        extract (use borgpull-client restore, which keeps owners and modes in its own sandbox),
-        key export (use borgpull-client key-export FILE), and the removed --unsandboxed.
-        Exit status: borg's own; 10, 12 or 13 as for BACKUP when the socket, the config or the
-        sandbox is wrong; 64 for a refused command.
+        extract (use borgpull-client restore, which keeps owners and modes in its own sandbox), key export (use borgpull-client key-export FILE), and the removed --unsandboxed.
+        Exit status: borg's own; 10, 12 or 13 as for BACKUP when the socket, the config or the sandbox is wrong; 64 for a refused command.
         Examples:
           borgpull-client -c /etc/borgpull borg init --encryption=repokey-blake2
           borgpull-client borg list

@@ -10,10 +10,8 @@ struct Setup: ParsableCommand {
         discussion: """
         Run at boot by borg-backup-create-directory.service (/run is empty after a reboot).
         Idempotent.
-        A socket directory owned by anyone but the ssh user is refused, not taken over: it may
-        hold someone else's files.
-        A configuration with any FAIL finding of the audit (borgpull-check) is refused: nothing is
-        created or changed.
+        A socket directory owned by anyone but the ssh user is refused, not taken over: it may hold someone else's files.
+        A configuration with any FAIL finding of the audit (borgpull-check) is refused: nothing is created or changed.
         Exit status: 0 ok, 12 configuration problem (audit FAIL included), 70 system error.
         """)
 

@@ -13,9 +13,7 @@ struct BorgPullClient: ParsableCommand {
         discussion: """
         Modes are case-insensitive, as in the original project (BACKUP, backup).
         The configuration directory is -c/--configs DIR, else $BORGPULL_CONFIG_DIR, else /etc/borgpull.
-        Its files (borg_env, read as data and never executed, borg_paths, borg_patterns,
-        borg_excludes, borg_options_create, borg_options_prune, borg_hook_pre, borg_hook_post)
-        are described in borgpull.conf(5).
+        Its files (borg_env, read as data and never executed, borg_paths, borg_patterns, borg_excludes, borg_options_create, borg_options_prune, borg_hook_pre, borg_hook_post) are described in borgpull.conf(5).
         Exit status:
         \(ClientExit.table)
         """,

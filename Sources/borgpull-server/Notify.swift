@@ -6,7 +6,7 @@ import Glibc
 /// NOTIFY_COMMAND with the `--json` line on a failure (`NotifyPolicy` decides which).
 enum BackupAlerts {
     static func send(_ outcome: ServerOutcome, config: ServerConfig?, defaultsPath: String?, json: () -> String) {
-        let underSystemd = ProcessEnv.get("INVOCATION_ID") != nil
+        let underSystemd = Environment.nonEmpty("INVOCATION_ID") != nil
         guard let c = config else {
             // No config: only the defaults file's NOTIFY_COMMAND can tell anyone, as the
             // packages' LOCAL_USER (the server unit's User=).
@@ -39,10 +39,10 @@ enum BackupAlerts {
 /// connect failure after the retries.
 enum NotifyMode {
     static func run(configPath: String, defaultsPath: String?) -> ServerExit {
-        let unit = ProcessEnv.get("MONITOR_UNIT") ?? ""
-        let result = ProcessEnv.get("MONITOR_SERVICE_RESULT") ?? ""
-        let code = ProcessEnv.get("MONITOR_EXIT_CODE") ?? ""
-        let status = ProcessEnv.get("MONITOR_EXIT_STATUS") ?? ""
+        let unit = Environment.nonEmpty("MONITOR_UNIT") ?? ""
+        let result = Environment.nonEmpty("MONITOR_SERVICE_RESULT") ?? ""
+        let code = Environment.nonEmpty("MONITOR_EXIT_CODE") ?? ""
+        let status = Environment.nonEmpty("MONITOR_EXIT_STATUS") ?? ""
         guard !unit.isEmpty else {
             report("borgpull-server: NOTIFY runs as the OnFailure= unit borgpull-notify@NAME.service, which systemd gives MONITOR_UNIT; it is not set (fix: systemctl start borgpull-server@NAME.service and let its OnFailure= start NOTIFY)", .error)
             return .configError

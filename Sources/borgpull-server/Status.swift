@@ -45,7 +45,7 @@ enum StatusMode {
         if json {
             print(status.json(), terminator: "")
         } else {
-            let color = isatty(1) == 1 && ProcessEnv.get("NO_COLOR") == nil
+            let color = isatty(1) == 1 && Environment.nonEmpty("NO_COLOR") == nil
             print(status.table(width: 100, color: color), terminator: "")
         }
         return status.exitStatus

@@ -11,12 +11,9 @@ struct BorgPullServer: ParsableCommand {
         abstract: "Pull a Borg backup from one client through a reverse ssh socket forward",
         discussion: """
         One config file per client, in the borg_env dialect (KEY=value data, never executed).
-        Its keys are described in borgpull.conf(5); an example is
-        /etc/borgpull-server/borgpull.conf.example.
-        COMPACT and CHECK (borgpull-compact@NAME, borgpull-check@NAME) take the same per-client
-        lock as BACKUP and SERVE.
-        Every BACKUP, COMPACT and CHECK appends its record to STATE_DIR/history.jsonl and writes
-        PROMETHEUS_TEXTFILE_DIR/borgpull-REPO_NAME.prom; STATUS reads the histories of every client.
+        Its keys are described in borgpull.conf(5); an example is /etc/borgpull-server/borgpull.conf.example.
+        COMPACT and CHECK (borgpull-compact@NAME, borgpull-check@NAME) take the same per-client lock as BACKUP and SERVE.
+        Every BACKUP, COMPACT and CHECK appends its record to STATE_DIR/history.jsonl and writes PROMETHEUS_TEXTFILE_DIR/borgpull-REPO_NAME.prom; STATUS reads the histories of every client.
         Under systemd (borgpull-server@NAME.service) each line carries its syslog priority:
         journalctl -u 'borgpull-server@*' -p err shows the failed runs.
         Exit status:
@@ -57,7 +54,7 @@ struct BorgPullServer: ParsableCommand {
             return
         }
         guard config.count <= 1 else { throw ValidationError("\(mode.rawValue) takes one config file (-c FILE); several are for STATUS") }
-        guard config.first ?? ProcessEnv.get("BORGPULL_CONFIG") != nil else {
+        guard config.first ?? Environment.nonEmpty("BORGPULL_CONFIG") != nil else {
             throw ValidationError("no config file: pass -c FILE or set BORGPULL_CONFIG=FILE")
         }
     }
@@ -66,7 +63,7 @@ struct BorgPullServer: ParsableCommand {
         if mode == .status {
             throw ExitCode(StatusMode.run(configs: config, configDir: configDir, json: json, maxAge: maxAge.flatMap(DurationText.seconds)))
         }
-        let path = ServerConfigFile.absolute(config.first ?? ProcessEnv.get("BORGPULL_CONFIG") ?? "")
+        let path = ServerConfigFile.absolute(config.first ?? Environment.nonEmpty("BORGPULL_CONFIG") ?? "")
         let status: ServerExit
         switch mode {
         case .backup: status = BackupMode.run(configPath: path, defaultsPath: defaults, json: json)
@@ -76,14 +73,6 @@ struct BorgPullServer: ParsableCommand {
         case .status: status = .ok
         }
         throw ExitCode(status.rawValue)
-    }
-}
-
-enum ProcessEnv {
-    static func get(_ name: String) -> String? {
-        guard let p = getenv(name) else { return nil }
-        let v = String(cString: p)
-        return v.isEmpty ? nil : v
     }
 }
 

@@ -258,7 +258,7 @@ private struct Parser {
                     if let why = inlineWhy {
                         pendingWhy = why
                     } else if previousWasComment, pendingWhy != nil {
-                        pendingWhy! += " " + c.trimmingSpaces()  // continuation of a why block
+                        pendingWhy! += " " + c.trimmingBlanks()  // continuation of a why block
                     } else {
                         pendingWhy = nil
                     }
@@ -276,9 +276,9 @@ private struct Parser {
     }
 
     static func why(in comment: Substring) -> String? {
-        let text = comment.trimmingSpaces()
+        let text = comment.trimmingBlanks()
         guard text.lowercased().hasPrefix("why:") else { return nil }
-        let reason = String(text.dropFirst(4)).trimmingSpaces()
+        let reason = String(text.dropFirst(4)).trimmingBlanks()
         return reason.isEmpty ? nil : reason
     }
 
@@ -513,14 +513,5 @@ private struct Parser {
             }
             return false
         }
-    }
-}
-
-extension StringProtocol {
-    func trimmingSpaces() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s.removeFirst() }
-        while let l = s.last, l == " " || l == "\t" { s.removeLast() }
-        return String(s)
     }
 }

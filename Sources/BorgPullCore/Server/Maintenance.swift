@@ -40,14 +40,14 @@ public struct RepositoryConfig: Equatable, Sendable {
         var inRepository = false
         var keys: [String: String] = [:]
         for raw in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
-            let line = raw.trimmingCharacters()
+            let line = raw.trimmingBlanks()
             if line.hasPrefix("[") {
                 inRepository = line == "[repository]"
                 continue
             }
             guard inRepository, let eq = line.firstIndex(of: "=") else { continue }
-            let key = line[..<eq].trimmingCharacters().lowercased()
-            keys[key] = line[line.index(after: eq)...].trimmingCharacters()
+            let key = line[..<eq].trimmingBlanks().lowercased()
+            keys[key] = line[line.index(after: eq)...].trimmingBlanks()
         }
         guard keys["version"] != nil, keys["id"] != nil else { return nil }
         let flag = (keys["append_only"] ?? "0").lowercased()

@@ -36,7 +36,7 @@ public struct RunHistory: Equatable, Sendable {
             for raw in f.text.split(separator: "\n", omittingEmptySubsequences: false) {
                 number += 1
                 if number == 1 && f.partialFirst { continue }
-                let line = raw.trimmingCharacters()
+                let line = raw.trimmingBlanks()
                 if line.isEmpty { continue }
                 if let r = RunRecord.decode(line) {
                     h.records.append(r)

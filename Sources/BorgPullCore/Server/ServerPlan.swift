@@ -358,23 +358,14 @@ public struct ServerOutcome: Sendable, Equatable {
     }
 
     static func lastLines(_ s: String, _ n: Int) -> String {
-        s.split(separator: "\n").suffix(n).map { $0.trimmingCharacters() }.joined(separator: " | ")
+        s.split(separator: "\n").suffix(n).map { $0.trimmingBlanks() }.joined(separator: " | ")
     }
 
     /// Finds the result record in the trigger's stdout: the last line that is a JSON object.
     /// Lines before it (a login shell's noise) are ignored.
     public static func recordLine(in stdout: String) -> String? {
-        stdout.split(separator: "\n").reversed().map { $0.trimmingCharacters() }
+        stdout.split(separator: "\n").reversed().map { $0.trimmingBlanks() }
             .first { $0.hasPrefix("{") && $0.hasSuffix("}") }
-    }
-}
-
-extension Substring {
-    func trimmingCharacters() -> String {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
-        return String(s)
     }
 }
 

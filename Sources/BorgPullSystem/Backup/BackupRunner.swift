@@ -120,7 +120,7 @@ public final class BackupRunner {
 
     /// `HOSTNAME@MACHINE-ID` (borg docs, BORG_HOST_ID: unique and stable per machine).
     static func hostID() -> String {
-        let id = (try? Files.read("/etc/machine-id", limit: 256))?.trimmingCharacters() ?? ""
+        let id = (try? Files.read("/etc/machine-id", limit: 256))?.trimmingWhitespace() ?? ""
         return id.isEmpty ? "\(shortHostName())@borgpull" : "\(shortHostName())@\(id)"
     }
 

@@ -6,4 +6,10 @@ public enum Environment {
         guard let v = getenv(name) else { return nil }
         return String(cString: v)
     }
+
+    /// The value of `name`, nil when it is unset or empty (an empty override means "not set").
+    public static func nonEmpty(_ name: String) -> String? {
+        guard let v = get(name), !v.isEmpty else { return nil }
+        return v
+    }
 }

@@ -85,9 +85,3 @@ public final class RunLock {
 
     deinit { close(fd) }
 }
-
-extension String {
-    func trimmingCharacters() -> String {
-        String(self.drop { $0.isWhitespace }.reversed().drop { $0.isWhitespace }.reversed())
-    }
-}
