@@ -35,10 +35,14 @@ public final class RunLock {
     /// Takes the lock (LOCK_EX | LOCK_NB) at once, or within `wait` seconds (tried every 50 ms),
     /// or fails with `.busy`. The descriptor is close-on-exec, so no child keeps the lock after
     /// the holder exits. The file is created 0600 when missing; the holder's pid is written.
-    /// - Parameter path: absolute; its directory must be a real directory (no symlink on the way).
+    /// - Parameters:
+    ///   - path: absolute; its directory must be a real directory (no symlink on the way).
+    ///   - owner: when root takes the lock, the file is given to this uid/gid (by fchown(2) on the
+    ///     opened descriptor): the server's lock and slot files stay LOCAL_USER's, so a run by hand
+    ///     as root never leaves a file the units (`User=` LOCAL_USER) cannot open.
     /// - Throws: `.busy`; `.system` for open/openat (ELOOP, ENOENT, ...), for a file that is not
     ///   regular with one link (EMLINK), or flock.
-    public init(path: String, wait: Double = 0) throws(Failure) {
+    public init(path: String, wait: Double = 0, owner: (uid: uid_t, gid: gid_t)? = nil) throws(Failure) {
         let name = path.split(separator: "/").last.map(String.init) ?? ""
         let dirfd: Int32
         do { dirfd = try Files.openDirectoryNoFollow(FileRulesPath.parent(path)) } catch { throw .system(error) }
@@ -53,6 +57,14 @@ public final class RunLock {
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_nlink == 1 else {
             close(fd)
             throw .system(SystemError("open (a regular file with one link)", path: path, errno: EMLINK))
+        }
+        // By descriptor, after the checks above: the judged file is the one given away.
+        if let o = owner, geteuid() == 0, st.st_uid != o.uid || st.st_gid != o.gid {
+            guard fchown(fd, o.uid, o.gid) == 0 else {
+                let e = SystemError("fchown", path: path)
+                close(fd)
+                throw .system(e)
+            }
         }
         let giveUpAt = monotonicSeconds() + wait
         while retrying({ flock(fd, LOCK_EX | LOCK_NB) }) != 0 {

@@ -36,7 +36,7 @@ public enum ConcurrencySlots {
         while true {
             for i in 1...n {
                 do {
-                    let lock = try RunLock.server("\(dir)/slot-\(i)")
+                    let lock = try RunLock.server("\(dir)/slot-\(i)", owner: local)
                     if announced {
                         log("borgpull-server: got concurrency slot \(i) of MAX_CONCURRENT=\(n) after \(Int(monotonicSeconds() - started)) s", .info)
                     }

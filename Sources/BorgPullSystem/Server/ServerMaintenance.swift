@@ -51,9 +51,9 @@ public enum ServerMaintenance {
         // The run directory holds the lock (shared with BACKUP and SERVE); created as BACKUP does.
         try ServerRun(config: c, mode: mode).prepareRunDirectory(local)
         try prepareStateDirectory(c, local)
-        // The lock before the drop: a BACKUP or SERVE started as root by hand leaves a root-owned
-        // lock file (0600) that LOCAL_USER could not open; the descriptor survives the drop.
-        let lock = try RunLock.server(c.lockFile)
+        // The lock before the drop, given to LOCAL_USER when root takes it (a file left by an
+        // older run as root stays openable); the descriptor survives the drop.
+        let lock = try RunLock.server(c.lockFile, owner: local)
         defer { lock.release() }
         if geteuid() == 0 {
             try dropTo(local)

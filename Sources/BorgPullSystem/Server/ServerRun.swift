@@ -4,8 +4,9 @@ import BorgPullCore
 extension RunLock {
     /// The per-client lock (LOCK_FILE, in RUN_DIR, which belongs to LOCAL_USER), refused at
     /// once when held, with the server's messages and exit statuses.
-    static func server(_ path: String) throws(ServerFailure) -> RunLock {
-        do { return try RunLock(path: path) } catch {
+    /// - Parameter owner: LOCAL_USER: the file is LOCAL_USER's even when root takes the lock.
+    static func server(_ path: String, owner: Account) throws(ServerFailure) -> RunLock {
+        do { return try RunLock(path: path, owner: (owner.uid, owner.gid)) } catch {
             switch error {
             case .busy(_, let holder):
                 let fix = holder == nil ? "wait for it to finish; `fuser -v \(path)` shows the holder" : "wait for it to finish, or stop it with kill -TERM \(holder!)"
@@ -168,7 +169,7 @@ public final class ServerRun {
         // Children run as LOCAL_USER, who may not be able to enter the caller's directory.
         _ = chdir("/")
         try prepareRunDirectory(local)
-        let lock = try RunLock.server(config.lockFile)
+        let lock = try RunLock.server(config.lockFile, owner: local)
         defer { lock.release() }
         // MAX_CONCURRENT: held until after cleanup() (defers run in reverse), so no borg serve
         // of this run outlives its slot.
