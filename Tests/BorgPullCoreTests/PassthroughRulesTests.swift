@@ -36,6 +36,21 @@ final class PassthroughRulesTests: XCTestCase {
         XCTAssertTrue(problem.contains("--unsandboxed was removed"))
     }
 
+    /// borg's argparse takes `--debug-top` as `--debug-topic` (allow_abbrev), so the next word is
+    /// its value and the command is the word after it: borg 1.2.4 runs
+    /// `borg --debug-top export-tar extract ::a` as extract.
+    func testAbbreviatedOptionValueIsNotTheCommand() {
+        guard case .refuse = decide(["--debug-top", "export-tar", "extract", "::a"]) else {
+            return XCTFail("ran extract with the current directory writable")
+        }
+        XCTAssertEqual(decide(["--remote-p", "export-tar", "with-lock", "::", "sh"]), .run(writesWorkingDirectory: false))
+        guard case .refuse = decide(["--rs", "list", "key", "export", "::", "k"]) else { return XCTFail("ran key export") }
+        // Exact options without a value and abbreviations of them take no word.
+        guard case .refuse = decide(["--debug", "extract", "::a"]) else { return XCTFail("--debug took extract as its value") }
+        guard case .refuse = decide(["--inf", "extract", "::a"]) else { return XCTFail("--inf took extract as its value") }
+        XCTAssertEqual(decide(["--debug-topic=x", "export-tar", "::a", "o.tar"]), .run(writesWorkingDirectory: true))
+    }
+
     func testKeyExportFinding() {
         func f(_ text: String?) -> Finding {
             KeyExport.finding(recordText: text, recordPath: "/var/lib/borgpull/key-export.json", repository: "ssh://b/srv/borg/web",

@@ -98,6 +98,34 @@ final class FleetOperationsTests: XCTestCase {
         XCTAssertFalse(down.stderr.contains(secret))
     }
 
+    /// NOTIFY_COMMAND runs as LOCAL_USER, who owns every repository: a root-owned program in a
+    /// directory another account owns (or reached through a symlink that account planted) is
+    /// one that account can swap, so it must not run. Before the fix only the file's own owner
+    /// and mode were judged (stat through symlinks), and both ran.
+    func testNotifyCommandInADirectoryAnotherAccountOwnsIsNotRun() throws {
+        let h = try H.get()
+        SrvShell.sh("rm -rf \(Self.dir) && install -d -m 0755 \(Self.dir) && install -d -m 0700 -o \(H.localUser) \(Self.dir)/out"
+            + " && install -d -m 0755 -o nobody \(Self.dir)/nobodys")
+        let marker = "\(Self.dir)/out/ran"
+        h.write("\(Self.dir)/nobodys/notify.sh", "#!/bin/sh\ncat >/dev/null\necho ran >> \(marker)\n", mode: 0o755)
+        h.write("\(Self.dir)/real.sh", "#!/bin/sh\ncat >/dev/null\necho ran >> \(marker)\n", mode: 0o755)
+        SrvShell.sh("ln -s \(Self.dir)/real.sh \(Self.dir)/nobodys/link.sh && chown -h nobody \(Self.dir)/nobodys/link.sh")
+        let conf = "\(Self.dir)/n.conf"
+        for program in ["\(Self.dir)/nobodys/notify.sh", "\(Self.dir)/nobodys/link.sh"] {
+            h.writeServerConfig(["NOTIFY_COMMAND": program, "SSH_PORT": String(SrvShell.freePort())], to: conf)
+            let fail = SrvShell.run(serverArgv(conf))
+            XCTAssertEqual(fail.status, 3, fail.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "NOTIFY_COMMAND \(program) ran: \(fail.stderr)")
+            XCTAssertTrue(fail.stderr.contains("not run, nobody was notified"), fail.stderr)
+            _ = try? FileManager.default.removeItem(atPath: marker)
+        }
+        // The same script in root's directory still runs.
+        h.writeServerConfig(["NOTIFY_COMMAND": "\(Self.dir)/real.sh", "SSH_PORT": String(SrvShell.freePort())], to: conf)
+        let ok = SrvShell.run(serverArgv(conf))
+        XCTAssertEqual(ok.status, 3, ok.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: marker), ok.stderr)
+    }
+
     // MARK: MAX_CONCURRENT
 
     static let clients = (1...6).map { "bpt-fo\($0)" }

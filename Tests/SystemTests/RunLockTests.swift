@@ -43,4 +43,23 @@ final class RunLockTests: XCTestCase {
         first.release()
         XCTAssertNoThrow(try RunLock(path: "\(dir)/backup.lock", wait: 1))
     }
+
+    /// Root taking a lock in a directory of another user (the server's RUN_DIR or SLOT_DIR,
+    /// LOCAL_USER's) leaves a file that user can open again: before, a manual BACKUP as root left
+    /// RUN_DIR/NAME.socket.lock (and slot-N) root 0600, and every later run as LOCAL_USER (the
+    /// units) failed with "cannot open the lock file: Permission denied" (exit 9).
+    func testALockRootCreatesInAnotherUsersDirectoryStaysThatUsers() throws {
+        XCTAssertEqual(Shell.sh("chown nobody:nogroup \(dir)").status, 0)
+        do { _ = try RunLock(path: "\(dir)/c.socket.lock") }
+        var st = stat()
+        XCTAssertEqual(stat("\(dir)/c.socket.lock", &st), 0)
+        XCTAssertEqual(st.st_uid, getpwnam("nobody")!.pointee.pw_uid, "root's lock file in nobody's directory is not nobody's")
+        let asNobody = Shell.sh("/usr/bin/setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 -c \"import fcntl;f=open('\(dir)/c.socket.lock','r+');fcntl.flock(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\"")
+        XCTAssertEqual(asNobody.status, 0, "nobody cannot take the lock root created: \(asNobody.stderr)")
+        // An existing file is never given away.
+        XCTAssertEqual(Shell.sh("install -m 0600 /dev/null \(dir)/planted.lock").status, 0)
+        do { _ = try RunLock(path: "\(dir)/planted.lock") }
+        XCTAssertEqual(stat("\(dir)/planted.lock", &st), 0)
+        XCTAssertEqual(st.st_uid, 0)
+    }
 }

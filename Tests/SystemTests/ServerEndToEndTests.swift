@@ -104,6 +104,47 @@ final class ServerEndToEndTests: XCTestCase {
         XCTAssertEqual(h.leftovers(), "")
     }
 
+    /// The server SIGKILLed mid-BACKUP (the OOM killer, `kill -9`, outside systemd's cgroup
+    /// cleanup): its ssh, socat and borg serve must not go on without it, as they would then run
+    /// with the per-client lock and the MAX_CONCURRENT slot already free (the kernel dropped the
+    /// flocks), so a next run of the same client starts beside them.
+    /// Both as root (children through setpriv) and as LOCAL_USER (the unit's way; here outside
+    /// systemd, as from cron or a shell, with no cgroup to clean up after it).
+    func testSigkilledServerLeavesNoTunnelBehind() throws {
+        let h = try H.get()
+        let asLocal = ["/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--"]
+        for prefix in [[], asLocal] {
+        SrvShell.sh("install -d -o \(H.localUser) -m 0750 \(H.runDir) && touch \(H.runDir)/bpt.socket.lock && chown \(H.localUser) \(H.runDir)/bpt.socket.lock")
+        SrvShell.sh("head -c 300000000 /dev/urandom > \(H.data)/big.bin")
+        defer { SrvShell.sh("rm -f \(H.data)/big.bin") }
+        let log = "\(H.root)/sigkilled-server.log"
+        let p = try SrvShell.start(prefix + ["\(H.bin)/borgpull-server", "-c", H.serverConf, "BACKUP"], log: log)
+        let isSsh = { (argv: [String]) in argv.first?.split(separator: "/").last == "ssh" }
+        let serving = SrvShell.waitFor(60) {
+            !ProcessTree.find(under: p.pid, { $0.joined(separator: " ").contains("borg serve") }).isEmpty
+                && !ProcessTree.find(under: p.pid, isSsh).isEmpty
+        }
+        XCTAssertTrue(serving, "borg serve never started")
+        let ssh = ProcessTree.find(under: p.pid, isSsh)
+        usleep(1_000_000)
+        kill(p.pid, SIGKILL)
+        XCTAssertEqual(p.wait(), 128 + SIGKILL)
+        let gone = SrvShell.waitFor(15) { h.leftovers() == "" && ssh.allSatisfy { kill($0, 0) != 0 } }
+        let left = h.leftovers()
+        // Clean up whatever survived, by pid, so the next tests start clean.
+        if !gone {
+            for pid in ssh { kill(pid, SIGKILL) }
+            for line in left.split(separator: "\n") { if let pid = Int32(line.split(separator: " ").first ?? "") { kill(pid, SIGKILL) } }
+        }
+        XCTAssertTrue(gone, "\(prefix.isEmpty ? "as root" : "as LOCAL_USER"): 15 s after the server's SIGKILL still running: ssh \(ssh.filter { kill($0, 0) == 0 }) \(left)")
+        XCTAssertTrue(h.waitClientIdle(120), "client BACKUP still running")
+        SrvShell.sh("rm -f \(H.data)/big.bin")
+        let r = h.server()
+        XCTAssertEqual(r.status, 0, "BACKUP after the server's SIGKILL failed:\n\(r.stderr)")
+        XCTAssertEqual(h.leftovers(), "")
+        }
+    }
+
     func testPreHookFailureReachesServerWithStepName() throws {
         let h = try H.get()
         let hook = "\(H.clientDir)/borg_hook_pre"

@@ -31,8 +31,26 @@ public enum PassthroughRules {
     static let optionsWithValue: Set<String> = [
         "-e", "--exclude", "--exclude-from", "--pattern", "--patterns-from", "--strip-components",
         "--lock-wait", "--remote-path", "--umask", "--rsh", "--upload-ratelimit", "--upload-buffer",
-        "--debug-topic", "--debug-profile",
+        "--debug-topic", "--debug-profile", "--remote-ratelimit", "--remote-buffer",
     ]
+
+    /// borg's common options that take no value: an exact one of these is never an abbreviation.
+    static let optionsWithoutValue: Set<String> = [
+        "--critical", "--error", "--warning", "--info", "--verbose", "--debug", "--progress", "--iec", "--log-json",
+        "--bypass-lock", "--show-version", "--show-rc", "--consider-part-files", "--help", "--version",
+    ]
+
+    /// Whether `a` takes the next word as its value, as borg's argparse reads it.
+    /// Why prefixes: argparse (allow_abbrev) takes a unique prefix of a long option as that
+    /// option, so borg reads `--debug-top export-tar extract ::a` as `--debug-topic=export-tar
+    /// extract`; judged on the exact names only, this ran extract with the current directory
+    /// writable (and `with-lock` the same way). A prefix of any option with a value is taken to
+    /// have one (an ambiguous prefix makes borg exit with a usage error anyway).
+    static func takesValue(_ a: String) -> Bool {
+        if optionsWithValue.contains(a) { return true }
+        guard a.hasPrefix("--"), a.count > 2, !a.contains("="), !optionsWithoutValue.contains(a) else { return false }
+        return optionsWithValue.contains { $0.hasPrefix(a) }
+    }
 
     /// Options of `borg extract` that carry over to `restore`, and what they become.
     static let carriedOver: [String: String] = ["--dry-run": "--dry-run", "-n": "--dry-run"]
@@ -44,7 +62,7 @@ public enum PassthroughRules {
         var i = 0
         while i < args.count {
             let a = args[i]
-            if optionsWithValue.contains(a) { i += 2; continue }
+            if takesValue(a) { i += 2; continue }
             if commands.contains(a) { return (a, i) }
             i += 1
         }

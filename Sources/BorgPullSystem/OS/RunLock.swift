@@ -49,8 +49,21 @@ public final class RunLock {
         defer { close(dirfd) }
         // O_NOFOLLOW: the directory may belong to another user (the server's LOCAL_USER); never
         // follow a link planted there. O_NONBLOCK: a FIFO planted there cannot block the open.
-        let fd = retrying { openat(dirfd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600) }
+        var fd = retrying { openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0o600) }
+        let created = fd >= 0
+        if !created && errno == EEXIST {
+            fd = retrying { openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
+        }
         guard fd >= 0 else { throw .system(SystemError("open", path: path)) }
+        // Why: root creating the lock (or a slot file) 0600 in a directory that belongs to another
+        // user (the server's LOCAL_USER, whose units run as that user) made every later run as
+        // that user fail with EACCES ("cannot open the lock file", exit 9) until someone removed
+        // it. A file this call created is handed to the directory's owner; never an existing one
+        // (a file planted there is not root's to give away).
+        var dst = stat()
+        if created && geteuid() == 0 && fstat(dirfd, &dst) == 0 && dst.st_uid != 0 {
+            _ = fchown(fd, dst.st_uid, dst.st_gid)
+        }
         var st = stat()
         // Why nlink: the lock is truncated and written (as root); a hard link planted in the
         // directory would make that another file's content.

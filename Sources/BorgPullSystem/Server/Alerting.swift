@@ -41,15 +41,22 @@ public enum Alerting {
                               json: @autoclosure () -> String, log: Log) {
         guard let argv = o.notifyCommand, let program = argv.first else { return }
         // Why: the command runs as LOCAL_USER, who owns every repository; a program another
-        // account could replace would hand that account the repositories.
-        var st = stat()
-        guard stat(program, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_mode & 0o111 != 0 else {
-            log("borgpull-server: NOTIFY_COMMAND \(program) is not an executable file: \(errnoText()); nobody was notified (fix: install it, chmod 0755 \(program))", .error)
+        // account could replace would hand that account the repositories. Judging the file alone
+        // (stat through symlinks) let an account owning a directory on the way swap the program
+        // or plant a symlink to any root-owned one. So the path is the one trusted open's: no
+        // symlink in any component, every directory and the file root's or LOCAL_USER's and not
+        // group/other-writable (Files.openTrusted); then nobody else can change what runs.
+        let owner = Account.user(localUser)?.uid
+        let fd: Int32
+        do { fd = try Files.openTrusted(program, owners: owner.map { [$0] } ?? []) } catch {
+            log("borgpull-server: NOTIFY_COMMAND \(program) may be changed by another account or is not a file (\(error)); not run, nobody was notified", .error)
             return
         }
-        let owner = Account.user(localUser)?.uid
-        guard st.st_uid == 0 || st.st_uid == owner, st.st_mode & 0o022 == 0 else {
-            log("borgpull-server: NOTIFY_COMMAND \(program) may be changed by another account (owner uid \(st.st_uid), mode \(String(st.st_mode & 0o7777, radix: 8))); not run, nobody was notified (fix: chown root:root \(program) && chmod 0755 \(program))", .error)
+        var st = stat()
+        let judged = fstat(fd, &st) == 0
+        close(fd)
+        guard judged, st.st_mode & 0o111 != 0 else {
+            log("borgpull-server: NOTIFY_COMMAND \(program) is not an executable file; nobody was notified (fix: chmod 0755 \(program))", .error)
             return
         }
         var env = ["BORGPULL_STATUS": exit.name, "BORGPULL_EXIT": String(exit.code)]

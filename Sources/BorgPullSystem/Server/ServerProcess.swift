@@ -26,7 +26,13 @@ enum ServerChildren {
 
     /// argv that runs `argv` as `account` (nil: as the server's own user).
     static func asUser(_ account: Account?, _ argv: [String]) -> [String] {
-        guard let a = account, geteuid() == 0, a.uid != 0 else { return argv }
+        // Why setpriv --pdeathsig also without a change of user: a server running as LOCAL_USER
+        // outside systemd (cron, a shell) that is SIGKILLed has no cgroup to clean up after it,
+        // and its socat went on listening (and forking borg serve) with the run's lock and slot
+        // already free (ServerEndToEndTests.testSigkilledServerLeavesNoTunnelBehind).
+        // (Only when not root: a root server with LOCAL_USER=root still runs them directly.)
+        if geteuid() != 0 { return [setpriv, "--pdeathsig=TERM", "--"] + argv }
+        guard let a = account, a.uid != 0 else { return argv }
         return [setpriv, "--reuid=\(a.uid)", "--regid=\(a.gid)", "--init-groups", "--no-new-privs",
                 "--pdeathsig=TERM", "--"] + argv
     }
