@@ -50,7 +50,8 @@ final class RunLockTests: XCTestCase {
     /// units) failed with "cannot open the lock file: Permission denied" (exit 9).
     func testALockRootCreatesInAnotherUsersDirectoryStaysThatUsers() throws {
         XCTAssertEqual(Shell.sh("chown nobody:nogroup \(dir)").status, 0)
-        do { _ = try RunLock(path: "\(dir)/c.socket.lock") }
+        let nobody = getpwnam("nobody")!.pointee
+        do { _ = try RunLock(path: "\(dir)/c.socket.lock", owner: (nobody.pw_uid, nobody.pw_gid)) }
         var st = stat()
         XCTAssertEqual(stat("\(dir)/c.socket.lock", &st), 0)
         XCTAssertEqual(st.st_uid, getpwnam("nobody")!.pointee.pw_uid, "root's lock file in nobody's directory is not nobody's")
@@ -58,7 +59,7 @@ final class RunLockTests: XCTestCase {
         XCTAssertEqual(asNobody.status, 0, "nobody cannot take the lock root created: \(asNobody.stderr)")
         // An existing file is never given away.
         XCTAssertEqual(Shell.sh("install -m 0600 /dev/null \(dir)/planted.lock").status, 0)
-        do { _ = try RunLock(path: "\(dir)/planted.lock") }
+        do { _ = try RunLock(path: "\(dir)/planted.lock", owner: (nobody.pw_uid, nobody.pw_gid)) }
         XCTAssertEqual(stat("\(dir)/planted.lock", &st), 0)
         XCTAssertEqual(st.st_uid, 0)
     }

@@ -25,23 +25,6 @@ final class ServerEndToEndTests: XCTestCase {
         _ = h
     }
 
-    /// A run as root (by hand, as README's first steps do) gives the lock file to LOCAL_USER by
-    /// descriptor, so the units (User=LOCAL_USER) can open it afterwards; before, a root-owned
-    /// 0600 lock made every later unit run fail with serve-failed (exit 9).
-    func testARootRunLeavesTheLockToLocalUser() throws {
-        let h = try H.get()
-        XCTAssertEqual(h.server(json: false).status, 0)
-        let lock = "\(H.runDir)/bpt.socket.lock"
-        XCTAssertEqual(chown(lock, 0, 0), 0, "chown \(lock)")
-        let r = h.server(json: false)
-        XCTAssertEqual(r.status, 0, r.stderr)
-        guard let pw = getpwnam(H.localUser) else { return XCTFail("no \(H.localUser)") }
-        var st = stat()
-        XCTAssertEqual(lstat(lock, &st), 0)
-        XCTAssertEqual(st.st_uid, pw.pointee.pw_uid, "the lock file after a root run is not LOCAL_USER's")
-        XCTAssertEqual(st.st_nlink, 1)
-    }
-
     func testBackupRestoreAndSecondBackup() throws {
         let h = try H.get()
         let before = h.archives().count
@@ -229,5 +212,21 @@ final class ServerEndToEndTests: XCTestCase {
         let r2 = h.server()
         XCTAssertEqual(r2.status, 5, r2.stderr)
         XCTAssertTrue(r2.stderr.contains("live socket"), r2.stderr)
+    }
+
+    /// A run as root (by hand, as README's first steps do) creates the lock file LOCAL_USER's
+    /// (fchown by descriptor), so the units (User=LOCAL_USER) can open it afterwards; before, a
+    /// root-owned 0600 lock made every later unit run fail with serve-failed (exit 9).
+    func testLockFileARootRunCreatesIsLocalUsers() throws {
+        let h = try H.get()
+        let lock = "\(H.runDir)/bpt.socket.lock"
+        _ = unlink(lock)
+        let r = h.server(json: false)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        guard let pw = getpwnam(H.localUser) else { return XCTFail("no \(H.localUser)") }
+        var st = stat()
+        XCTAssertEqual(lstat(lock, &st), 0)
+        XCTAssertEqual(st.st_uid, pw.pointee.pw_uid, "the lock file after a root run is not LOCAL_USER's")
+        XCTAssertEqual(st.st_nlink, 1)
     }
 }

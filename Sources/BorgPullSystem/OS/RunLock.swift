@@ -37,8 +37,8 @@ public final class RunLock {
     /// the holder exits. The file is created 0600 when missing; the holder's pid is written.
     /// - Parameters:
     ///   - path: absolute; its directory must be a real directory (no symlink on the way).
-    ///   - owner: when root takes the lock, the file is given to this uid/gid (by fchown(2) on the
-    ///     opened descriptor): the server's lock and slot files stay LOCAL_USER's, so a run by hand
+    ///   - owner: when root creates the lock file, it is given to this uid/gid (fchown(2) on the
+    ///     opened descriptor): the server's lock and slot files are LOCAL_USER's, so a run by hand
     ///     as root never leaves a file the units (`User=` LOCAL_USER) cannot open.
     /// - Throws: `.busy`; `.system` for open/openat (ELOOP, ENOENT, ...), for a file that is not
     ///   regular with one link (EMLINK), or flock.
@@ -55,15 +55,6 @@ public final class RunLock {
             fd = retrying { openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK) }
         }
         guard fd >= 0 else { throw .system(SystemError("open", path: path)) }
-        // Why: root creating the lock (or a slot file) 0600 in a directory that belongs to another
-        // user (the server's LOCAL_USER, whose units run as that user) made every later run as
-        // that user fail with EACCES ("cannot open the lock file", exit 9) until someone removed
-        // it. A file this call created is handed to the directory's owner; never an existing one
-        // (a file planted there is not root's to give away).
-        var dst = stat()
-        if created && geteuid() == 0 && fstat(dirfd, &dst) == 0 && dst.st_uid != 0 {
-            _ = fchown(fd, dst.st_uid, dst.st_gid)
-        }
         var st = stat()
         // Why nlink: the lock is truncated and written (as root); a hard link planted in the
         // directory would make that another file's content.
@@ -71,8 +62,11 @@ public final class RunLock {
             close(fd)
             throw .system(SystemError("open (a regular file with one link)", path: path, errno: EMLINK))
         }
-        // By descriptor, after the checks above: the judged file is the one given away.
-        if let o = owner, geteuid() == 0, st.st_uid != o.uid || st.st_gid != o.gid {
+        // Why: root creating the lock (or a slot file) 0600 in LOCAL_USER's directory made every
+        // later run as LOCAL_USER (the units) fail with EACCES ("cannot open the lock file", exit 9).
+        // Only a file this call created (O_EXCL) is given away, by descriptor after the checks
+        // above; never an existing one (a file found there is not root's to give away).
+        if let o = owner, created, geteuid() == 0, st.st_uid != o.uid || st.st_gid != o.gid {
             guard fchown(fd, o.uid, o.gid) == 0 else {
                 let e = SystemError("fchown", path: path)
                 close(fd)
