@@ -226,7 +226,7 @@ public final class ServerRun {
         let ssh = try ServerChildren.start(supervisor, sshArgv, environment: env, stdout: .capture, stderr: .lines(prefix: ""))
         self.ssh = ssh
         if mode == .serve {
-            log("borgpull-server: serving; on the client, as root: borg list / borg init / borgpull-client -c /etc/borgpull BACKUP (see README). Ctrl-C ends SERVE.", .info)
+            log("borgpull-server: serving; on the client, as root: borgpull-client borg list | borg init, borgpull-client restore, borgpull-client key-export FILE, borgpull-client BACKUP (see README). Ctrl-C ends SERVE.", .info)
         }
 
         // 3. Wait for ssh; forward SIGINT/SIGTERM/SIGHUP; enforce BACKUP_TIMEOUT.
