@@ -5,8 +5,9 @@
 # one client sshd (policy/sshd/borgpull.conf's Match block once per user, pinned to the client
 # CPU) and the server side pinned to the server CPU. Each client gets an untimed first backup,
 # then the corpus gets the daily change (bench/mutate.py) and all N incremental BACKUPs are
-# timed together, at most K at a time. The server has no concurrency limit of its own here: K
-# is enforced by starting at most K `borgpull-server BACKUP` processes (one per client) at once.
+# timed together, at most K at a time: all N `borgpull-server BACKUP` processes start at once and
+# the server's own limit (MAX_CONCURRENT=K in a defaults file, README "Concurrency limit") lets K
+# of them run; the others wait for a slot, as twenty timers firing together would.
 # Measured: total wall, CPU of the whole server side (borgpull-server, socat, borg serve, ssh),
 # peak summed RSS of the server side (bench/rss.py) and that divided by K.
 
@@ -74,11 +75,12 @@ fleet_setup() { # N
 
 fleet_cleanup() {
     [ -z "${FLEET_SUDOERS:-}" ] || rm -f "$FLEET_SUDOERS" "$FLEET_SUDOERS.tmp"
-    rm -rf /run/borgpull-bench-f*.$$ /run/borgpull-bench-srv-f*.$$
+    rm -rf /run/borgpull-bench-f*.$$ /run/borgpull-bench-srv-f*.$$ /run/borgpull-bench-slots.$$
 }
 
 fleet_backup() { # I: one BACKUP of client I (its log in $FLEET_DIR/cI/last.log)
-    "${PIN_SRV[@]}" "$CGX" pull-srv "$PR/bin/borgpull-server" -c "$FLEET_DIR/c$1/server.conf" --json BACKUP \
+    "${PIN_SRV[@]}" "$CGX" pull-srv "$PR/bin/borgpull-server" -c "$FLEET_DIR/c$1/server.conf" \
+        --defaults "$FLEET_DIR/defaults.conf" --json BACKUP \
         >"$FLEET_DIR/c$1/last.json" 2>"$FLEET_DIR/c$1/last.log"
 }
 
@@ -86,6 +88,8 @@ fleet_backup() { # I: one BACKUP of client I (its log in $FLEET_DIR/cI/last.log)
 # Appends "fleet N K wall srv_cpu cli_cpu srv_peak_kb failures" to $RUN/fleet.tsv.
 fleet_run() {
     local n=$1 k=$2 i rc fails=0 t before after sampler running=0
+    printf 'MAX_CONCURRENT=%s\nSLOT_DIR=/run/borgpull-bench-slots.%s\n' "$k" "$$" > "$FLEET_DIR/defaults.conf"
+    chmod 0644 "$FLEET_DIR/defaults.conf"
     for i in $(seq 1 "$n"); do fleet_backup "$i" || [ $? = 1 ] || die "fleet client $i: first BACKUP failed: $(tail -5 "$FLEET_DIR/c$i/last.log")"; done
     python3 "$here/mutate.py" "$(dirname "$CORPUS")" apply >&2
     sync
@@ -96,7 +100,6 @@ fleet_run() {
     t=$(now_ns)
     local pids=()
     for i in $(seq 1 "$n"); do
-        if [ "$running" -ge "$k" ]; then rc=0; wait -n || rc=$?; [ "$rc" -le 1 ] || fails=$((fails + 1)); running=$((running - 1)); fi
         fleet_backup "$i" & pids+=($!); running=$((running + 1))
     done
     while [ "$running" -gt 0 ]; do rc=0; wait -n || rc=$?; [ "$rc" -le 1 ] || fails=$((fails + 1)); running=$((running - 1)); done

@@ -16,7 +16,9 @@ REPO_ROOT=$(cd "$BENCH_LIB_DIR/.." && pwd)
 
 SRV_USER=${BENCH_SRV_USER:-bpbench-srv}
 CLI_USER=${BENCH_CLI_USER:-bpbench-cli}
-WORKDIR=${BENCH_WORKDIR:-/var/tmp/borgpull-bench}
+# Below root-owned directories that nobody else may write: the server, as root, reads its config
+# only there (the trusted open), and the client's audit judges every parent (no sticky /var/tmp).
+WORKDIR=${BENCH_WORKDIR:-/var/lib/borgpull-bench}
 ENCRYPTION=${BENCH_ENCRYPTION:-repokey-blake2}
 COMPRESSION=${BENCH_COMPRESSION:-lz4}
 PASSPHRASE=bench-passphrase          # same for every variant; only used by this benchmark

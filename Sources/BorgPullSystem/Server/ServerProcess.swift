@@ -31,7 +31,12 @@ enum ServerChildren {
         // and its socat went on listening (and forking borg serve) with the run's lock and slot
         // already free (ServerEndToEndTests.testSigkilledServerLeavesNoTunnelBehind).
         // (Only when not root: a root server with LOCAL_USER=root still runs them directly.)
-        if geteuid() != 0 { return [setpriv, "--pdeathsig=TERM", "--"] + argv }
+        // Not under systemd (INVOCATION_ID set, systemd.exec(5)): there the unit's cgroup and
+        // KillMode=mixed end the children, and setpriv's capset(2) is refused by the units'
+        // SystemCallFilter=~@privileged (it would kill setpriv before socat ran).
+        if geteuid() != 0 {
+            return Environment.get("INVOCATION_ID") == nil ? [setpriv, "--pdeathsig=TERM", "--"] + argv : argv
+        }
         guard let a = account, a.uid != 0 else { return argv }
         return [setpriv, "--reuid=\(a.uid)", "--regid=\(a.gid)", "--init-groups", "--no-new-privs",
                 "--pdeathsig=TERM", "--"] + argv
