@@ -56,7 +56,9 @@ public enum RunMetrics {
         let values = values(history: history, maxAgeSeconds: maxAgeSeconds)
         for (name, help) in help {
             guard let value = values[name] else { continue }
-            registry.makeGauge(name: name, labels: [("client", client)], help: help).set(value)
+            // The whole name is `metricName` (its units are part of it: `_seconds`, `_bytes`).
+            let descriptor = MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
+            registry.makeGauge(descriptor: descriptor, labels: [("client", client)]).set(value)
         }
         return registry.emitToString()
     }
