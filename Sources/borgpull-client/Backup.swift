@@ -22,12 +22,7 @@ struct Backup: ParsableCommand {
 
     func run() throws {
         let log = Logger(label: "borgpull-client")
-        let supervisor: Supervisor
-        do { supervisor = try Supervisor() } catch {
-            log.error("\(error)")
-            throw ExitCode(ClientExit.internalError.rawValue)
-        }
-        let (status, record) = BackupRunner(directory: options.resolved, supervisor: supervisor, log: log).backup()
+        let (status, record) = try options.runner(log: log).backup()
         if let record {
             for line in record.summary.split(separator: "\n") {
                 if status == .ok { log.info("\(line)") } else if status == .warning { log.warning("\(line)") } else { log.error("\(line)") }

@@ -40,16 +40,13 @@ struct BorgPassthrough: ParsableCommand {
         case .run(let writes):
             writesWorkingDirectory = writes
         }
-        let supervisor: Supervisor
-        let runner: BackupRunner
+        let runner = try options.runner(log: log)
         var prepared: BackupRunner.Prepared
         do {
-            supervisor = try Supervisor()
-            runner = BackupRunner(directory: options.resolved, supervisor: supervisor, log: log)
             prepared = try runner.prepare()
-        } catch let e as BackupRunner.EarlyExit {
-            log.error("\(e.message)")
-            throw ExitCode(e.status.rawValue)
+        } catch {
+            log.error("\(error.message)")
+            throw ExitCode(error.status.rawValue)
         }
         // Why the current directory is writable, and only for export-tar: it writes its file
         // where the admin stands, as borg itself would. Landlock then allows writes everywhere

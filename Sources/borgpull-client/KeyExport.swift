@@ -27,12 +27,7 @@ struct KeyExportCommand: ParsableCommand {
 
     func run() throws {
         let log = Logger(label: "borgpull-client")
-        let supervisor: Supervisor
-        do { supervisor = try Supervisor() } catch {
-            log.error("\(error)")
-            throw ExitCode(ClientExit.internalError.rawValue)
-        }
-        let runner = BackupRunner(directory: options.resolved, supervisor: supervisor, log: log)
+        let runner = try options.runner(log: log)
         throw ExitCode(KeyExporter(runner: runner, log: log).export(file: file, paper: paper).rawValue)
     }
 }

@@ -51,15 +51,9 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         let log = Logger(label: "borgpull-client")
-        let supervisor: Supervisor
-        do { supervisor = try Supervisor() } catch {
-            log.error("\(error)")
-            throw ExitCode(ClientExit.internalError.rawValue)
-        }
         let request = RestoreRequest(archive: archive, latest: latest, anyHost: anyHost, to: to, inPlace: inPlace,
                                      dryRun: dryRun, force: force, paths: paths)
-        let runner = BackupRunner(directory: options.resolved, supervisor: supervisor, log: log)
-        let (status, record) = RestoreRunner(runner: runner, log: log).restore(request)
+        let (status, record) = RestoreRunner(runner: try options.runner(log: log), log: log).restore(request)
         if json, let record { print(record.json(), terminator: "") }
         throw ExitCode(status.rawValue)
     }

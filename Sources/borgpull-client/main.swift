@@ -1,6 +1,7 @@
 import ArgumentParser
 import BorgPullCore
 import BorgPullSystem
+import Logging
 
 /// `borgpull-client [-c DIR] MODE`: the client side of a pull backup.
 /// Modes are case-insensitive, as in the original (`BACKUP`, `backup`, `Backup`).
@@ -30,6 +31,17 @@ struct ConfigOptions: ParsableArguments {
 
     var resolved: String {
         directory ?? Environment.get("BORGPULL_CONFIG_DIR") ?? "/etc/borgpull"
+    }
+
+    /// The runner of this configuration on a new `Supervisor` (signalfd for the signals it
+    /// forwards to the running step); exits 70 (internal error) when that cannot be set up.
+    func runner(log: Logger) throws -> BackupRunner {
+        let supervisor: Supervisor
+        do { supervisor = try Supervisor() } catch {
+            log.error("\(error)")
+            throw ExitCode(ClientExit.internalError.rawValue)
+        }
+        return BackupRunner(directory: resolved, supervisor: supervisor, log: log)
     }
 }
 
