@@ -54,7 +54,7 @@ deb:
 # them into a container, and the package tests read them. Then the client and server system
 # tests once more with borg 1.4 (test-borg14). The borg 2 spike's test (Borg2TunnelTests) runs
 # in the suite with the borg 2 beta of test-borg2.
-test: deb
+test: format-check deb
 	$(SWIFT) build --build-tests
 	borg2=$$(.ci/borg-venv.sh $(BORG2_VERSION)) && BORGPULL_TEST_BORG2=$$borg2 $(SWIFT) test
 	$(MAKE) test-borg14

@@ -10,9 +10,12 @@ struct VersionPlugin: BuildToolPlugin {
         let changelog = root.appending(path: "debian/changelog")
         let script = root.appending(path: "scripts/version-swift.sh")
         let output = context.pluginWorkDirectoryURL.appending(path: "BorgPullVersion.swift")
-        return [.buildCommand(displayName: "Generating BorgPullVersion.swift from debian/changelog",
-                              executable: URL(fileURLWithPath: "/bin/sh"),
-                              arguments: [script.path, changelog.path, output.path],
-                              inputFiles: [changelog, script], outputFiles: [output])]
+        return [
+            .buildCommand(
+                displayName: "Generating BorgPullVersion.swift from debian/changelog",
+                executable: URL(fileURLWithPath: "/bin/sh"),
+                arguments: [script.path, changelog.path, output.path],
+                inputFiles: [changelog, script], outputFiles: [output])
+        ]
     }
 }

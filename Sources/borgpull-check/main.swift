@@ -9,18 +9,18 @@ struct BorgPullCheck: ParsableCommand {
         commandName: "borgpull-check",
         abstract: "Audit a borgpull client and/or a server config: does the pull backup work, and can it not be abused",
         discussion: """
-        Each finding has a severity (OK, WARN, FAIL), what was checked, where, what was expected, what was found, and a fix to paste.
-        Client checks (default, or with -c DIR): owners and modes of the config dir, every config file, hook, policy file and installed binary and of every parent directory up to / (the OpenSSH safe_path rule); secrets 0600; borg_env, borg_paths, pattern files; users, shell, lock state; socket directory and live socket; sshd's effective settings for the ssh user (sshd -T), including environment passing; the ssh user's home and every directory it can write (a bounded walk of the local file systems: the server's key can bind sockets there); the trigger's polkit rule or sudoers line; Landlock; the units systemd loads and their systemd-analyze exposure; borg's version; whether the repository key was exported (key-export, a WARN until then).
-        The installation expected (binaries, units, seccomp policy, ForceCommand) is the one this borgpull-check belongs to: /usr for the Debian packages, PREFIX for make install.
-        Server checks (--server-config FILE): config owner and syntax, LOCAL_USER, REPO_DIR, RUN_DIR, ssh identity, known_hosts entry for the client, APPEND_ONLY, BORG_BINARY and borg's version, the COMPACT and CHECK timers and their last records, and the defaults file (/etc/borgpull-server/defaults.conf) with this client's MAX_CONCURRENT, HEALTHCHECK_URL and NOTIFY_COMMAND resolved against it.
-        Given alone, only the server is checked; with -c as well, both.
-        --json prints one document (schema "borgpull-check", version 1, see README.md, section --json schema) and exits with the same status.
-        Exit status:
-          0   every finding is OK
-          1   the worst finding is a WARN
-          2   at least one FAIL
-          64  usage error (no audit ran)
-        """,
+            Each finding has a severity (OK, WARN, FAIL), what was checked, where, what was expected, what was found, and a fix to paste.
+            Client checks (default, or with -c DIR): owners and modes of the config dir, every config file, hook, policy file and installed binary and of every parent directory up to / (the OpenSSH safe_path rule); secrets 0600; borg_env, borg_paths, pattern files; users, shell, lock state; socket directory and live socket; sshd's effective settings for the ssh user (sshd -T), including environment passing; the ssh user's home and every directory it can write (a bounded walk of the local file systems: the server's key can bind sockets there); the trigger's polkit rule or sudoers line; Landlock; the units systemd loads and their systemd-analyze exposure; borg's version; whether the repository key was exported (key-export, a WARN until then).
+            The installation expected (binaries, units, seccomp policy, ForceCommand) is the one this borgpull-check belongs to: /usr for the Debian packages, PREFIX for make install.
+            Server checks (--server-config FILE): config owner and syntax, LOCAL_USER, REPO_DIR, RUN_DIR, ssh identity, known_hosts entry for the client, APPEND_ONLY, BORG_BINARY and borg's version, the COMPACT and CHECK timers and their last records, and the defaults file (/etc/borgpull-server/defaults.conf) with this client's MAX_CONCURRENT, HEALTHCHECK_URL and NOTIFY_COMMAND resolved against it.
+            Given alone, only the server is checked; with -c as well, both.
+            --json prints one document (schema "borgpull-check", version 1, see README.md, section --json schema) and exits with the same status.
+            Exit status:
+              0   every finding is OK
+              1   the worst finding is a WARN
+              2   at least one FAIL
+              64  usage error (no audit ran)
+            """,
         version: BorgPullVersion.current)
 
     @Option(name: [.customShort("c"), .long], help: ArgumentHelp("The client configuration directory.", valueName: "DIR"))

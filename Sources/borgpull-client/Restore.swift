@@ -1,24 +1,24 @@
 import ArgumentParser
-import Logging
 import BorgPullCore
 import BorgPullSystem
+import Logging
 
 struct Restore: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "restore",
         abstract: "Restore from the repository (the server must be in SERVE), keeping owners, modes, links, xattrs and ACLs.",
         discussion: """
-        borg extract runs in the restore sandbox: uid 0 with only CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_MKNOD and CAP_SETFCAP, no_new_privs, locked securebits, the seccomp policy SECCOMP_RESTORE_POLICY, and Landlock allowing writes only beneath the target and borg's root-owned base directory STATE_DIR/borg-root (SECURITY.md, "The restore sandbox").
-        --to DIR (default: a new STATE_DIR/restore/ARCHIVE-TIME-PID, root 0700) extracts below DIR;
-        --in-place writes to the original locations and needs PATHs.
-        --latest is this host's newest archive (ARCHIVE_PREFIX); another host's archive needs --archive NAME --any-host.
-        PATHs as borg stores them (etc/hosts) or absolute (/etc/hosts) mean the same.
-        A target that is a symlink is refused; one that already has files, or lies inside a selected path, needs --force.
-        Exit 0 only when every selected item was restored; 14 when borg could not restore some (each named in the log).
-        Setuid/setgid bits, trusted.* and security.* xattrs other than file capabilities, and the immutable/append-only flags are never restored by the sandbox: they are left to the admin.
-        Exit status:
-        \(ClientExit.table)
-        """)
+            borg extract runs in the restore sandbox: uid 0 with only CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_MKNOD and CAP_SETFCAP, no_new_privs, locked securebits, the seccomp policy SECCOMP_RESTORE_POLICY, and Landlock allowing writes only beneath the target and borg's root-owned base directory STATE_DIR/borg-root (SECURITY.md, "The restore sandbox").
+            --to DIR (default: a new STATE_DIR/restore/ARCHIVE-TIME-PID, root 0700) extracts below DIR;
+            --in-place writes to the original locations and needs PATHs.
+            --latest is this host's newest archive (ARCHIVE_PREFIX); another host's archive needs --archive NAME --any-host.
+            PATHs as borg stores them (etc/hosts) or absolute (/etc/hosts) mean the same.
+            A target that is a symlink is refused; one that already has files, or lies inside a selected path, needs --force.
+            Exit 0 only when every selected item was restored; 14 when borg could not restore some (each named in the log).
+            Setuid/setgid bits, trusted.* and security.* xattrs other than file capabilities, and the immutable/append-only flags are never restored by the sandbox: they are left to the admin.
+            Exit status:
+            \(ClientExit.table)
+            """)
 
     @OptionGroup var options: ConfigOptions
 
@@ -51,8 +51,9 @@ struct Restore: ParsableCommand {
 
     func run() throws {
         let log = Logger(label: "borgpull-client")
-        let request = RestoreRequest(archive: archive, latest: latest, anyHost: anyHost, to: to, inPlace: inPlace,
-                                     dryRun: dryRun, force: force, paths: paths)
+        let request = RestoreRequest(
+            archive: archive, latest: latest, anyHost: anyHost, to: to, inPlace: inPlace,
+            dryRun: dryRun, force: force, paths: paths)
         let (status, record) = RestoreRunner(runner: try options.runner(log: log), log: log).restore(request)
         if json, let record { print(record.json(), terminator: "") }
         throw ExitCode(status.rawValue)

@@ -98,11 +98,13 @@ struct SandboxExec: ParsableCommand {
             guard let runnerUID, let runnerGID else {
                 Self.fail(.arguments, "--runner-uid and --runner-gid are required (or --restore)", statusFD: statusFD)
             }
-            plan = SandboxPlan(runnerUID: runnerUID, runnerGID: runnerGID, supplementaryGIDs: gids, policy: loaded,
-                               writableDirectories: writable, landlock: mode)
+            plan = SandboxPlan(
+                runnerUID: runnerUID, runnerGID: runnerGID, supplementaryGIDs: gids, policy: loaded,
+                writableDirectories: writable, landlock: mode)
         }
-        Sandbox.applyAndExec(plan: plan, executable: executable, argv: command,
-                             environment: Self.currentEnvironment(), statusFD: statusFD)
+        Sandbox.applyAndExec(
+            plan: plan, executable: executable, argv: command,
+            environment: Self.currentEnvironment(), statusFD: statusFD)
     }
 
     static func currentEnvironment() -> [String] {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import BorgPullCore
+import BorgPullSystem
 import Foundation
 import Glibc
-import BorgPullSystem
 
 /// `borgpull-client trigger`: sshd's ForceCommand for the ssh user (see policy/sshd/borgpull.conf).
 ///
@@ -21,8 +21,8 @@ struct Trigger: ParsableCommand {
         commandName: "trigger",
         abstract: "sshd ForceCommand: start the BACKUP, print its result record, exit with its status.",
         discussion: """
-        The server's command line (SSH_ORIGINAL_COMMAND) is never read.
-        """)
+            The server's command line (SSH_ORIGINAL_COMMAND) is never read.
+            """)
 
     enum Via: String, ExpressibleByArgument {
         case systemd, sudo, sudoClient = "sudo-client", direct
@@ -33,12 +33,15 @@ struct Trigger: ParsableCommand {
 
     // The ways are listed in the discussion, not as enumerated values: the man page generator
     // leaves a stray paragraph macro before such a list (mandoc -Tlint warns).
-    @Option(help: ArgumentHelp("How to start the BACKUP: systemd, sudo, sudo-client or direct.", discussion: """
-        systemd: systemctl start UNIT, authorised by the polkit rule; the unit runs the BACKUP as root.
-        sudo: sudo -n systemctl start UNIT, for hosts without polkit (the policy's sudoers file).
-        sudo-client: sudo -n CLIENT -c DIR BACKUP, for hosts without systemd (a sudoers line allowing exactly that).
-        direct: run the BACKUP as a child; only when already root.
-        """), completion: .list(["systemd", "sudo", "sudo-client", "direct"]))
+    @Option(
+        help: ArgumentHelp(
+            "How to start the BACKUP: systemd, sudo, sudo-client or direct.",
+            discussion: """
+                systemd: systemctl start UNIT, authorised by the polkit rule; the unit runs the BACKUP as root.
+                sudo: sudo -n systemctl start UNIT, for hosts without polkit (the policy's sudoers file).
+                sudo-client: sudo -n CLIENT -c DIR BACKUP, for hosts without systemd (a sudoers line allowing exactly that).
+                direct: run the BACKUP as a child; only when already root.
+                """), completion: .list(["systemd", "sudo", "sudo-client", "direct"]))
     var via: Via = .systemd
 
     @Option(help: ArgumentHelp("The client's configuration directory (sudo, direct).", valueName: "DIR"))
@@ -72,7 +75,9 @@ struct Trigger: ParsableCommand {
             argv = ["/usr/bin/sudo", "-n", client, "-c", configs, "BACKUP"]
         case .direct:
             guard geteuid() == 0 else {
-                say("--via direct needs root, but this runs as uid \(geteuid()) (fix: in sshd's ForceCommand use --via systemd with the polkit rule, or --via sudo with the sudoers drop-in)")
+                say(
+                    "--via direct needs root, but this runs as uid \(geteuid()) (fix: in sshd's ForceCommand use --via systemd with the polkit rule, or --via sudo with the sudoers drop-in)"
+                )
                 throw ExitCode(ClientExit.configError.rawValue)
             }
             argv = [Installation.executablePath(), "-c", configs, "BACKUP"]
@@ -90,7 +95,8 @@ struct Trigger: ParsableCommand {
         do {
             let supervisor = try Supervisor()
             let env = ["PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8"]
-            let spec = backupIsChild
+            let spec =
+                backupIsChild
                 ? SpawnSpec(argv: argv, environment: env, stdout: .lines(prefix: ""), stderr: .lines(prefix: ""))
                 : SpawnSpec(argv: argv, environment: env, stdout: .stderr, stderr: .inherit)
             let r = try supervisor.run(spec) { line in SystemLog.write(line) }
@@ -110,7 +116,9 @@ struct Trigger: ParsableCommand {
             if code == 0 || code == 1 {
                 // sudo and systemctl also use status 1 for their own failures: never pass that
                 // on as "ok with warnings" without the record that says so.
-                say("\(argv.joined(separator: " ")) exited \(code) but \(result) was not written by this run (fix: make \(result) readable by \(userName()), e.g. mode 0640 with the ssh user's group, and check the client's log)")
+                say(
+                    "\(argv.joined(separator: " ")) exited \(code) but \(result) was not written by this run (fix: make \(result) readable by \(userName()), e.g. mode 0640 with the ssh user's group, and check the client's log)"
+                )
                 throw ExitCode(ClientExit.internalError.rawValue)
             }
             say("\(argv.joined(separator: " ")) exited \(code); no new result record in \(result)")
@@ -127,8 +135,9 @@ struct Trigger: ParsableCommand {
         let m = st.st_mtim
         guard m.tv_sec > since.tv_sec || (m.tv_sec == since.tv_sec && m.tv_nsec >= since.tv_nsec) else { return nil }
         guard st.st_size < 4 << 20, let data = FileManager.default.contents(atPath: result),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-              let compact = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else {
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let compact = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        else {
             say("\(result) is not a JSON object; not sent")
             return nil
         }

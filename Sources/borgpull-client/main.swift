@@ -12,12 +12,12 @@ struct BorgPullClient: ParsableCommand {
         // No blank lines and one sentence per line: the man page (make man) is generated from
         // this text and stays lint-clean (mandoc -Tlint); indented lines keep their line breaks.
         discussion: """
-        Modes are case-insensitive, as in the original project (BACKUP, backup).
-        The configuration directory is -c/--configs DIR, else $BORGPULL_CONFIG_DIR, else /etc/borgpull.
-        Its files (borg_env, read as data and never executed, borg_paths, borg_patterns, borg_excludes, borg_options_create, borg_options_prune, borg_hook_pre, borg_hook_post) are described in borgpull.conf(5).
-        Exit status:
-        \(ClientExit.table)
-        """,
+            Modes are case-insensitive, as in the original project (BACKUP, backup).
+            The configuration directory is -c/--configs DIR, else $BORGPULL_CONFIG_DIR, else /etc/borgpull.
+            Its files (borg_env, read as data and never executed, borg_paths, borg_patterns, borg_excludes, borg_options_create, borg_options_prune, borg_hook_pre, borg_hook_post) are described in borgpull.conf(5).
+            Exit status:
+            \(ClientExit.table)
+            """,
         version: BorgPullVersion.current,
         subcommands: [Backup.self, Setup.self, Restore.self, KeyExportCommand.self, BorgPassthrough.self, RelayCommand.self, Trigger.self]
     )
@@ -25,8 +25,9 @@ struct BorgPullClient: ParsableCommand {
 
 /// The `-c/--configs DIR` option shared by the modes that read the configuration.
 struct ConfigOptions: ParsableArguments {
-    @Option(name: [.customShort("c"), .customLong("configs")],
-            help: ArgumentHelp("Client configuration directory (default: $BORGPULL_CONFIG_DIR, else /etc/borgpull).", valueName: "DIR"))
+    @Option(
+        name: [.customShort("c"), .customLong("configs")],
+        help: ArgumentHelp("Client configuration directory (default: $BORGPULL_CONFIG_DIR, else /etc/borgpull).", valueName: "DIR"))
     var directory: String?
 
     var resolved: String {
@@ -53,6 +54,8 @@ if clientArguments.first == "sandbox-exec" {
 }
 
 StderrLogHandler.bootstrap(program: "borgpull-client")
-BorgPullClient.main(ModeArguments.normalize(clientArguments,
-                                            modes: ["setup", "backup", "restore", "key-export", "borg", "relay", "trigger"],
-                                            optionsWithValue: ["-c", "--configs"]))
+BorgPullClient.main(
+    ModeArguments.normalize(
+        clientArguments,
+        modes: ["setup", "backup", "restore", "key-export", "borg", "relay", "trigger"],
+        optionsWithValue: ["-c", "--configs"]))

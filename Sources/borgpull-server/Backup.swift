@@ -18,25 +18,33 @@ enum BackupMode {
             notices += c.notices
             let result = try ServerRun(config: c, mode: .backup).run()
             notices += result.notices
-            let record = result.stdoutOverflowed ? nil : ServerOutcome.recordLine(in: result.stdout).flatMap { line -> ClientReport? in
-                try? JSONDecoder().decode(ClientReport.self, from: Data(line.utf8))
-            }
+            let record =
+                result.stdoutOverflowed
+                ? nil
+                : ServerOutcome.recordLine(in: result.stdout).flatMap { line -> ClientReport? in
+                    try? JSONDecoder().decode(ClientReport.self, from: Data(line.utf8))
+                }
             if record == nil && !result.stdout.isEmpty && !result.stdoutOverflowed {
                 report("borgpull-server: the client's stdout held no result record: \(LogText.sanitize(String(result.stdout.prefix(200))))", .warning)
             }
             if result.socatDied && record == nil {
-                outcome = ServerOutcome(exit: .serveFailed, message: "socat (borg serve) ended during the backup; see its message above (fix: run SERVE and borg list on the client to test the repository)")
+                outcome = ServerOutcome(
+                    exit: .serveFailed,
+                    message:
+                        "socat (borg serve) ended during the backup; see its message above (fix: run SERVE and borg list on the client to test the repository)")
             } else {
-                outcome = ServerOutcome.backup(config: c, sshExit: result.sshExit, report: record, stderrTail: result.stderrTail,
-                                               interrupted: result.interrupted, timedOut: result.timedOut,
-                                               stdoutOverflowed: result.stdoutOverflowed)
+                outcome = ServerOutcome.backup(
+                    config: c, sshExit: result.sshExit, report: record, stderrTail: result.stderrTail,
+                    interrupted: result.interrupted, timedOut: result.timedOut,
+                    stdoutOverflowed: result.stdoutOverflowed)
             }
         } catch {
             outcome = ServerOutcome(exit: error.exit, message: error.message)
         }
         report(outcome.summary, outcome.exit.priority)
-        let record = RunRecord.backup(config: config, outcome: outcome, started: started, finished: Date().timeIntervalSince1970,
-                                      notices: notices, repositoryBytes: config.flatMap { Files.treeBytes($0.repoDir) })
+        let record = RunRecord.backup(
+            config: config, outcome: outcome, started: started, finished: Date().timeIntervalSince1970,
+            notices: notices, repositoryBytes: config.flatMap { Files.treeBytes($0.repoDir) })
         if let config { RunRecords.keep(record, config: config, log: report) }
         if json { print(record.json(), terminator: "") }
         BackupAlerts.send(outcome, config: config, defaultsPath: defaultsPath, json: { record.json() })

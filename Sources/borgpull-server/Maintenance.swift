@@ -18,16 +18,20 @@ enum MaintenanceMode {
             result = .init(verdict: MaintenanceVerdict(exit: error.exit, message: error.message, damage: []), record: nil)
         }
         let v = result.verdict
-        report("borgpull-server: \(mode.rawValue) \(v.exit.name) (exit \(v.exit.rawValue)): \(v.message)",
-               v.exit == .ok ? .info : v.exit == .warning ? .warning : .error)
+        report(
+            "borgpull-server: \(mode.rawValue) \(v.exit.name) (exit \(v.exit.rawValue)): \(v.message)",
+            v.exit == .ok ? .info : v.exit == .warning ? .warning : .error)
         if let r = result.record {
             if let b = r.bytesBefore, let a = r.bytesAfter {
                 report("  repository: \(ByteCount.format(b)) before, \(ByteCount.format(a)) after")
             }
             for d in r.damage ?? [] { report("  damage: \(LogText.sanitize(d))", .error) }
         }
-        let record = result.record ?? RunRecord.maintenance(config: config, mode: mode, verdict: v, started: started,
-                                                            finished: Double(time(nil)))
+        let record =
+            result.record
+            ?? RunRecord.maintenance(
+                config: config, mode: mode, verdict: v, started: started,
+                finished: Double(time(nil)))
         if let config { RunRecords.keep(record, config: config, log: report) }
         if json {
             print(record.json(), terminator: "")

@@ -11,10 +11,12 @@ enum BackupAlerts {
             // No config: only the defaults file's NOTIFY_COMMAND can tell anyone, as the
             // packages' LOCAL_USER (the server unit's User=).
             guard NotifyPolicy.backupReports(outcome.exit, underSystemd: underSystemd),
-                  let d = try? ServerConfigFile.loadDefaults(defaultsPath),
-                  let o = try? ServerOperations.resolve(client: nil, defaults: d) else { return }
-            Alerting.notify(o, localUser: ServerDefaults.localUser, repoName: nil,
-                            exit: (outcome.exit.rawValue, outcome.exit.name), json: json(), log: report)
+                let d = try? ServerConfigFile.loadDefaults(defaultsPath),
+                let o = try? ServerOperations.resolve(client: nil, defaults: d)
+            else { return }
+            Alerting.notify(
+                o, localUser: ServerDefaults.localUser, repoName: nil,
+                exit: (outcome.exit.rawValue, outcome.exit.name), json: json(), log: report)
             return
         }
         switch outcome.exit {
@@ -22,13 +24,16 @@ enum BackupAlerts {
             Alerting.ping(c.operations, localUser: c.localUser, .success, status: (outcome.exit.rawValue, outcome.exit.name), log: report)
         default:
             guard NotifyPolicy.backupReports(outcome.exit, underSystemd: underSystemd) else {
-                report("borgpull-server: \(outcome.exit.name): systemd retries this run (Restart=on-failure, only for this status); borgpull-notify@ reports it when the retries are used up", .notice)
+                report(
+                    "borgpull-server: \(outcome.exit.name): systemd retries this run (Restart=on-failure, only for this status); borgpull-notify@ reports it when the retries are used up",
+                    .notice)
                 return
             }
             let steps = outcome.report?.failedSteps.compactMap(\.name) ?? []
             Alerting.ping(c.operations, localUser: c.localUser, .fail, status: (outcome.exit.rawValue, outcome.exit.name), failedSteps: steps, log: report)
-            Alerting.notify(c.operations, localUser: c.localUser, repoName: c.repoName,
-                            exit: (outcome.exit.rawValue, outcome.exit.name), json: json(), log: report)
+            Alerting.notify(
+                c.operations, localUser: c.localUser, repoName: c.repoName,
+                exit: (outcome.exit.rawValue, outcome.exit.name), json: json(), log: report)
         }
     }
 }
@@ -44,7 +49,9 @@ enum NotifyMode {
         let code = Environment.nonEmpty("MONITOR_EXIT_CODE") ?? ""
         let status = Environment.nonEmpty("MONITOR_EXIT_STATUS") ?? ""
         guard !unit.isEmpty else {
-            report("borgpull-server: NOTIFY runs as the OnFailure= unit borgpull-notify@NAME.service, which systemd gives MONITOR_UNIT; it is not set (fix: systemctl start borgpull-server@NAME.service and let its OnFailure= start NOTIFY)", .error)
+            report(
+                "borgpull-server: NOTIFY runs as the OnFailure= unit borgpull-notify@NAME.service, which systemd gives MONITOR_UNIT; it is not set (fix: systemctl start borgpull-server@NAME.service and let its OnFailure= start NOTIFY)",
+                .error)
             return .configError
         }
         guard NotifyPolicy.notifyReports(unit: unit, exitCode: code, exitStatus: status) else {
@@ -70,9 +77,11 @@ enum NotifyMode {
         guard let o = operations else { return .configError }
         // The run record of the failed unit's run, as BACKUP --json prints it (NOTIFY_COMMAND's stdin).
         let mode = NotifyPolicy.mode(ofUnit: unit)
-        let json = RunRecord(mode: mode, client: config?.repoName,
-                             target: config.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" }, repository: config?.repoDir,
-                             status: exitCode, name: name, message: LogText.sanitize(message)).json()
+        let json = RunRecord(
+            mode: mode, client: config?.repoName,
+            target: config.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" }, repository: config?.repoDir,
+            status: exitCode, name: name, message: LogText.sanitize(message)
+        ).json()
         let user = config?.localUser ?? ServerDefaults.localUser
         if let c = config {
             Alerting.ping(o, localUser: c.localUser, .fail, status: (exitCode, name), log: report)

@@ -12,12 +12,16 @@ enum StatusMode {
         if files.isEmpty {
             var st = stat()
             guard stat(configDir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else {
-                report("borgpull-server: STATUS: \(configDir): \(String(cString: strerror(errno))): no config directory (fix: pass --config-dir DIR or -c FILE)", .error)
+                report(
+                    "borgpull-server: STATUS: \(configDir): \(String(cString: strerror(errno))): no config directory (fix: pass --config-dir DIR or -c FILE)",
+                    .error)
                 return 2
             }
             files = Files.entries(configDir).filter { $0.hasSuffix(".conf") }.map { "\(configDir)/\($0)" }
             guard !files.isEmpty else {
-                report("borgpull-server: STATUS: no *.conf in \(configDir) (fix: one config per client, see \(configDir)/borgpull.conf.example, or pass -c FILE)", .error)
+                report(
+                    "borgpull-server: STATUS: no *.conf in \(configDir) (fix: one config per client, see \(configDir)/borgpull.conf.example, or pass -c FILE)",
+                    .error)
                 return 2
             }
         }
@@ -33,12 +37,16 @@ enum StatusMode {
             do {
                 let h = try RunRecords.history(c)
                 for s in h.skipped { report("borgpull-server: warning: \(s)", .warning) }
-                rows.append(.judge(client: c.repoName, config: file, history: h, maxAgeSeconds: limit, now: now,
-                                   compact: ServerMaintenance.lastRecord(c, .compact), check: ServerMaintenance.lastRecord(c, .check)))
+                rows.append(
+                    .judge(
+                        client: c.repoName, config: file, history: h, maxAgeSeconds: limit, now: now,
+                        compact: ServerMaintenance.lastRecord(c, .compact), check: ServerMaintenance.lastRecord(c, .check)))
             } catch {
-                rows.append(.failure(client: c.repoName, config: file,
-                                     message: "cannot read the history: \(error) (fix: run STATUS as root or as LOCAL_USER=\(c.localUser))",
-                                     maxAgeSeconds: limit))
+                rows.append(
+                    .failure(
+                        client: c.repoName, config: file,
+                        message: "cannot read the history: \(error) (fix: run STATUS as root or as LOCAL_USER=\(c.localUser))",
+                        maxAgeSeconds: limit))
             }
         }
         let status = FleetStatus(clients: rows, now: now)

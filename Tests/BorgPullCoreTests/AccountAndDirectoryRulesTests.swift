@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// The audit's account and directory rules on fake facts (the root system tests,
@@ -15,8 +16,9 @@ final class AccountAndDirectoryRulesTests: XCTestCase {
         let runner = AccountFacts(name: "borgpull-runner", uid: 991)
         XCTAssertEqual(AccountRules.runner(runner, name: runner.name, sshUser: "borgpull").severity, .ok)
         XCTAssertEqual(AccountRules.runner(AccountFacts(name: "toor", uid: 0), name: "toor", sshUser: "borgpull").severity, .fail)
-        XCTAssertEqual(AccountRules.runner(AccountFacts(name: "borgpull", uid: 990), name: "borgpull", sshUser: "borgpull").severity, .fail,
-                       "the runner must not be the ssh user")
+        XCTAssertEqual(
+            AccountRules.runner(AccountFacts(name: "borgpull", uid: 990), name: "borgpull", sshUser: "borgpull").severity, .fail,
+            "the runner must not be the ssh user")
         XCTAssertEqual(AccountRules.runner(nil, name: "nobody-here", sshUser: "borgpull").actual, "missing")
     }
 
@@ -28,8 +30,9 @@ final class AccountAndDirectoryRulesTests: XCTestCase {
 
     func testRepositoryBelongsToLocalUserAndIsPrivate() {
         func repo(_ kind: FileFacts.Kind = .directory, uid: UInt32 = 120, mode: UInt32) -> [Finding] {
-            DirectoryRules.repository(FileFacts(path: "/srv/r", kind: kind, uid: uid, gid: 120, mode: mode), path: "/srv/r",
-                                      localName: "borg", localUID: 120, configFile: "/c")
+            DirectoryRules.repository(
+                FileFacts(path: "/srv/r", kind: kind, uid: uid, gid: 120, mode: mode), path: "/srv/r",
+                localName: "borg", localUID: 120, configFile: "/c")
         }
         XCTAssertEqual(repo(mode: 0o700).map(\.severity), [.ok])
         XCTAssertEqual(repo(mode: 0o705).map(\.severity), [.warn], "other may read")
@@ -42,8 +45,9 @@ final class AccountAndDirectoryRulesTests: XCTestCase {
 
     func testRunDirectoryIsLocalUsersAndNotWritableByOthers() {
         func run(_ kind: FileFacts.Kind = .directory, uid: UInt32 = 120, mode: UInt32) -> Finding {
-            DirectoryRules.runDirectory(FileFacts(path: "/run/borg", kind: kind, uid: uid, gid: 120, mode: mode), path: "/run/borg",
-                                        localName: "borg", localUID: 120)
+            DirectoryRules.runDirectory(
+                FileFacts(path: "/run/borg", kind: kind, uid: uid, gid: 120, mode: mode), path: "/run/borg",
+                localName: "borg", localUID: 120)
         }
         XCTAssertEqual(run(mode: 0o750).severity, .ok)
         XCTAssertEqual(run(mode: 0o770).severity, .fail)
@@ -54,8 +58,12 @@ final class AccountAndDirectoryRulesTests: XCTestCase {
 
     func testMissingPathsFailOrWarnPerMissingPaths() throws {
         func config(_ extra: String) throws -> ClientConfig {
-            try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: [
-                .env: "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\n" + extra, .paths: "/etc\n/gone\n"], hookExecutable: [:]))
+            try ClientConfig.build(
+                ClientConfigInput(
+                    directory: "/etc/borgpull",
+                    texts: [
+                        .env: "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\n" + extra, .paths: "/etc\n/gone\n"
+                    ], hookExecutable: [:]))
         }
         let onlyEtc = { (p: String) in p == "/etc" }
         let strict = DirectoryRules.paths(try config(""), exists: onlyEtc)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 private func worst(_ fs: [Finding]) -> Finding.Severity { fs.map(\.severity).max() ?? .ok }
@@ -6,26 +7,26 @@ private func finding(_ fs: [Finding], _ check: String) -> Finding? { fs.first { 
 
 /// `sshd -T` output of the Match block borgpull ships (abridged to the keys judged).
 let goodSshdT = """
-usepam no
-streamlocalbindmask 0117
-x11forwarding no
-permittty no
-permituserrc no
-allowtcpforwarding remote
-allowagentforwarding no
-disableforwarding no
-allowstreamlocalforwarding remote
-streamlocalbindunlink yes
-forcecommand /usr/local/bin/borgpull-client trigger --via systemd
-authorizedkeyscommand none
-authorizedkeysfile /etc/ssh/authorized_keys/borg_backup/backup_server_keys
-permittunnel no
-permitopen any
-permitlisten none
-acceptenv none
-permituserenvironment no
-exposeauthinfo no
-"""
+    usepam no
+    streamlocalbindmask 0117
+    x11forwarding no
+    permittty no
+    permituserrc no
+    allowtcpforwarding remote
+    allowagentforwarding no
+    disableforwarding no
+    allowstreamlocalforwarding remote
+    streamlocalbindunlink yes
+    forcecommand /usr/local/bin/borgpull-client trigger --via systemd
+    authorizedkeyscommand none
+    authorizedkeysfile /etc/ssh/authorized_keys/borg_backup/backup_server_keys
+    permittunnel no
+    permitopen any
+    permitlisten none
+    acceptenv none
+    permituserenvironment no
+    exposeauthinfo no
+    """
 
 final class SshdRulesTests: XCTestCase {
     func judge(_ text: String, mask: UInt32 = 0o117) -> [Finding] {
@@ -58,12 +59,16 @@ final class SshdRulesTests: XCTestCase {
     }
 
     func testDocumentedTriggerFormsAreOK() {
-        for v in ["/usr/local/bin/borgpull-client trigger", "/usr/local/bin/borgpull-client trigger --via sudo",
-                  "/var/lib/demo/bin/borgpull-client trigger --via sudo-client --client /var/lib/demo/bin/borgpull-client --configs /var/lib/demo/client --result /var/lib/demo/state/last-backup.json"] {
+        for v in [
+            "/usr/local/bin/borgpull-client trigger", "/usr/local/bin/borgpull-client trigger --via sudo",
+            "/var/lib/demo/bin/borgpull-client trigger --via sudo-client --client /var/lib/demo/bin/borgpull-client --configs /var/lib/demo/client --result /var/lib/demo/state/last-backup.json"
+        ] {
             XCTAssertEqual(finding(judge(replacing("forcecommand", v)), "sshd.forcecommand")?.severity, .ok, v)
         }
-        for v in ["/usr/local/bin/borgpull-client trigger --via bash", "/usr/local/bin/borgpull-client borg list",
-                  "borgpull-client trigger", "/usr/local/bin/borgpull-client trigger --result", "/tmp/x/borgpull-client trigger --configs 'a;b'"] {
+        for v in [
+            "/usr/local/bin/borgpull-client trigger --via bash", "/usr/local/bin/borgpull-client borg list",
+            "borgpull-client trigger", "/usr/local/bin/borgpull-client trigger --result", "/tmp/x/borgpull-client trigger --configs 'a;b'"
+        ] {
             XCTAssertEqual(finding(judge(replacing("forcecommand", v)), "sshd.forcecommand")?.severity, .fail, v)
         }
     }
@@ -142,40 +147,43 @@ final class SudoersRulesTests: XCTestCase {
         let ok = judge("borgpull ALL=(root) NOPASSWD: /usr/local/bin/borgpull-client -c /etc/borgpull BACKUP\n")
         XCTAssertTrue(ok.grantsTrigger)
         XCTAssertEqual(worst(ok.findings), .ok)
-        for wide in ["/usr/local/bin/borgpull-client", "/usr/local/bin/borgpull-client -c /etc/borgpull borg list",
-                     "/usr/local/bin/borgpull-client -c * BACKUP", "/usr/local/bin/borgpull-client -c etc BACKUP"] {
+        for wide in [
+            "/usr/local/bin/borgpull-client", "/usr/local/bin/borgpull-client -c /etc/borgpull borg list",
+            "/usr/local/bin/borgpull-client -c * BACKUP", "/usr/local/bin/borgpull-client -c etc BACKUP"
+        ] {
             XCTAssertEqual(worst(judge("borgpull ALL=(root) NOPASSWD: \(wide)\n").findings), .fail, wide)
         }
     }
 
     func testSeedAliasFormIsOK() {
-        let r = judge("""
-        # Borg backup command, but without any parameters!
-        Cmnd_Alias     BORG_BACKUP = /usr/bin/systemctl start run-borg-backup.service
+        let r = judge(
+            """
+            # Borg backup command, but without any parameters!
+            Cmnd_Alias     BORG_BACKUP = /usr/bin/systemctl start run-borg-backup.service
 
-        borgpull ALL   = (root) NOPASSWD: BORG_BACKUP
-        """)
+            borgpull ALL   = (root) NOPASSWD: BORG_BACKUP
+            """)
         XCTAssertTrue(r.grantsTrigger)
         XCTAssertEqual(worst(r.findings), .ok)
     }
 
     func testBroaderRulesFail() {
         let cases = [
-            "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl",                                   // any arguments
-            "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl *",                                 // wildcard
+            "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl",  // any arguments
+            "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl *",  // wildcard
             "borgpull ALL=(root) NOPASSWD: ALL",
             "borgpull ALL=(ALL:ALL) NOPASSWD: /usr/bin/systemctl start run-borg-backup.service",  // runas
-            "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl restart run-borg-backup.service",   // verb
+            "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl restart run-borg-backup.service",  // verb
             "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl start run-borg-backup.service, /usr/bin/systemctl stop ssh.service",
             "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl start run-borg-backup.service ssh.service",
-            "borgpull ALL=(root) /usr/bin/systemctl start run-borg-backup.service",               // no NOPASSWD
+            "borgpull ALL=(root) /usr/bin/systemctl start run-borg-backup.service",  // no NOPASSWD
             "borgpull ALL=(root) NOPASSWD:SETENV: /usr/bin/systemctl start run-borg-backup.service",
-            "%backup ALL=(root) NOPASSWD: /usr/bin/systemctl",                                    // via a group
+            "%backup ALL=(root) NOPASSWD: /usr/bin/systemctl",  // via a group
             "#998 ALL=(root) NOPASSWD: sudoedit /etc/borgpull/borg_env",
             "User_Alias B = nobody, borgpull\nB ALL = NOPASSWD: /bin/sh",
             "Cmnd_Alias X = /usr/bin/systemctl *\nborgpull ALL=(root) NOPASSWD: X",
             "ALL ALL=(ALL) ALL",
-            "Defaults:borgpull !env_reset\nborgpull ALL=(root) NOPASSWD: /usr/bin/systemctl start run-borg-backup.service",
+            "Defaults:borgpull !env_reset\nborgpull ALL=(root) NOPASSWD: /usr/bin/systemctl start run-borg-backup.service"
         ]
         for c in cases {
             let r = judge(c)
@@ -188,15 +196,16 @@ final class SudoersRulesTests: XCTestCase {
     }
 
     func testRulesForOthersAreIgnored() {
-        let r = judge("""
-        root ALL=(ALL:ALL) ALL
-        %sudo ALL=(ALL:ALL) ALL
-        alice ALL=(ALL) NOPASSWD: ALL
-        ALL, !borgpull ALL=(ALL) ALL
-        Defaults env_reset
-        #includedir /etc/sudoers.d
-        @includedir /etc/sudoers.d
-        """)
+        let r = judge(
+            """
+            root ALL=(ALL:ALL) ALL
+            %sudo ALL=(ALL:ALL) ALL
+            alice ALL=(ALL) NOPASSWD: ALL
+            ALL, !borgpull ALL=(ALL) ALL
+            Defaults env_reset
+            #includedir /etc/sudoers.d
+            @includedir /etc/sudoers.d
+            """)
         XCTAssertFalse(r.grantsTrigger)
         XCTAssertEqual(r.findings, [])
     }
@@ -211,20 +220,20 @@ final class SudoersRulesTests: XCTestCase {
 
 final class PolkitRulesTests: XCTestCase {
     let shipped = """
-    // borgpull: mentions borgpull, run-borg-backup.service || systemctl in comments
-    /* polkit.Result.YES in a block comment */
-    polkit.addRule(function(action, subject) {
-        if (subject.user !== "borgpull") {
-            return polkit.Result.NOT_HANDLED;
-        }
-        if (action.id === "org.freedesktop.systemd1.manage-units" &&
-            action.lookup("unit") === "run-borg-backup.service" &&
-            action.lookup("verb") === "start") {
-            return polkit.Result.YES;
-        }
-        return polkit.Result.NO;
-    });
-    """
+        // borgpull: mentions borgpull, run-borg-backup.service || systemctl in comments
+        /* polkit.Result.YES in a block comment */
+        polkit.addRule(function(action, subject) {
+            if (subject.user !== "borgpull") {
+                return polkit.Result.NOT_HANDLED;
+            }
+            if (action.id === "org.freedesktop.systemd1.manage-units" &&
+                action.lookup("unit") === "run-borg-backup.service" &&
+                action.lookup("verb") === "start") {
+                return polkit.Result.YES;
+            }
+            return polkit.Result.NO;
+        });
+        """
 
     func testShippedRuleIsOK() {
         let r = PolkitRules.check(file: "50-borgpull.rules", text: shipped, user: "borgpull")
@@ -233,7 +242,9 @@ final class PolkitRulesTests: XCTestCase {
     }
 
     func testUnrelatedRuleIsIgnored() {
-        XCTAssertNil(PolkitRules.check(file: "x.rules", text: "polkit.addRule(function(a, s) { if (s.isInGroup(\"sudo\")) return polkit.Result.YES; });", user: "borgpull"))
+        XCTAssertNil(
+            PolkitRules.check(
+                file: "x.rules", text: "polkit.addRule(function(a, s) { if (s.isInGroup(\"sudo\")) return polkit.Result.YES; });", user: "borgpull"))
     }
 
     func testBroaderRulesFail() {
@@ -242,9 +253,10 @@ final class PolkitRulesTests: XCTestCase {
             shipped.replacingAll("action.lookup(\"unit\") === \"run-borg-backup.service\" &&", ""),
             shipped.replacingAll("action.id === \"org.freedesktop.systemd1.manage-units\" &&", ""),
             shipped.replacingAll("=== \"start\"", "=== \"start\" || true"),
-            shipped.replacingAll("if (subject.user !== \"borgpull\") {\n        return polkit.Result.NOT_HANDLED;\n    }", "if (subject.isInGroup(\"borgpull\")) { }"),
+            shipped.replacingAll(
+                "if (subject.user !== \"borgpull\") {\n        return polkit.Result.NOT_HANDLED;\n    }", "if (subject.isInGroup(\"borgpull\")) { }"),
             "polkit.addRule(function(action, subject) { if (subject.user == \"borgpull\") return polkit.Result.YES; });",
-            shipped.replacingAll("action.lookup(\"unit\") === \"run-borg-backup.service\"", "action.lookup(\"unit\").indexOf(\"run-borg-backup.service\") >= 0"),
+            shipped.replacingAll("action.lookup(\"unit\") === \"run-borg-backup.service\"", "action.lookup(\"unit\").indexOf(\"run-borg-backup.service\") >= 0")
         ]
         for v in variants {
             let r = PolkitRules.check(file: "x.rules", text: v, user: "borgpull")
@@ -257,25 +269,27 @@ final class PolkitRulesTests: XCTestCase {
 final class BorgPatternsTests: XCTestCase {
     func testValidPatternsFile() {
         let text = """
-        # comment
-        R /home
-        P sh
-        + /home/*/Documents
-        - /home/*/.cache
-        ! re:^home/[^/]+/\\.local/share/Trash
-        - fm:*.tmp
-        - pp:/home/tmp
-        + pf:/home/a/keep.txt
-        p fm
-        - *.o
-        """
+            # comment
+            R /home
+            P sh
+            + /home/*/Documents
+            - /home/*/.cache
+            ! re:^home/[^/]+/\\.local/share/Trash
+            - fm:*.tmp
+            - pp:/home/tmp
+            + pf:/home/a/keep.txt
+            p fm
+            - *.o
+            """
         let fs = BorgPatterns.check(text, file: "borg_patterns", kind: .patterns)
         XCTAssertEqual(worst(fs), .ok, fs.map(\.what).joined(separator: "; "))
     }
 
     func testBadPatternLinesFail() {
-        for (line, hint) in [("/home/*/.cache", "start with"), ("- xx:foo", "unknown pattern style"), ("P zz", "unknown pattern style"),
-                             ("+", "without a value"), ("- re:([unclosed", "does not compile"), ("- re:a(b", "does not compile")] {
+        for (line, hint) in [
+            ("/home/*/.cache", "start with"), ("- xx:foo", "unknown pattern style"), ("P zz", "unknown pattern style"),
+            ("+", "without a value"), ("- re:([unclosed", "does not compile"), ("- re:a(b", "does not compile")
+        ] {
             let fs = BorgPatterns.check(line, file: "p", kind: .patterns)
             let f = fs.first { $0.severity == .fail }
             XCTAssertNotNil(f, line)
@@ -308,7 +322,8 @@ final class BorgPatternsTests: XCTestCase {
         XCTAssertEqual(BorgVersion.check("borg 2.0.0b8\n", binary: "borg").severity, .fail)
         XCTAssertEqual(BorgVersion.check("borg 1.1.18\n", binary: "borg").severity, .fail)
         XCTAssertEqual(BorgVersion.check("Traceback ...", binary: "borg").severity, .fail)
-        XCTAssertEqual(BorgVersion.pinnedVersion(entryScript: "#!/usr/bin/python3\n# EASY-INSTALL-ENTRY-SCRIPT: 'borgbackup==1.2.4','console_scripts','borg'\n"), "1.2.4")
+        XCTAssertEqual(
+            BorgVersion.pinnedVersion(entryScript: "#!/usr/bin/python3\n# EASY-INSTALL-ENTRY-SCRIPT: 'borgbackup==1.2.4','console_scripts','borg'\n"), "1.2.4")
         XCTAssertNil(BorgVersion.pinnedVersion(entryScript: "#!/usr/bin/python3\nfrom borg.archiver import main\n"))
     }
 }
@@ -330,8 +345,10 @@ final class AuditReportTests: XCTestCase {
 
     func testUnitsCompareAndExposure() {
         let unit = "# c\n[Service]\nExecStart=/x\n"
-        XCTAssertEqual(UnitRules.compare(unit: "u", installedPath: "/i", installed: "[Service]\n  ExecStart=/x\n\n", shippedPath: "/s", shipped: unit).severity, .ok)
-        XCTAssertEqual(UnitRules.compare(unit: "u", installedPath: "/i", installed: "[Service]\nExecStart=/y\n", shippedPath: "/s", shipped: unit).severity, .warn)
+        XCTAssertEqual(
+            UnitRules.compare(unit: "u", installedPath: "/i", installed: "[Service]\n  ExecStart=/x\n\n", shippedPath: "/s", shipped: unit).severity, .ok)
+        XCTAssertEqual(
+            UnitRules.compare(unit: "u", installedPath: "/i", installed: "[Service]\nExecStart=/y\n", shippedPath: "/s", shipped: unit).severity, .warn)
         XCTAssertEqual(UnitRules.compare(unit: "u", installedPath: "/i", installed: nil, shippedPath: "/s", shipped: unit).severity, .fail)
         XCTAssertEqual(UnitRules.exposure(in: "x\n→ Overall exposure level for run-borg-backup.service: 1.4 OK 🙂\n"), 1.4)
         XCTAssertEqual(UnitRules.exposure(in: "-> Overall exposure level for run-borg-backup.service: 9.6 UNSAFE :-{\n"), 9.6)

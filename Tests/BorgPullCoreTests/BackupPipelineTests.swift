@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// The BACKUP pipeline's rules: step names, hooks, which steps run, the borg_paths check.
@@ -77,8 +78,9 @@ final class BackupPipelineTests: XCTestCase {
         let refused = BackupPipeline.sandboxRefused(.prune, at: first, seconds: 0)
         XCTAssertEqual(refused.status, .failed)
         XCTAssertTrue(refused.message.hasPrefix("sandbox step \(first) failed, so borg prune did not run"), refused.message)
-        XCTAssertEqual(BackupPipeline.borgWarning(.create, rc: 1, tail: ["a", " ", "b"]),
-                       "borg create warned (rc 1, 2 message line(s)) \(BackupPipeline.seeLog)")
+        XCTAssertEqual(
+            BackupPipeline.borgWarning(.create, rc: 1, tail: ["a", " ", "b"]),
+            "borg create warned (rc 1, 2 message line(s)) \(BackupPipeline.seeLog)")
     }
 
     func testMissingPathsFailUnlessWarnAndSomethingIsLeft() throws {

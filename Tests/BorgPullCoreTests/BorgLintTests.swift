@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// What borg accepts silently: yes/no values it reads as no, re:^/ patterns that never match,

@@ -1,19 +1,24 @@
 import XCTest
+
 @testable import BorgPullCore
 
 final class ClientConfigTests: XCTestCase {
     let base = "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\n"
 
-    func build(env: String? = nil, paths: String? = "/etc\n", extra: [ClientFile: String] = [:],
-               hooks: [ClientFile: Bool] = [:]) throws -> ClientConfig {
+    func build(
+        env: String? = nil, paths: String? = "/etc\n", extra: [ClientFile: String] = [:],
+        hooks: [ClientFile: Bool] = [:]
+    ) throws -> ClientConfig {
         var texts = extra
         texts[.env] = env ?? base
         texts[.paths] = paths
         return try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: texts, hookExecutable: hooks))
     }
 
-    func error(env: String? = nil, paths: String? = "/etc\n", extra: [ClientFile: String] = [:],
-               hooks: [ClientFile: Bool] = [:]) -> ConfigError? {
+    func error(
+        env: String? = nil, paths: String? = "/etc\n", extra: [ClientFile: String] = [:],
+        hooks: [ClientFile: Bool] = [:]
+    ) -> ConfigError? {
         do { _ = try build(env: env, paths: paths, extra: extra, hooks: hooks); return nil } catch let e as ConfigError { return e } catch { return nil }
     }
 
@@ -28,8 +33,12 @@ final class ClientConfigTests: XCTestCase {
 
     func testDefaultsAndRetentionOverride() throws {
         let c = try build()
-        XCTAssertEqual(c.retention, [.init(option: "keep-daily", value: "7"), .init(option: "keep-weekly", value: "4"),
-                                     .init(option: "keep-monthly", value: "6")])
+        XCTAssertEqual(
+            c.retention,
+            [
+                .init(option: "keep-daily", value: "7"), .init(option: "keep-weekly", value: "4"),
+                .init(option: "keep-monthly", value: "6")
+            ])
         XCTAssertEqual(c.archiveTemplate, "{hostname}-{now}")
         XCTAssertEqual(c.pruneGlob, "{hostname}-" + ArchiveNames.timestampGlob)
         let d = try build(env: base + "KEEP_DAILY=14\nKEEP_WITHIN=2d\nARCHIVE_PREFIX=web1\n")
@@ -77,10 +86,12 @@ final class ClientConfigTests: XCTestCase {
     }
 
     func testArgparseAbbreviationsAndShortFormsAreCaught() {
-        for (file, line) in [(ClientFile.optionsCreate, "--rs=/bin/sh"), (.optionsCreate, "--remote-pat=x"),
-                             (.optionsCreate, "--lock-w=0"), (.optionsCreate, "--js"), (.optionsPrune, "-d1"),
-                             (.optionsPrune, "--glob-a=*"), (.optionsPrune, "-a*"), (.optionsPrune, "--pre=x"),
-                             (.optionsPrune, "--keep-d=9")] {
+        for (file, line) in [
+            (ClientFile.optionsCreate, "--rs=/bin/sh"), (.optionsCreate, "--remote-pat=x"),
+            (.optionsCreate, "--lock-w=0"), (.optionsCreate, "--js"), (.optionsPrune, "-d1"),
+            (.optionsPrune, "--glob-a=*"), (.optionsPrune, "-a*"), (.optionsPrune, "--pre=x"),
+            (.optionsPrune, "--keep-d=9")
+        ] {
             XCTAssertNotNil(error(extra: [file: line + "\n"]), line)
         }
         XCTAssertNotNil(try? build(extra: [.optionsCreate: "--stats\n--exclude-caches\n", .optionsPrune: "--stats\n--save-space\n"]))
@@ -129,8 +140,9 @@ final class ClientConfigTests: XCTestCase {
 
     func testBorgArgv() throws {
         let c = try build(extra: [.patterns: "R /\n", .excludes: "\n# none\n"])
-        let cmds = BorgCommands(config: c, relayCommand: ["/usr/local/bin/borgpull-client", "relay", "--socket", "/run/my sock"],
-                                baseDirectory: "/var/lib/borgpull/borg")
+        let cmds = BorgCommands(
+            config: c, relayCommand: ["/usr/local/bin/borgpull-client", "relay", "--socket", "/run/my sock"],
+            baseDirectory: "/var/lib/borgpull/borg")
         let create = cmds.create(paths: ["/etc", "-odd"])
         XCTAssertEqual(Array(create.suffix(4)), ["::{hostname}-{now}", "--", "/etc", "-odd"])
         XCTAssertTrue(create.contains("--patterns-from"))
@@ -150,16 +162,20 @@ final class OutcomeTests: XCTestCase {
         XCTAssertEqual(BorgOutcome(exitCode: 0), .success)
         XCTAssertEqual(BorgOutcome(exitCode: 1), .warning(rc: 1))
         XCTAssertEqual(BorgOutcome(exitCode: 2), .error(rc: 2))
-        XCTAssertEqual(BorgOutcome(exitCode: 13), .error(rc: 13))     // modern: an error
-        XCTAssertEqual(BorgOutcome(exitCode: 107), .warning(rc: 107)) // modern: a warning
+        XCTAssertEqual(BorgOutcome(exitCode: 13), .error(rc: 13))  // modern: an error
+        XCTAssertEqual(BorgOutcome(exitCode: 107), .warning(rc: 107))  // modern: a warning
         XCTAssertEqual(BorgOutcome(exitCode: 143), .signaled(15))
     }
 
     func testBorgHeadlineSkipsTheEnvironmentBlock() {
-        let tail = ["Traceback (most recent call last):", "  File \"x.py\", line 1", "PermissionError: [Errno 13] Permission denied: '/var/lib/borgpull/borg/.cache'",
-                    "", "Platform: Linux vm 6.1", "Borg: 1.2.4  Python: CPython 3.11.2", "PID: 12  CWD: /", "sys.argv: ['borg']", "SSH_ORIGINAL_COMMAND: None"]
+        let tail = [
+            "Traceback (most recent call last):", "  File \"x.py\", line 1", "PermissionError: [Errno 13] Permission denied: '/var/lib/borgpull/borg/.cache'",
+            "", "Platform: Linux vm 6.1", "Borg: 1.2.4  Python: CPython 3.11.2", "PID: 12  CWD: /", "sys.argv: ['borg']", "SSH_ORIGINAL_COMMAND: None"
+        ]
         XCTAssertEqual(BorgMessages.headline(tail), "PermissionError: [Errno 13] Permission denied: '/var/lib/borgpull/borg/.cache'")
-        XCTAssertEqual(BorgMessages.headline(["Connection closed by remote host. Is borg working on the server?"]), "Connection closed by remote host. Is borg working on the server?")
+        XCTAssertEqual(
+            BorgMessages.headline(["Connection closed by remote host. Is borg working on the server?"]),
+            "Connection closed by remote host. Is borg working on the server?")
         XCTAssertNil(BorgMessages.headline([]))
         XCTAssertEqual(LogText.sanitize("a\u{1b}]0;x\u{7}\nb\tc"), "a\\x1b]0;x\\x07\\x0ab\tc")
     }
@@ -198,10 +214,11 @@ final class OutcomeTests: XCTestCase {
     }
 
     func testRecordRoundTrip() {
-        let r = BackupRecord(host: "h", started: "2026-01-01T00:00:00Z", finished: "2026-01-01T00:01:00Z",
-                             status: .init(code: 1, name: "ok-with-warnings", message: "m"), archive: "h-1",
-                             repository: "ssh://x/r", steps: [StepResult(name: .create, status: .warning, rc: 1, message: "w")],
-                             stats: ArchiveStats(originalSize: 2048, files: 3), warnings: ["/x: Permission denied"])
+        let r = BackupRecord(
+            host: "h", started: "2026-01-01T00:00:00Z", finished: "2026-01-01T00:01:00Z",
+            status: .init(code: 1, name: "ok-with-warnings", message: "m"), archive: "h-1",
+            repository: "ssh://x/r", steps: [StepResult(name: .create, status: .warning, rc: 1, message: "w")],
+            stats: ArchiveStats(originalSize: 2048, files: 3), warnings: ["/x: Permission denied"])
         XCTAssertEqual(BackupRecord.decode(r.json()), r)
         XCTAssertTrue(r.summary.contains("warning: /x: Permission denied"))
         XCTAssertTrue(r.summary.contains("original 2.0 KiB"))

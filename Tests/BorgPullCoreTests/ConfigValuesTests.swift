@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// The value rules both configs share: the same value is valid or not in both.

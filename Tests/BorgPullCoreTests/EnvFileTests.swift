@@ -1,34 +1,35 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// The original project's client sample (`configs/client/borg_env`), in its structure and quoting.
 let seedBorgEnv = #"""
-# BORG PULL -- Client Config
-#
-# This file configures the backup client, i.e. the one machine that is being
-# backed up.
+    # BORG PULL -- Client Config
+    #
+    # This file configures the backup client, i.e. the one machine that is being
+    # backed up.
 
-export BORG_BACKUP_USER="borg"
-export BORG_BACKUP_GROUP="borg"
+    export BORG_BACKUP_USER="borg"
+    export BORG_BACKUP_GROUP="borg"
 
 
-# Remote (server side!) repository as SSH path in the format
-# `ssh://<HOST>[:PORT]/<FULL_PATH_TO_REPO>`
-export BORG_REPO="ssh://backupserver/srv/borg/client1"
+    # Remote (server side!) repository as SSH path in the format
+    # `ssh://<HOST>[:PORT]/<FULL_PATH_TO_REPO>`
+    export BORG_REPO="ssh://backupserver/srv/borg/client1"
 
-# BORG PASSPHRASE
-# Keep it surrounded in single high ticks to avoid evaluation/expansion
-export BORG_PASSPHRASE='correct horse $battery'
+    # BORG PASSPHRASE
+    # Keep it surrounded in single high ticks to avoid evaluation/expansion
+    export BORG_PASSPHRASE='correct horse $battery'
 
-# Path to socket (on client side)
-export BACKUP_SOCKET="/run/borg/netcup.socket"
+    # Path to socket (on client side)
+    export BACKUP_SOCKET="/run/borg/netcup.socket"
 
-# BORG Remote Shell
-# Usually, there's no need to change this.
-export BORG_RSH="sh -c \"exec socat STDIO UNIX-CONNECT:${BACKUP_SOCKET}\""
+    # BORG Remote Shell
+    # Usually, there's no need to change this.
+    export BORG_RSH="sh -c \"exec socat STDIO UNIX-CONNECT:${BACKUP_SOCKET}\""
 
-# vim: set filetype=bash
-"""#
+    # vim: set filetype=bash
+    """#
 
 final class EnvFileTests: XCTestCase {
     func parseError(_ text: String) -> ConfigError? {
@@ -90,7 +91,7 @@ final class EnvFileTests: XCTestCase {
             ("source /etc/other\n", 1, "not a KEY=value line"),
             ("B=${A:-x}\n", 1, "only plain"),
             ("B=$1\n", 1, "special parameter"),
-            ("B=~/x\n", 1, "~"),
+            ("B=~/x\n", 1, "~")
         ]
         for (text, line, words) in cases {
             guard let e = parseError(text) else { XCTFail("accepted: \(text)"); continue }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// ExposureRules on fakes: permission classes and ACLs as the kernel evaluates them, the mount
@@ -61,13 +62,13 @@ final class ExposureRulesTests: XCTestCase {
 
     func testMountInfo() {
         let text = """
-        22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
-        23 22 0:5 / /proc rw,nosuid - proc proc rw
-        24 22 0:6 / /mnt/with\\040space rw - tmpfs tmpfs rw
-        25 22 8:2 / /usr rw,relatime - ext4 /dev/sda2 ro
-        26 22 0:7 / /srv/nfs rw - nfs4 host:/x rw
-        garbage
-        """
+            22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+            23 22 0:5 / /proc rw,nosuid - proc proc rw
+            24 22 0:6 / /mnt/with\\040space rw - tmpfs tmpfs rw
+            25 22 8:2 / /usr rw,relatime - ext4 /dev/sda2 ro
+            26 22 0:7 / /srv/nfs rw - nfs4 host:/x rw
+            garbage
+            """
         let m = ExposureRules.parseMountInfo(text)
         XCTAssertEqual(m.map(\.mountPoint), ["/", "/proc", "/mnt/with space", "/usr", "/srv/nfs"])
         XCTAssertEqual(m.map(\.readOnly), [false, false, false, true, false])
@@ -87,15 +88,21 @@ final class ExposureRulesTests: XCTestCase {
 
     func testFindingsAndFixes() {
         var scan = ExposureRules.Scan(roots: ["/"])
-        scan.writable = [.init(facts: dir("/a", uid: 999, 0o755), grant: .owner),
-                         .init(facts: dir("/b", gid: 50, 0o775), grant: .group(50)),
-                         .init(facts: dir("/c", gid: 995, 0o775), grant: .group(995))]
+        scan.writable = [
+            .init(facts: dir("/a", uid: 999, 0o755), grant: .owner),
+            .init(facts: dir("/b", gid: 50, 0o775), grant: .group(50)),
+            .init(facts: dir("/c", gid: 995, 0o775), grant: .group(995))
+        ]
         scan.writableCount = 3
         let fs = ExposureRules.findings(scan, user: "borgpull", primaryGID: 995, groupName: { $0 == 50 ? "staff" : "borgpull" })
         XCTAssertEqual(fs.map(\.severity), [.fail, .fail, .fail])
-        XCTAssertEqual(fs.map(\.fix), ["chown root:root /a && chmod go-w /a",
-                                       "chmod g-w /b   (or take borgpull out of the group: gpasswd -d borgpull staff)",
-                                       "chmod g-w /c"])
+        XCTAssertEqual(
+            fs.map(\.fix),
+            [
+                "chown root:root /a && chmod go-w /a",
+                "chmod g-w /b   (or take borgpull out of the group: gpasswd -d borgpull staff)",
+                "chmod g-w /c"
+            ])
         var clean = ExposureRules.Scan(roots: ["/"])
         clean.directories = 10
         XCTAssertEqual(ExposureRules.findings(clean, user: "u", primaryGID: 1, groupName: { _ in nil }).map(\.severity), [.ok])

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 final class FleetStatusTests: XCTestCase {
@@ -23,16 +24,20 @@ final class FleetStatusTests: XCTestCase {
     func record(_ mode: ServerMode, _ exit: ServerExit, finished: Double, archive: String? = nil, bytes: Int64? = nil) -> RunRecord {
         var report: ClientReport?
         if let archive {
-            report = try? JSONDecoder().decode(ClientReport.self, from: Data(#"{"archive":"\#(archive)","stats":{"original_size":2048,"deduplicated_size":512}}"#.utf8))
+            report = try? JSONDecoder().decode(
+                ClientReport.self, from: Data(#"{"archive":"\#(archive)","stats":{"original_size":2048,"deduplicated_size":512}}"#.utf8))
         }
-        return RunRecord(mode: mode.rawValue, client: "c", started: RunRecord.timestamp(finished - 60), finished: RunRecord.timestamp(finished),
-                         seconds: 60, status: exit.rawValue, name: exit.name, message: "m", record: report, bytesAfter: bytes)
+        return RunRecord(
+            mode: mode.rawValue, client: "c", started: RunRecord.timestamp(finished - 60), finished: RunRecord.timestamp(finished),
+            seconds: 60, status: exit.rawValue, name: exit.name, message: "m", record: report, bytesAfter: bytes)
     }
 
     func testHistorySkipsDamagedLinesAndKeepsTheRest() {
         let a = record(.backup, .ok, finished: 1_000_000, archive: "c-1").json()
         let b = record(.compact, .ok, finished: 1_000_100, bytes: 77).json()
-        let text = a + "{\"version\":1,\"mode\":\"BAC" + "\n" + b + "not json\n" + "{\"version\":2,\"mode\":\"BACKUP\",\"status\":0,\"name\":\"ok\",\"message\":\"\"}\n"
+        let text =
+            a + "{\"version\":1,\"mode\":\"BAC" + "\n" + b + "not json\n"
+            + "{\"version\":2,\"mode\":\"BACKUP\",\"status\":0,\"name\":\"ok\",\"message\":\"\"}\n"
         let h = RunHistory.parse([(name: "/s/history.jsonl", text: text, partialFirst: false)])
         XCTAssertEqual(h.records.count, 2)
         XCTAssertEqual(h.skipped.count, 3)
@@ -74,12 +79,14 @@ final class FleetStatusTests: XCTestCase {
         let now = 2_000_000.0
         let long = String(repeating: "n", count: 40)
         let rows = [
-            ClientStatus.judge(client: long, config: "/e/\(long).conf", history: RunHistory(records: [
-                record(.backup, .ok, finished: now - 7200, archive: "\(long)-2026-12-01T03:00:01", bytes: 5 << 30),
-                record(.backup, .clientFailed, finished: now - 60),
-                record(.check, .repositoryDamaged, finished: now - 86400),
-            ]), maxAgeSeconds: 93600, now: now),
-            ClientStatus.judge(client: "b", config: "/e/b.conf", history: RunHistory(), maxAgeSeconds: 93600, now: now),
+            ClientStatus.judge(
+                client: long, config: "/e/\(long).conf",
+                history: RunHistory(records: [
+                    record(.backup, .ok, finished: now - 7200, archive: "\(long)-2026-12-01T03:00:01", bytes: 5 << 30),
+                    record(.backup, .clientFailed, finished: now - 60),
+                    record(.check, .repositoryDamaged, finished: now - 86400)
+                ]), maxAgeSeconds: 93600, now: now),
+            ClientStatus.judge(client: "b", config: "/e/b.conf", history: RunHistory(), maxAgeSeconds: 93600, now: now)
         ]
         let s = FleetStatus(clients: rows, now: now)
         let table = s.table(width: 100, color: false)
@@ -104,7 +111,7 @@ final class FleetStatusTests: XCTestCase {
         let h = RunHistory(records: [
             record(.backup, .ok, finished: 1_000_000, archive: "c-1", bytes: 4096),
             record(.backup, .clientFailed, finished: 1_000_500),
-            record(.compact, .ok, finished: 1_000_600, bytes: 3000),
+            record(.compact, .ok, finished: 1_000_600, bytes: 3000)
         ])
         let v = RunMetrics.values(history: h, maxAgeSeconds: 3600)
         XCTAssertEqual(v["borgpull_last_success_timestamp_seconds"], 1_000_000)

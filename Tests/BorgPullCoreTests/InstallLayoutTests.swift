@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 final class InstallLayoutTests: XCTestCase {
@@ -39,8 +40,10 @@ final class InstallLayoutTests: XCTestCase {
 
     func testTheSeccompDefaultFollowsTheLayout() throws {
         let texts: [ClientFile: String] = [.env: "BORG_REPO=ssh://h/r\nBACKUP_SOCKET=/run/borg/s\n", .paths: "/etc\n"]
-        let local = try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: texts, hookExecutable: [:],
-                                                             layout: InstallLayout(prefix: "/usr/local")))
+        let local = try ClientConfig.build(
+            ClientConfigInput(
+                directory: "/etc/borgpull", texts: texts, hookExecutable: [:],
+                layout: InstallLayout(prefix: "/usr/local")))
         XCTAssertEqual(local.seccompPolicy, "/usr/local/share/borgpull/policy/seccomp/borg.policy")
         let deb = try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: texts, hookExecutable: [:]))
         XCTAssertEqual(deb.seccompPolicy, "/usr/share/borgpull/policy/seccomp/borg.policy")

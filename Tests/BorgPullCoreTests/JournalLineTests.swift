@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 final class JournalLineTests: XCTestCase {
@@ -13,18 +14,21 @@ final class JournalLineTests: XCTestCase {
     }
 
     func testEveryLineCarriesThePriorityInTheJournal() {
-        XCTAssertEqual(JournalLine.format("borgpull-client: error: pre hook failed", priority: .error, journal: true),
-                       "<3>borgpull-client: error: pre hook failed\n")
-        XCTAssertEqual(JournalLine.format("audit failed:\n  /etc/borgpull/borg_env: 0644\n", priority: .error, journal: true),
-                       "<3>audit failed:\n<3>  /etc/borgpull/borg_env: 0644\n")
+        XCTAssertEqual(
+            JournalLine.format("borgpull-client: error: pre hook failed", priority: .error, journal: true),
+            "<3>borgpull-client: error: pre hook failed\n")
+        XCTAssertEqual(
+            JournalLine.format("audit failed:\n  /etc/borgpull/borg_env: 0644\n", priority: .error, journal: true),
+            "<3>audit failed:\n<3>  /etc/borgpull/borg_env: 0644\n")
         XCTAssertEqual(JournalLine.format("x", priority: .debug, journal: true), "<7>x\n")
         XCTAssertEqual(JournalLine.format("x", priority: .info, journal: true), "<6>x\n")
         XCTAssertEqual(JournalLine.format("x", priority: .warning, journal: true), "<4>x\n")
     }
 
     func testOnATerminalLinesStayPlain() {
-        XCTAssertEqual(JournalLine.format("borgpull-client: info: BACKUP ok\n  archive: a", priority: .info, journal: false),
-                       "borgpull-client: info: BACKUP ok\n  archive: a\n")
+        XCTAssertEqual(
+            JournalLine.format("borgpull-client: info: BACKUP ok\n  archive: a", priority: .info, journal: false),
+            "borgpull-client: info: BACKUP ok\n  archive: a\n")
         XCTAssertEqual(JournalLine.format("", priority: .info, journal: false), "\n")
     }
 

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// The pure half of the Landlock layer: LANDLOCK=auto|required, the ruleset per ABI version,
@@ -50,8 +51,11 @@ final class LandlockTests: XCTestCase {
         let v1 = LandlockAccess.handledWrites(abi: 1)
         XCTAssertFalse(v1.contains(.refer))
         XCTAssertFalse(v1.contains(.truncate))
-        XCTAssertTrue(v1.isSuperset(of: [.writeFile, .removeDir, .removeFile, .makeChar, .makeDir, .makeReg, .makeSock,
-                                          .makeFifo, .makeBlock, .makeSym]))
+        XCTAssertTrue(
+            v1.isSuperset(of: [
+                .writeFile, .removeDir, .removeFile, .makeChar, .makeDir, .makeReg, .makeSock,
+                .makeFifo, .makeBlock, .makeSym
+            ]))
         XCTAssertTrue(LandlockAccess.handledWrites(abi: 2).contains(.refer))
         XCTAssertFalse(LandlockAccess.handledWrites(abi: 2).contains(.truncate))
         XCTAssertTrue(LandlockAccess.handledWrites(abi: 3).contains(.truncate))
@@ -68,10 +72,12 @@ final class LandlockTests: XCTestCase {
     func testBorgRulesetGivesWritesBackOnlyBeneathTheDirectoriesAndDevNull() {
         let r = LandlockRuleset.borg(abi: 7, writableDirectories: ["/var/lib/borgpull/borg"])
         XCTAssertEqual(r.handled, LandlockAccess.handledWrites(abi: 7))
-        XCTAssertEqual(r.rules, [
-            LandlockRule(path: "/var/lib/borgpull/borg", kind: .directory, access: LandlockAccess.handledWrites(abi: 7)),
-            LandlockRule(path: "/dev/null", kind: .characterDevice, access: [.writeFile, .truncate]),
-        ])
+        XCTAssertEqual(
+            r.rules,
+            [
+                LandlockRule(path: "/var/lib/borgpull/borg", kind: .directory, access: LandlockAccess.handledWrites(abi: 7)),
+                LandlockRule(path: "/dev/null", kind: .characterDevice, access: [.writeFile, .truncate])
+            ])
         for rule in r.rules where rule.kind == .characterDevice {
             XCTAssertTrue(LandlockAccess.fileRights.isSuperset(of: rule.access), "a device rule carries file rights only")
         }
@@ -139,20 +145,24 @@ final class LandlockTests: XCTestCase {
 
     func testChmodFamilyMustRefuseSetIDModes() {
         let head = "default kill_process\n# why: modes\n"
-        for bad in ["chmod", "chmod allow if arg1 & S_ISUID == 0", "fchmod allow if arg0 & S_ISUID|S_ISGID == 0",
-                    "fchmodat allow if arg1 & S_ISUID|S_ISGID == 0", "fchmodat2 allow if arg2 & 0xc00 == 0x400"] {
+        for bad in [
+            "chmod", "chmod allow if arg1 & S_ISUID == 0", "fchmod allow if arg0 & S_ISUID|S_ISGID == 0",
+            "fchmodat allow if arg1 & S_ISUID|S_ISGID == 0", "fchmodat2 allow if arg2 & 0xc00 == 0x400"
+        ] {
             let d = diagnostics(head + bad + "\n")
             XCTAssertEqual(d.count, 1, "\(bad): \(d)")
             XCTAssertTrue(d.first?.problem.contains("without refusing setuid/setgid modes") ?? false, "\(bad): \(d)")
             XCTAssertEqual(d.first?.line, 3)
         }
-        XCTAssertEqual(diagnostics("default kill_process\nchmod allow if arg1 & S_ISUID|S_ISGID == 0\n").first?.problem,
-                       "dangerous syscall `chmod` has no reason")
-        let good = head + """
-            chmod allow if arg1 & S_ISUID|S_ISGID == 0
-            chmod errno EPERM if arg1 & S_ISUID|S_ISGID == S_ISUID
-            fchmodat allow if arg2 & 0xc00 == 0
-            """
+        XCTAssertEqual(
+            diagnostics("default kill_process\nchmod allow if arg1 & S_ISUID|S_ISGID == 0\n").first?.problem,
+            "dangerous syscall `chmod` has no reason")
+        let good =
+            head + """
+                chmod allow if arg1 & S_ISUID|S_ISGID == 0
+                chmod errno EPERM if arg1 & S_ISUID|S_ISGID == S_ISUID
+                fchmodat allow if arg2 & 0xc00 == 0
+                """
         XCTAssertEqual(diagnostics(good + "\n"), [])
     }
 
@@ -162,11 +172,13 @@ final class LandlockTests: XCTestCase {
         let p = try SeccompPolicy.parse(try String(contentsOf: url, encoding: .utf8), file: url.path)
         for name in ["chmod", "fchmod"] {
             let rules = p.rules.filter { $0.syscall == name }
-            XCTAssertEqual(rules.filter { $0.action == .allow }.map(\.conditions),
-                           [[SeccompCondition(argument: 1, comparison: .maskedEqual(mask: 0o6000), value: 0)]], name)
-            XCTAssertEqual(Set(rules.filter { $0.action == .errno(1) }.map(\.conditions)),
-                           Set([0o4000, 0o2000, 0o6000].map { [SeccompCondition(argument: 1, comparison: .maskedEqual(mask: 0o6000), value: $0)] }),
-                           "\(name): every setuid/setgid combination answers EPERM")
+            XCTAssertEqual(
+                rules.filter { $0.action == .allow }.map(\.conditions),
+                [[SeccompCondition(argument: 1, comparison: .maskedEqual(mask: 0o6000), value: 0)]], name)
+            XCTAssertEqual(
+                Set(rules.filter { $0.action == .errno(1) }.map(\.conditions)),
+                Set([0o4000, 0o2000, 0o6000].map { [SeccompCondition(argument: 1, comparison: .maskedEqual(mask: 0o6000), value: $0)] }),
+                "\(name): every setuid/setgid combination answers EPERM")
         }
         XCTAssertFalse(p.allowedSyscalls.contains("fchmodat"))
         XCTAssertFalse(p.allowedSyscalls.contains("fchmodat2"))

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 final class LineAssemblerTests: XCTestCase {
@@ -35,7 +36,7 @@ final class LineAssemblerTests: XCTestCase {
         var a = LineAssembler()
         let chunk = [UInt8](repeating: UInt8(ascii: "y"), count: 64 << 10)
         var out: [String] = []
-        for _ in 0..<256 { a.feed(chunk) { out.append($0) } }   // 16 MiB, no line end
+        for _ in 0..<256 { a.feed(chunk) { out.append($0) } }  // 16 MiB, no line end
         XCTAssertEqual(a.partial.count, LineAssembler.defaultMaxLineBytes)
         XCTAssertLessThanOrEqual(a.partial.capacity, 2 * LineAssembler.defaultMaxLineBytes)
         XCTAssertEqual(out, [])

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 final class PassthroughRulesTests: XCTestCase {
@@ -12,18 +13,22 @@ final class PassthroughRulesTests: XCTestCase {
     }
 
     func testReadOnlyCommandsAndInitRun() {
-        for args in [["list", "--short"], ["info", "::a"], ["check"], ["diff", "::a", "b"], ["init", "--encryption=repokey-blake2"],
-                     ["--version"], [], ["extract", "--stdout", "::a", "etc/hosts"], ["--lock-wait", "5", "list"], ["list", "::extract"]] {
+        for args in [
+            ["list", "--short"], ["info", "::a"], ["check"], ["diff", "::a", "b"], ["init", "--encryption=repokey-blake2"],
+            ["--version"], [], ["extract", "--stdout", "::a", "etc/hosts"], ["--lock-wait", "5", "list"], ["list", "::extract"]
+        ] {
             XCTAssertEqual(decide(args), .run(writesWorkingDirectory: false), "\(args)")
         }
         XCTAssertEqual(decide(["export-tar", "::a", "out.tar"]), .run(writesWorkingDirectory: true))
     }
 
     func testExtractIsRefusedWithTheEquivalentRestore() {
-        XCTAssertEqual(fix(["extract", "::web-2026-01-01T00:00:00", "etc/hosts", "home/a b"]),
-                       "borgpull-client -c /etc/borgpull restore --archive web-2026-01-01T00:00:00 --to /srv/here etc/hosts 'home/a b'")
-        XCTAssertEqual(fix(["--lock-wait", "5", "extract", "-n", "--list", "ssh://x/r::a", "--", "-odd"]),
-                       "borgpull-client -c /etc/borgpull restore --archive a --to /srv/here --dry-run -odd")
+        XCTAssertEqual(
+            fix(["extract", "::web-2026-01-01T00:00:00", "etc/hosts", "home/a b"]),
+            "borgpull-client -c /etc/borgpull restore --archive web-2026-01-01T00:00:00 --to /srv/here etc/hosts 'home/a b'")
+        XCTAssertEqual(
+            fix(["--lock-wait", "5", "extract", "-n", "--list", "ssh://x/r::a", "--", "-odd"]),
+            "borgpull-client -c /etc/borgpull restore --archive a --to /srv/here --dry-run -odd")
         let dropped = fix(["extract", "--strip-components", "2", "::a"], cwd: "/") ?? ""
         XCTAssertTrue(dropped.hasPrefix("borgpull-client -c /etc/borgpull restore --archive a --to DIR (not carried over: --strip-components 2;"), dropped)
     }
@@ -53,8 +58,9 @@ final class PassthroughRulesTests: XCTestCase {
 
     func testKeyExportFinding() {
         func f(_ text: String?) -> Finding {
-            KeyExport.finding(recordText: text, recordPath: "/var/lib/borgpull/key-export.json", repository: "ssh://b/srv/borg/web",
-                              configDirectory: "/etc/borgpull", host: "web")
+            KeyExport.finding(
+                recordText: text, recordPath: "/var/lib/borgpull/key-export.json", repository: "ssh://b/srv/borg/web",
+                configDirectory: "/etc/borgpull", host: "web")
         }
         let none = f(nil)
         XCTAssertEqual(none.severity, .warn)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// The prune filter matches only this host's own archive names (`PREFIX-{now}`), whatever the
@@ -7,14 +8,17 @@ import XCTest
 final class PruneGlobTests: XCTestCase {
     func config(prefix: String) throws -> ClientConfig {
         let env = "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\nARCHIVE_PREFIX='\(prefix)'\n"
-        return try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: [.env: env, .paths: "/etc\n"],
-                                                        hookExecutable: [:]))
+        return try ClientConfig.build(
+            ClientConfigInput(
+                directory: "/etc/borgpull", texts: [.env: env, .paths: "/etc\n"],
+                hookExecutable: [:]))
     }
 
     func testGlobIsPrefixDashAndTheTimestampOfNow() throws {
         // `{now}` renders as %Y-%m-%dT%H:%M:%S in borg 1.2: 4-2-2 T 2:2:2 digits.
-        XCTAssertEqual(ArchiveNames.timestampGlob,
-                       "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]")
+        XCTAssertEqual(
+            ArchiveNames.timestampGlob,
+            "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]")
         for prefix in ["web", "web-db", "{hostname}", "{fqdn}-daily"] {
             let c = try config(prefix: prefix)
             XCTAssertEqual(c.pruneGlob, "\(prefix)-\(ArchiveNames.timestampGlob)")

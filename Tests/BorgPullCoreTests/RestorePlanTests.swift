@@ -1,10 +1,13 @@
-import XCTest
 import Foundation
+import XCTest
+
 @testable import BorgPullCore
 
 final class RestorePlanTests: XCTestCase {
-    let archives = ["web-2026-01-01T00:00:00", "web-2026-02-01T00:00:00", "web-db-2026-03-01T00:00:00",
-                    "web-2026-02-02T00:00:00.checkpoint"]
+    let archives = [
+        "web-2026-01-01T00:00:00", "web-2026-02-01T00:00:00", "web-db-2026-03-01T00:00:00",
+        "web-2026-02-02T00:00:00.checkpoint"
+    ]
 
     func decide(_ r: RestoreRequest) throws -> RestorePlan {
         try RestorePlan.decide(r, archives: archives, stateDirectory: "/var/lib/borgpull", prefix: "web", stamp: "1-2")
@@ -15,9 +18,12 @@ final class RestorePlanTests: XCTestCase {
         XCTAssertEqual(p.archive, "web-2026-02-01T00:00:00")
         XCTAssertEqual(p.paths, ["etc/hosts", "etc/passwd"])
         XCTAssertEqual(p.target, "/var/lib/borgpull/restore/web-2026-02-01T00:00:00-1-2")
-        XCTAssertEqual(p.extractArguments(borgBinary: "/usr/bin/borg", lockWait: 5),
-                       ["/usr/bin/borg", "extract", "--lock-wait", "5", "--log-json", "--list",
-                        "::web-2026-02-01T00:00:00", "--", "etc/hosts", "etc/passwd"])
+        XCTAssertEqual(
+            p.extractArguments(borgBinary: "/usr/bin/borg", lockWait: 5),
+            [
+                "/usr/bin/borg", "extract", "--lock-wait", "5", "--log-json", "--list",
+                "::web-2026-02-01T00:00:00", "--", "etc/hosts", "etc/passwd"
+            ])
     }
 
     func testRefusals() {
@@ -59,8 +65,9 @@ final class RestorePlanTests: XCTestCase {
         let plan = SandboxPlan.restore(policy: policy, writableDirectories: ["/srv/r", "/var/lib/borgpull/borg-root"], landlock: .auto)
         XCTAssertNoThrow(try plan.validate())
         XCTAssertEqual(Capability.statusHex(plan.keptCapabilities), "000000008800000b")
-        XCTAssertEqual(Array(plan.sandboxExecArguments(policyPath: "/p", executable: "/usr/bin/borg", arguments: []).prefix(2)),
-                       ["sandbox-exec", "--restore"])
+        XCTAssertEqual(
+            Array(plan.sandboxExecArguments(policyPath: "/p", executable: "/usr/bin/borg", arguments: []).prefix(2)),
+            ["sandbox-exec", "--restore"])
         var widened = plan
         widened.keptCapabilities.append(Capability(rawValue: 21))  // CAP_SYS_ADMIN
         XCTAssertThrowsError(try widened.validate())

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 final class SeccompPolicyTests: XCTestCase {
@@ -19,20 +20,21 @@ final class SeccompPolicyTests: XCTestCase {
     }
 
     func testParsesActionsConditionsAndDefaults() throws {
-        let p = try parse("""
-        # header
-        default kill_process
-        read
-        write allow
-        # why: AF_UNIX only
-        socket allow if arg0 == AF_UNIX
-        socket errno EAFNOSUPPORT if arg0 != AF_UNIX
-        clone3 errno ENOSYS   # why: glibc falls back to clone
-        # why: no namespaces
-        clone allow if arg0 & CLONE_NEW_ALL == 0
-        getpid log
-        fchown allow if arg1 >= 0x10 and arg2 < 5
-        """)
+        let p = try parse(
+            """
+            # header
+            default kill_process
+            read
+            write allow
+            # why: AF_UNIX only
+            socket allow if arg0 == AF_UNIX
+            socket errno EAFNOSUPPORT if arg0 != AF_UNIX
+            clone3 errno ENOSYS   # why: glibc falls back to clone
+            # why: no namespaces
+            clone allow if arg0 & CLONE_NEW_ALL == 0
+            getpid log
+            fchown allow if arg1 >= 0x10 and arg2 < 5
+            """)
         XCTAssertEqual(p.defaultAction, .killProcess)
         XCTAssertEqual(p.rules.map(\.syscall), ["read", "write", "socket", "socket", "clone3", "clone", "getpid", "fchown"])
         XCTAssertEqual(p.rules[0].action, .allow)
@@ -45,8 +47,12 @@ final class SeccompPolicyTests: XCTestCase {
         XCTAssertEqual(p.rules[4].why, "glibc falls back to clone")
         XCTAssertEqual(p.rules[5].conditions, [SeccompCondition(argument: 0, comparison: .maskedEqual(mask: 0x7E02_0000), value: 0)])
         XCTAssertEqual(p.rules[6].action, .log)
-        XCTAssertEqual(p.rules[7].conditions, [SeccompCondition(argument: 1, comparison: .greaterOrEqual, value: 16),
-                                               SeccompCondition(argument: 2, comparison: .less, value: 5)])
+        XCTAssertEqual(
+            p.rules[7].conditions,
+            [
+                SeccompCondition(argument: 1, comparison: .greaterOrEqual, value: 16),
+                SeccompCondition(argument: 2, comparison: .less, value: 5)
+            ])
         XCTAssertEqual(p.allowedSyscalls, ["read", "write", "socket", "clone", "getpid", "fchown"])
     }
 
@@ -59,17 +65,18 @@ final class SeccompPolicyTests: XCTestCase {
     }
 
     func testMalformedLines() {
-        let d = diagnostics("""
-        default kill_process
-        Read
-        socket allow if arg0 ==
-        socket allow if arg9 == 1
-        ioctl allow if arg1 & 0xff = 3
-        kill errno
-        kill errno EWHATEVER
-        read allow if arg0 == NOPE
-        write allow if arg0 == 1 and arg0 == 2
-        """)
+        let d = diagnostics(
+            """
+            default kill_process
+            Read
+            socket allow if arg0 ==
+            socket allow if arg9 == 1
+            ioctl allow if arg1 & 0xff = 3
+            kill errno
+            kill errno EWHATEVER
+            read allow if arg0 == NOPE
+            write allow if arg0 == 1 and arg0 == 2
+            """)
         XCTAssertEqual(d.map(\.line), [2, 3, 4, 5, 6, 7, 8, 9], "\(d)")
     }
 
@@ -95,12 +102,13 @@ final class SeccompPolicyTests: XCTestCase {
 
     func testUnconditionalPlusConditionalIsRejected() {
         // libseccomp lets the unconditional rule replace the conditional ones: refuse to write that.
-        let d = diagnostics("""
-        default kill_process
-        # why: test
-        ioctl allow if arg1 == TCGETS
-        ioctl errno ENOTTY
-        """)
+        let d = diagnostics(
+            """
+            default kill_process
+            # why: test
+            ioctl allow if arg1 == TCGETS
+            ioctl errno ENOTTY
+            """)
         XCTAssertEqual(d.map(\.line), [4], "\(d)")
     }
 
@@ -157,8 +165,11 @@ final class SandboxPlanTests: XCTestCase {
         XCTAssertThrowsError(try SandboxPlan(runnerUID: 0, runnerGID: 990, policy: policy).validate())
         XCTAssertThrowsError(try SandboxPlan(runnerUID: 990, runnerGID: 0, policy: policy).validate())
         XCTAssertThrowsError(try SandboxPlan(runnerUID: 990, runnerGID: 990, supplementaryGIDs: [5, 0], policy: policy).validate())
-        XCTAssertThrowsError(try SandboxPlan(runnerUID: 990, runnerGID: 990, keptCapabilities: [.dacReadSearch, Capability(rawValue: 21)],
-                                             policy: policy).validate())
+        XCTAssertThrowsError(
+            try SandboxPlan(
+                runnerUID: 990, runnerGID: 990, keptCapabilities: [.dacReadSearch, Capability(rawValue: 21)],
+                policy: policy
+            ).validate())
     }
 
     func testCapabilityMasks() {
@@ -179,13 +190,20 @@ final class SandboxPlanTests: XCTestCase {
     }
 
     func testSandboxExecArguments() {
-        let plan = SandboxPlan(runnerUID: 990, runnerGID: 991, supplementaryGIDs: [5, 6], policy: policy,
-                               writableDirectories: ["/var/lib/borgpull/borg"], landlock: .required)
-        XCTAssertEqual(plan.sandboxExecArguments(policyPath: "/etc/borgpull/borg.policy", executable: "/usr/bin/borg",
-                                                 arguments: ["create", "--", "::a"], statusFD: 7),
-                       ["sandbox-exec", "--runner-uid", "990", "--runner-gid", "991", "--groups", "5,6",
-                        "--landlock", "required", "--writable", "/var/lib/borgpull/borg", "--policy", "/etc/borgpull/borg.policy", "--status-fd", "7", "--", "/usr/bin/borg", "create", "--", "::a"])
-        XCTAssertFalse(SandboxPlan(runnerUID: 1, runnerGID: 1, policy: policy)
-            .sandboxExecArguments(policyPath: "p", executable: "/x", arguments: []).contains("--groups"))
+        let plan = SandboxPlan(
+            runnerUID: 990, runnerGID: 991, supplementaryGIDs: [5, 6], policy: policy,
+            writableDirectories: ["/var/lib/borgpull/borg"], landlock: .required)
+        XCTAssertEqual(
+            plan.sandboxExecArguments(
+                policyPath: "/etc/borgpull/borg.policy", executable: "/usr/bin/borg",
+                arguments: ["create", "--", "::a"], statusFD: 7),
+            [
+                "sandbox-exec", "--runner-uid", "990", "--runner-gid", "991", "--groups", "5,6",
+                "--landlock", "required", "--writable", "/var/lib/borgpull/borg", "--policy", "/etc/borgpull/borg.policy", "--status-fd", "7", "--",
+                "/usr/bin/borg", "create", "--", "::a"
+            ])
+        XCTAssertFalse(
+            SandboxPlan(runnerUID: 1, runnerGID: 1, policy: policy)
+                .sandboxExecArguments(policyPath: "p", executable: "/x", arguments: []).contains("--groups"))
     }
 }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// BORG_SERVE_OPTIONS may not name, or abbreviate, an option borgpull manages. That real borg
@@ -14,9 +15,11 @@ final class ServeOptionsTests: XCTestCase {
     }
 
     func testAbbreviationsOfManagedOptionsAreRefused() {
-        for o in ["--restrict-to-repo=/other", "--restrict-to-r=/other", "--restrict-to-repositor=/x",
-                  "--restrict-to-p=/", "--restrict-to-pa=/srv", "--restrict=/", "--re=/",
-                  "--append-only", "--append", "--ap", "--a", "--umask=0000", "--um=0022", "--u=0"] {
+        for o in [
+            "--restrict-to-repo=/other", "--restrict-to-r=/other", "--restrict-to-repositor=/x",
+            "--restrict-to-p=/", "--restrict-to-pa=/srv", "--restrict=/", "--re=/",
+            "--append-only", "--append", "--ap", "--a", "--umask=0000", "--um=0022", "--u=0"
+        ] {
             guard let e = refusal("--storage-quota=5G \(o)") else { XCTFail("`\(o)` was accepted"); continue }
             XCTAssertEqual(e.line, 4, e.description)
             XCTAssertEqual(e.file, "f.conf")
@@ -29,8 +32,9 @@ final class ServeOptionsTests: XCTestCase {
     }
 
     func testShortOptionsSeparateValuesAndDoubleDashAreRefused() {
-        XCTAssertTrue(refusal("--storage-quota 5G")?.problem.contains("give a value with =") ?? false,
-                      "a separate value word cannot be told from an option")
+        XCTAssertTrue(
+            refusal("--storage-quota 5G")?.problem.contains("give a value with =") ?? false,
+            "a separate value word cannot be told from an option")
         for o in ["-v", "-p", "-h", "--", "-", "x"] {
             XCTAssertNotNil(refusal(o), "`\(o)` was accepted")
         }
@@ -38,8 +42,10 @@ final class ServeOptionsTests: XCTestCase {
     }
 
     func testHarmlessOptionsPass() throws {
-        for o in ["--storage-quota=500G", "--info", "--debug", "--log-json", "--upload-ratelimit=1000", "--upload-buffer=10",
-                  "--lock-wait=5", "--show-rc", "--remote-path=/usr/bin/borg", "--umask=077", "--umask=0277", "--um=0777"] {
+        for o in [
+            "--storage-quota=500G", "--info", "--debug", "--log-json", "--upload-ratelimit=1000", "--upload-buffer=10",
+            "--lock-wait=5", "--show-rc", "--remote-path=/usr/bin/borg", "--umask=077", "--umask=0277", "--um=0777"
+        ] {
             let c = try ServerConfig.parse(base + "BORG_SERVE_OPTIONS='\(o)'\n", file: "f.conf")
             XCTAssertEqual(c.serveOptions, [o])
         }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 final class ServerOperationsTests: XCTestCase {
@@ -10,7 +11,8 @@ final class ServerOperationsTests: XCTestCase {
 
     func testDefaultsAndClientOverride() throws {
         let d = try defaults("MAX_CONCURRENT=4\nSLOT_WAIT_TIMEOUT=60\nNOTIFY_COMMAND=\"/usr/local/bin/mail-admin -s x\"\n")
-        let c = try ServerConfig.parse(client + "MAX_CONCURRENT=2\nHEALTHCHECK_URL=https://hc-ping.com/abc-123/\n", file: "/etc/borgpull-server/c.conf", defaults: d)
+        let c = try ServerConfig.parse(
+            client + "MAX_CONCURRENT=2\nHEALTHCHECK_URL=https://hc-ping.com/abc-123/\n", file: "/etc/borgpull-server/c.conf", defaults: d)
         XCTAssertEqual(c.operations.maxConcurrent, 2)
         XCTAssertEqual(c.operations.slotWaitTimeout, 60)
         XCTAssertEqual(c.operations.notifyCommand, ["/usr/local/bin/mail-admin", "-s", "x"])

@@ -1,9 +1,11 @@
 import XCTest
+
 @testable import BorgPullCore
 
 final class ServerPlanTests: XCTestCase {
     func config(_ extra: String = "") throws -> ServerConfig {
-        try ServerConfig.parse("""
+        try ServerConfig.parse(
+            """
             LOCAL_USER=borg
             REMOTE_USER=borgpull
             REMOTE_HOST=client.example.org
@@ -19,13 +21,16 @@ final class ServerPlanTests: XCTestCase {
     }
 
     func testSocatArgv() throws {
-        XCTAssertEqual(ServerPlan.socatArguments(try config()), [
-            "UNIX-LISTEN:/run/borg/clienta.socket,fork,mode=0600,max-children=4",
-            "EXEC:/usr/bin/borg serve --append-only --restrict-to-repository /srv/borg/clienta",
-        ])
+        XCTAssertEqual(
+            ServerPlan.socatArguments(try config()),
+            [
+                "UNIX-LISTEN:/run/borg/clienta.socket,fork,mode=0600,max-children=4",
+                "EXEC:/usr/bin/borg serve --append-only --restrict-to-repository /srv/borg/clienta"
+            ])
         let c = try config("APPEND_ONLY=no\nBORG_SERVE_OPTIONS='--umask=077 --storage-quota=5G'")
-        XCTAssertEqual(ServerPlan.socatArguments(c)[1],
-                       "EXEC:/usr/bin/borg serve --restrict-to-repository /srv/borg/clienta --umask=077 --storage-quota=5G")
+        XCTAssertEqual(
+            ServerPlan.socatArguments(c)[1],
+            "EXEC:/usr/bin/borg serve --restrict-to-repository /srv/borg/clienta --umask=077 --storage-quota=5G")
     }
 
     func testSshArgvPutsClientPathFirst() throws {
@@ -34,9 +39,11 @@ final class ServerPlanTests: XCTestCase {
         XCTAssertEqual(a[r + 1], "/run/borg/c.socket:/run/borg/clienta.socket")
         XCTAssertEqual(a.last, "borgpull@client.example.org")
         XCTAssertFalse(a.contains("-N"))
-        for o in ["BatchMode=yes", "ExitOnForwardFailure=yes", "StrictHostKeyChecking=yes", "ConnectTimeout=7",
-                  "ServerAliveInterval=15", "ServerAliveCountMax=4", "UserKnownHostsFile=/var/lib/borg/.ssh/known_hosts",
-                  "IdentitiesOnly=yes"] {
+        for o in [
+            "BatchMode=yes", "ExitOnForwardFailure=yes", "StrictHostKeyChecking=yes", "ConnectTimeout=7",
+            "ServerAliveInterval=15", "ServerAliveCountMax=4", "UserKnownHostsFile=/var/lib/borg/.ssh/known_hosts",
+            "IdentitiesOnly=yes"
+        ] {
             XCTAssertTrue(a.contains(o), o)
         }
         XCTAssertEqual(a.first, "-T")
@@ -49,13 +56,16 @@ final class ServerPlanTests: XCTestCase {
     }
 
     func report(_ code: Int32, steps: [ClientReport.Step] = [], warnings: [String] = []) -> ClientReport {
-        ClientReport(version: 1, host: "clienta", started: nil, finished: nil,
-                     status: .init(code: code, name: ServerOutcome.clientStatusName(code), message: "m"),
-                     archive: "clienta-2026", steps: steps, stats: nil, warnings: warnings)
+        ClientReport(
+            version: 1, host: "clienta", started: nil, finished: nil,
+            status: .init(code: code, name: ServerOutcome.clientStatusName(code), message: "m"),
+            archive: "clienta-2026", steps: steps, stats: nil, warnings: warnings)
     }
 
-    func outcome(_ c: ServerConfig, ssh: Int32?, report: ClientReport? = nil, stderr: String = "",
-                 interrupted: Bool = false, timedOut: Bool = false) -> ServerOutcome {
+    func outcome(
+        _ c: ServerConfig, ssh: Int32?, report: ClientReport? = nil, stderr: String = "",
+        interrupted: Bool = false, timedOut: Bool = false
+    ) -> ServerOutcome {
         ServerOutcome.backup(config: c, sshExit: ssh, report: report, stderrTail: stderr, interrupted: interrupted, timedOut: timedOut)
     }
 
@@ -63,9 +73,14 @@ final class ServerPlanTests: XCTestCase {
         let c = try config()
         XCTAssertEqual(outcome(c, ssh: 0, report: report(0)).exit, .ok)
         XCTAssertEqual(outcome(c, ssh: 1, report: report(1, warnings: ["w"])).exit, .warning)
-        let pre = outcome(c, ssh: 3, report: report(3, steps: [
-            .init(name: "pre-hook", status: "failed", rc: 3, message: "exit 3", seconds: 0),
-            .init(name: "create", status: "skipped", rc: nil, message: "", seconds: 0)]))
+        let pre = outcome(
+            c, ssh: 3,
+            report: report(
+                3,
+                steps: [
+                    .init(name: "pre-hook", status: "failed", rc: 3, message: "exit 3", seconds: 0),
+                    .init(name: "create", status: "skipped", rc: nil, message: "", seconds: 0)
+                ]))
         XCTAssertEqual(pre.exit, .clientFailed)
         XCTAssertTrue(pre.message.contains("failed step: pre-hook failed"), pre.message)
         XCTAssertTrue(pre.summary.contains("pre-hook"), pre.summary)
@@ -93,16 +108,20 @@ final class ServerPlanTests: XCTestCase {
 
     func testSSHFailures() throws {
         let c = try config()
-        let hk = outcome(c, ssh: 255, stderr: "No ED25519 host key is known for [client.example.org]:2222 and you have requested strict checking.\nHost key verification failed.\n")
+        let hk = outcome(
+            c, ssh: 255,
+            stderr: "No ED25519 host key is known for [client.example.org]:2222 and you have requested strict checking.\nHost key verification failed.\n")
         XCTAssertEqual(hk.exit, .connectFailed)
         XCTAssertTrue(hk.message.contains("[client.example.org]:2222"), hk.message)
         XCTAssertTrue(hk.message.contains("nothing was started"), hk.message)
         XCTAssertEqual(outcome(c, ssh: 255, stderr: "ssh: connect to host x port 22: Connection refused").exit, .connectFailed)
         XCTAssertTrue(outcome(c, ssh: 255, stderr: "ssh: connect to host x port 22: Connection timed out").message.contains("CONNECT_TIMEOUT=7"))
-        XCTAssertTrue(outcome(c, ssh: 255, stderr: "Error: remote port forwarding failed for listen path /run/borg/c.socket").message.contains("refused to bind"))
+        XCTAssertTrue(
+            outcome(c, ssh: 255, stderr: "Error: remote port forwarding failed for listen path /run/borg/c.socket").message.contains("refused to bind"))
         XCTAssertTrue(outcome(c, ssh: 255, stderr: "borgpull@x: Permission denied (publickey).").message.contains("refused our key"))
         // After the trigger's marker the session was up: 255 is a lost connection.
-        XCTAssertEqual(outcome(c, ssh: 255, stderr: "\(ServerOutcome.triggerMarker) BACKUP via sudo\nclient_loop: send disconnect: Broken pipe").exit, .noResult)
+        XCTAssertEqual(
+            outcome(c, ssh: 255, stderr: "\(ServerOutcome.triggerMarker) BACKUP via sudo\nclient_loop: send disconnect: Broken pipe").exit, .noResult)
     }
 
     func testRecordLineSkipsShellNoise() {
@@ -121,16 +140,20 @@ final class ServerPlanTests: XCTestCase {
 extension ServerPlanTests {
     func testServeCommandUsesRestBackendAndPermissionsForAppendOnly() throws {
         let t = self
-        XCTAssertEqual(ServerPlan.socatArguments(try t.config(), profile: .borg2Beta)[1],
-                       "EXEC:/usr/bin/borg serve --rest --backend FILE\\:/srv/borg/clienta --permissions no-delete --restrict-to-repository /srv/borg/clienta")
+        XCTAssertEqual(
+            ServerPlan.socatArguments(try t.config(), profile: .borg2Beta)[1],
+            "EXEC:/usr/bin/borg serve --rest --backend FILE\\:/srv/borg/clienta --permissions no-delete --restrict-to-repository /srv/borg/clienta")
         XCTAssertEqual(ServerPlan.serveCommand(try t.config("APPEND_ONLY=no"), profile: .borg2Beta)[5...6], ["--permissions", "all"])
         XCTAssertFalse(ServerPlan.serveCommand(try t.config(), profile: .borg2Beta).contains("--append-only"))
     }
 
     func testClientArgvAndRepositoryURL() throws {
-        let c = try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: [
-            .env: "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\nARCHIVE_PREFIX=web\n", .paths: "/etc\n",
-        ], hookExecutable: [:]))
+        let c = try ClientConfig.build(
+            ClientConfigInput(
+                directory: "/etc/borgpull",
+                texts: [
+                    .env: "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\nARCHIVE_PREFIX=web\n", .paths: "/etc\n"
+                ], hookExecutable: [:]))
         let one = BorgCommands(config: c, relayCommand: ["/r"], baseDirectory: "/b")
         let two = BorgCommands(config: c, relayCommand: ["/r"], baseDirectory: "/b", profile: .borg2Beta)
         XCTAssertEqual(one.environment(passphraseFD: nil)["BORG_REPO"], "ssh://b/srv/repo")

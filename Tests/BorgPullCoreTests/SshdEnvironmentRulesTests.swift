@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullCore
 
 /// Environment passing in `sshd -T` output: AcceptEnv, PermitUserEnvironment, SetEnv,
@@ -30,7 +31,9 @@ final class SshdEnvironmentRulesTests: XCTestCase {
         XCTAssertEqual(f.map(\.severity), [.fail])
         XCTAssertEqual(f.first?.actual, "LANG LC_*")
         XCTAssertEqual(f.first?.location, "sshd -T: AcceptEnv")
-        XCTAssertEqual(f.first?.fix, "set `AcceptEnv none` in the `Match User borgpull` block of /etc/ssh/sshd_config (a Match block's AcceptEnv replaces the global list)")
+        XCTAssertEqual(
+            f.first?.fix, "set `AcceptEnv none` in the `Match User borgpull` block of /etc/ssh/sshd_config (a Match block's AcceptEnv replaces the global list)"
+        )
         for p in ["*", "BASH_ENV", "none LANG", "NONE"] {
             let lines = p.split(separator: " ").map { "acceptenv \($0)" }
             XCTAssertEqual(only(judge(text(without: ["acceptenv"], adding: lines)), "sshd.acceptenv").first?.severity, .fail, p)
@@ -47,10 +50,12 @@ final class SshdEnvironmentRulesTests: XCTestCase {
     }
 
     func testDangerousSetEnvFails() {
-        for entry in ["BASH_ENV=/tmp/x", "ENV=/tmp/x", "LD_PRELOAD=/tmp/x.so", "LD_LIBRARY_PATH=/tmp", "SHELLOPTS=xtrace",
-                      "BASHOPTS=extdebug", "PS4=$(id)", "PYTHONPATH=/tmp", "PERL5OPT=-d", "HOME=/tmp", "GCONV_PATH=/tmp",
-                      "GLIBC_TUNABLES=x", "SWIFT_BACKTRACE=enable=yes", "BASH_FUNC_x%%=() { id; }", "PATH=/tmp:/usr/bin",
-                      "PATH=/usr/bin:", "LANG=/tmp/locale", "LC_ALL=../../tmp/x"] {
+        for entry in [
+            "BASH_ENV=/tmp/x", "ENV=/tmp/x", "LD_PRELOAD=/tmp/x.so", "LD_LIBRARY_PATH=/tmp", "SHELLOPTS=xtrace",
+            "BASHOPTS=extdebug", "PS4=$(id)", "PYTHONPATH=/tmp", "PERL5OPT=-d", "HOME=/tmp", "GCONV_PATH=/tmp",
+            "GLIBC_TUNABLES=x", "SWIFT_BACKTRACE=enable=yes", "BASH_FUNC_x%%=() { id; }", "PATH=/tmp:/usr/bin",
+            "PATH=/usr/bin:", "LANG=/tmp/locale", "LC_ALL=../../tmp/x"
+        ] {
             let fs = only(judge(text(adding: ["setenv \(entry)"])), "sshd.setenv")
             let name = String(entry.split(separator: "=", maxSplits: 1)[0])
             XCTAssertEqual(fs.map(\.severity), [.fail], entry)

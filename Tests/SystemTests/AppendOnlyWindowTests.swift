@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// The append-only window (README, "Server maintenance"): a `borg delete` a misbehaving client
 /// sends through the pull tunnel (`borg serve --append-only`) can be rolled back on the server
@@ -26,7 +26,9 @@ final class AppendOnlyWindowTests: XCTestCase {
     /// The last `transaction N` of the repository's `transactions` log (append-only mode).
     func lastTransaction() -> Int? {
         let text = (try? String(contentsOfFile: "\(H.repo)/transactions", encoding: .utf8)) ?? ""
-        return text.split(separator: "\n").last.flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0.trimmingCharacters(in: CharacterSet(charactersIn: ","))) }
+        return text.split(separator: "\n").last.flatMap { $0.split(separator: " ").dropFirst().first }.flatMap {
+            Int($0.trimmingCharacters(in: CharacterSet(charactersIn: ",")))
+        }
     }
 
     /// A `borg delete ::ARCHIVE` from the client through SERVE's tunnel (append-only serve).
@@ -36,7 +38,8 @@ final class AppendOnlyWindowTests: XCTestCase {
             serve.signal(SIGINT)
             _ = serve.wait()
         }
-        XCTAssertTrue(SrvShell.waitFor(20) { serve.isRunning && FileManager.default.fileExists(atPath: H.clientSocket) && ServerHarness.shared?.sshConnected() == true })
+        XCTAssertTrue(
+            SrvShell.waitFor(20) { serve.isRunning && FileManager.default.fileExists(atPath: H.clientSocket) && ServerHarness.shared?.sshConnected() == true })
         let r = SrvShell.run(["\(H.bin)/borgpull-client", "-c", H.clientDir, "borg", "delete", "::\(archive)"])
         XCTAssertEqual(r.status, 0, r.stderr)
     }
@@ -74,12 +77,15 @@ final class AppendOnlyWindowTests: XCTestCase {
 
         // 2. The documented rollback, as LOCAL_USER: index/hints/integrity of the newer
         //    transactions and every segment after the last good transaction go.
-        let rollback = SrvShell.run(["/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
-                                     "/bin/sh", "-c", """
+        let rollback = SrvShell.run([
+            "/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
+            "/bin/sh", "-c",
+            """
             set -e
             cd \(H.repo)
             for n in $(seq \(good + 1) \(bad)); do rm -f index.$n hints.$n integrity.$n data/*/$n; done
-            """])
+            """
+        ])
         XCTAssertEqual(rollback.status, 0, rollback.stderr)
         forgetLocalState()
         forgetClientState()
@@ -93,8 +99,9 @@ final class AppendOnlyWindowTests: XCTestCase {
         let compact = h.server("COMPACT")
         XCTAssertEqual(compact.status, 0, compact.stderr)
         let survivors = Set(segments().keys.filter { $0 <= good })
-        XCTAssertTrue(survivors.isStrictSubset(of: Set(segmentsBefore.keys)),
-                      "COMPACT removed segments of the last good transaction: \(segmentsBefore.keys.sorted()) -> \(survivors.sorted())")
+        XCTAssertTrue(
+            survivors.isStrictSubset(of: Set(segmentsBefore.keys)),
+            "COMPACT removed segments of the last good transaction: \(segmentsBefore.keys.sorted()) -> \(survivors.sorted())")
         forgetLocalState()
         XCTAssertFalse(h.archives().contains(victim))
     }

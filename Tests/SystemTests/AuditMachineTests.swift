@@ -1,6 +1,6 @@
-import XCTest
 import BorgPullCore
 import BorgPullSystem
+import XCTest
 
 /// The client audit on a staged machine (`AuditMachine`): root-owned files, modes and uid-0
 /// accounts without root or real files. CheckSystemTests audits the real machine as root.
@@ -12,8 +12,9 @@ final class AuditMachineTests: XCTestCase {
         func facts(_ path: String) -> FileFacts? { files[path] }
         func read(_ path: String, limit: Int) -> String? { files[path]?.kind == .regular ? texts[path] : nil }
         func list(_ dir: String) -> [String]? {
-            files[dir]?.kind == .directory ? files.keys.filter { $0.hasPrefix(dir + "/") && !$0.dropFirst(dir.count + 1).contains("/") }
-                .map { String($0.dropFirst(dir.count + 1)) }.sorted() : nil
+            files[dir]?.kind == .directory
+                ? files.keys.filter { $0.hasPrefix(dir + "/") && !$0.dropFirst(dir.count + 1).contains("/") }
+                    .map { String($0.dropFirst(dir.count + 1)) }.sorted() : nil
         }
         func user(_ name: String) -> Account? { users[name] }
 
@@ -30,7 +31,9 @@ final class AuditMachineTests: XCTestCase {
         var m = FakeMachine()
         m.file("/bpfake", mode: 0o755)
         m.file(dir, mode: 0o700)
-        m.file("\(dir)/borg_env", """
+        m.file(
+            "\(dir)/borg_env",
+            """
             BORG_BACKUP_USER=bpfake-ssh
             RUNNER_USER=bpfake-runner
             BORG_REPO=ssh://backup-server/srv/repo
@@ -68,8 +71,9 @@ final class AuditMachineTests: XCTestCase {
     func testModesOwnersAccountsAndPathsOfTheStagedMachineAreJudged() {
         var m = machine()
         m.file("\(dir)/borg_env", m.texts["\(dir)/borg_env"], mode: 0o644)
-        XCTAssertTrue(audit(m).contains { $0.severity == .fail && $0.location == "\(dir)/borg_env" },
-                      "a passphrase readable by others")
+        XCTAssertTrue(
+            audit(m).contains { $0.severity == .fail && $0.location == "\(dir)/borg_env" },
+            "a passphrase readable by others")
 
         m = machine()
         m.file(dir, mode: 0o770)

@@ -1,5 +1,6 @@
-import XCTest
 import Foundation
+import XCTest
+
 @testable import BorgPullCore
 
 /// The borg 2 spike (README "Borg 2"): does the pull tunnel carry borg 2? A real borg 2.0.0b23
@@ -28,7 +29,8 @@ final class Borg2TunnelTests: XCTestCase {
         let nobody = Shell.uid("nobody")
         let port = SrvShell.freePort()
         defer { Shell.run(["rm", "-rf", root]) }
-        let setup = Shell.sh("""
+        let setup = Shell.sh(
+            """
             set -e
             mkdir -p -m 0755 \(root) \(root)/data/sub \(root)/restore \(root)/client
             install -d -o nobody -m 0755 \(root)/srv
@@ -62,7 +64,8 @@ final class Borg2TunnelTests: XCTestCase {
         // sshd daemonizes: stopped by the pid it wrote, nothing else.
         defer { Shell.sh("[ -f \(root)/ssh/sshd.pid ] && kill $(cat \(root)/ssh/sshd.pid)") }
 
-        let serverText = { (appendOnly: Bool) in """
+        let serverText = { (appendOnly: Bool) in
+            """
             LOCAL_USER=nobody
             REMOTE_USER=root
             REMOTE_HOST=127.0.0.1
@@ -75,17 +78,21 @@ final class Borg2TunnelTests: XCTestCase {
             REMOTE_SOCKET_PATH=\(root)/client/c.socket
             BORG_BINARY=\(Self.borg2)
             APPEND_ONLY=\(appendOnly ? "yes" : "no")
-            """ }
-        let client = try ClientConfig.build(ClientConfigInput(directory: "\(root)/client", texts: [
-            .env: """
-                BORG_REPO=ssh://server.invalid\(root)/srv/repo
-                BACKUP_SOCKET=\(root)/client/c.socket
-                BORG_BINARY=\(Self.borg2)
-                BORG_PASSCOMMAND='cat \(root)/client/pass'
-                ARCHIVE_PREFIX=spike
-                """,
-            .paths: "\(root)/data\n",
-        ], hookExecutable: [:]))
+            """
+        }
+        let client = try ClientConfig.build(
+            ClientConfigInput(
+                directory: "\(root)/client",
+                texts: [
+                    .env: """
+                    BORG_REPO=ssh://server.invalid\(root)/srv/repo
+                    BACKUP_SOCKET=\(root)/client/c.socket
+                    BORG_BINARY=\(Self.borg2)
+                    BORG_PASSCOMMAND='cat \(root)/client/pass'
+                    ARCHIVE_PREFIX=spike
+                    """,
+                    .paths: "\(root)/data\n"
+                ], hookExecutable: [:]))
         let commands = BorgCommands(
             config: client,
             relayCommand: [Shell.product("borgpull-client"), "relay", "--socket", client.socketPath, "--peer-uid", "0"],
@@ -103,14 +110,18 @@ final class Borg2TunnelTests: XCTestCase {
             XCTAssertEqual(c.remoteSocketPath, client.socketPath)
             let gid = Shell.run(["id", "-g", "nobody"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
             // posix_spawn with an empty signal mask (SrvShell), so SIGTERM stops them.
-            let socat = try SrvShell.start(["/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=\(root)/srv/home", "LANG=C.UTF-8",
-                                            "/usr/bin/setpriv", "--reuid=\(nobody)", "--regid=\(gid)", "--clear-groups",
-                                            "/usr/bin/socat"] + ServerPlan.socatArguments(c, profile: .borg2Beta),
-                                           log: "\(root)/socat.log")
+            let socat = try SrvShell.start(
+                [
+                    "/usr/bin/env", "-i", "PATH=/usr/bin:/bin", "HOME=\(root)/srv/home", "LANG=C.UTF-8",
+                    "/usr/bin/setpriv", "--reuid=\(nobody)", "--regid=\(gid)", "--clear-groups",
+                    "/usr/bin/socat"
+                ] + ServerPlan.socatArguments(c, profile: .borg2Beta),
+                log: "\(root)/socat.log")
             XCTAssertTrue(SrvShell.waitFor(10) { FileManager.default.fileExists(atPath: c.socketPath) }, "socat did not listen")
             let ssh = try SrvShell.start(["/usr/bin/ssh"] + ServerPlan.sshArguments(c, mode: .serve), log: "\(root)/ssh.log")
-            XCTAssertTrue(SrvShell.waitFor(15) { FileManager.default.fileExists(atPath: client.socketPath) || !ssh.isRunning },
-                          "ssh -R did not forward")
+            XCTAssertTrue(
+                SrvShell.waitFor(15) { FileManager.default.fileExists(atPath: client.socketPath) || !ssh.isRunning },
+                "ssh -R did not forward")
             XCTAssertTrue(ssh.isRunning, (try? String(contentsOfFile: "\(root)/ssh.log", encoding: .utf8)) ?? "")
             return [ssh, socat]
         }
@@ -143,8 +154,9 @@ final class Borg2TunnelTests: XCTestCase {
         XCTAssertEqual(extract.status, 0, extract.stderr)
         let restored = "\(root)/restore" + root + "/data"
         for f in ["a.txt", "sub/b.bin"] {
-            XCTAssertEqual(FileManager.default.contents(atPath: "\(restored)/\(f)"),
-                           FileManager.default.contents(atPath: "\(root)/data/\(f)"), f)
+            XCTAssertEqual(
+                FileManager.default.contents(atPath: "\(restored)/\(f)"),
+                FileManager.default.contents(atPath: "\(root)/data/\(f)"), f)
         }
 
         let delete = borg(commands.passthrough(["delete", name]))

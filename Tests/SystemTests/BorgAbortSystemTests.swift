@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// borg's known aborts and what borg accepts silently, end to end: real borg (TestBorg) behind
 /// real socat, BACKUP's summary (stderr) and its result record.
@@ -40,7 +40,10 @@ final class BorgAbortSystemTests: XCTestCase {
         let r = f.client(["BACKUP"])
         XCTAssertEqual(r.status, 2, r.stderr)
         XCTAssertEqual(f.step("create")?["cause"] as? String, "passphrase-wrong")
-        XCTAssertTrue(r.stderr.contains("borg create failed (rc 2, passphrase-wrong): the passphrase does not open the repository key; fix: put the repository's passphrase into BORG_PASSPHRASE or PASSPHRASE_FILE"), r.stderr)
+        XCTAssertTrue(
+            r.stderr.contains(
+                "borg create failed (rc 2, passphrase-wrong): the passphrase does not open the repository key; fix: put the repository's passphrase into BORG_PASSPHRASE or PASSPHRASE_FILE"
+            ), r.stderr)
         let record = try String(contentsOfFile: "\(f.state)/results/last-backup.json", encoding: .utf8)
         XCTAssertFalse(record.contains("not the passphrase"))
     }

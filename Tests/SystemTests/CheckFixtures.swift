@@ -1,9 +1,10 @@
-import XCTest
-import Foundation
 import BorgPullCore
 import BorgPullSystem
+import Foundation
+import XCTest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A client laid out as README's install says, inside a temporary directory, with every
@@ -67,21 +68,24 @@ struct CheckFixture {
     /// install.sh makes it (root:root 0755, nothing in it the user owns or can write), also for
     /// an account an older fixture created with `useradd -m`.
     static func ensureUsers() throws {
-        try sh("""
-        getent passwd \(sshUser) >/dev/null || useradd -r -M -d /var/lib/borgpull-home -s /bin/sh \(sshUser)
-        usermod -p '*' \(sshUser)
-        home=$(getent passwd \(sshUser) | cut -d: -f6)
-        install -d -o root -g root -m 0755 "$home"
-        find "$home" -mindepth 1 -maxdepth 2 \\( -user \(sshUser) -o -perm /022 \\) ! -type l -exec chown root:root {} + -exec chmod go-w {} +
-        getent passwd \(runnerUser) >/dev/null || useradd -r -M -d /nonexistent -s /usr/sbin/nologin \(runnerUser)
-        mkdir -p -m 0755 /run/sshd
-        install -d -o root -g root -m 0755 \(base)
-        """)
+        try sh(
+            """
+            getent passwd \(sshUser) >/dev/null || useradd -r -M -d /var/lib/borgpull-home -s /bin/sh \(sshUser)
+            usermod -p '*' \(sshUser)
+            home=$(getent passwd \(sshUser) | cut -d: -f6)
+            install -d -o root -g root -m 0755 "$home"
+            find "$home" -mindepth 1 -maxdepth 2 \\( -user \(sshUser) -o -perm /022 \\) ! -type l -exec chown root:root {} + -exec chmod go-w {} +
+            getent passwd \(runnerUser) >/dev/null || useradd -r -M -d /nonexistent -s /usr/sbin/nologin \(runnerUser)
+            mkdir -p -m 0755 /run/sshd
+            install -d -o root -g root -m 0755 \(base)
+            """)
     }
 
     /// The sshd Match block of the install (policy/sshd/borgpull.conf once it lands).
-    static func matchBlock(keys: String, tcp: String = "remote", unlink: String = "yes",
-                           forceCommand: String? = InstallLayout.packaged.forceCommand) -> String {
+    static func matchBlock(
+        keys: String, tcp: String = "remote", unlink: String = "yes",
+        forceCommand: String? = InstallLayout.packaged.forceCommand
+    ) -> String {
         """
         Match User \(sshUser)
             AuthorizedKeysFile \(keys)
@@ -106,55 +110,57 @@ struct CheckFixture {
         root = String(cString: p)
         chmod(root, 0o755)
         let r = root
-        let units = FileManager.default.fileExists(atPath: "\(Self.packageRoot)/units/run-borg-backup.service")
+        let units =
+            FileManager.default.fileExists(atPath: "\(Self.packageRoot)/units/run-borg-backup.service")
             ? "\(Self.packageRoot)/units" : ""
-        try Self.sh("""
-        cd \(r)
-        install -d -m 0755 etc etc/ssh etc/ssh/authorized_keys bin lib lib/systemd lib/systemd/system policy policy/seccomp systemd run data
-        install -d -m 0700 etc/borgpull
-        install -d -m 0755 etc/sudoers.d etc/polkit-1 etc/polkit-1/rules.d
-        install -d -o \(Self.sshUser) -g $(id -gn \(Self.sshUser)) -m 0710 run/borg
-        cat > etc/borgpull/borg_env <<'EOF'
-        export BORG_REPO="ssh://backupserver/srv/borg/client1"
-        export BORG_PASSPHRASE='correct horse battery staple'
-        BACKUP_SOCKET=\(r)/run/borg/client1.socket
-        BORG_BACKUP_USER=\(Self.sshUser)
-        RUNNER_USER=\(Self.runnerUser)
-        SECCOMP_POLICY=\(r)/policy/seccomp/borg.policy
-        KEEP_DAILY=7
-        \(TestBorg.envLine)
-        STATE_DIR=\(r)/state
-        EOF
-        chmod 0600 etc/borgpull/borg_env
-        # The installed client has escrowed its key (key-export's record; key.export is OK).
-        install -d -m 0711 state
-        printf '%s\\n' '{"exported": "2026-01-01T00:00:00Z", "file": "/root/borg-key.txt", "format": "text", "repository": "ssh://backupserver/srv/borg/client1", "version": 1}' > state/key-export.json
-        chmod 0600 state/key-export.json
-        printf '%s\\n' '# paths' '\(r)/data' > etc/borgpull/borg_paths
-        printf '%s\\n' 'R \(r)/data' '- sh:**/.cache' '+ re:\\.txt$' > etc/borgpull/borg_patterns
-        printf '%s\\n' '*.tmp' 'sh:**/node_modules' > etc/borgpull/borg_excludes
-        printf '%s\\n' '--one-file-system' > etc/borgpull/borg_options_create
-        printf '#!/bin/sh\\nexit 0\\n' > etc/borgpull/borg_hook_pre
-        printf '#!/bin/sh\\nexit 0\\n' > etc/borgpull/borg_hook_post
-        chmod 0600 etc/borgpull/borg_paths etc/borgpull/borg_patterns etc/borgpull/borg_excludes etc/borgpull/borg_options_create
-        chmod 0700 etc/borgpull/borg_hook_pre etc/borgpull/borg_hook_post
-        install -m 0755 /bin/true bin/borgpull-client
-        install -m 0644 \(Self.packageRoot)/policy/seccomp/borg.policy policy/seccomp/borg.policy
-        chmod 0644 policy/seccomp/borg.policy
-        install -d -m 0750 -g \(Self.sshUser) etc/ssh/authorized_keys/borg_backup
-        ssh-keygen -q -t ed25519 -N '' -C server -f etc/ssh/server_key
-        install -o root -g \(Self.sshUser) -m 0640 etc/ssh/server_key.pub \(keysFile)
-        ssh-keygen -q -t ed25519 -N '' -f etc/ssh/host_key
-        printf '# sudoers fixture\\nroot ALL=(ALL:ALL) ALL\\n' > etc/sudoers
-        chmod 0440 etc/sudoers
-        if [ -n "\(units)" ]; then
-          cp \(units)/run-borg-backup.service \(units)/borg-backup-create-directory.service lib/systemd/system/
-        else
-          printf '[Unit]\\nDescription=fixture\\n[Service]\\nType=oneshot\\nExecStart=/usr/bin/borgpull-client -c /etc/borgpull BACKUP\\n' > lib/systemd/system/run-borg-backup.service
-          printf '[Unit]\\nDescription=fixture\\n[Service]\\nType=oneshot\\nExecStart=/usr/bin/borgpull-client -c /etc/borgpull SETUP\\n' > lib/systemd/system/borg-backup-create-directory.service
-        fi
-        install -m 0644 lib/systemd/system/*.service systemd/
-        """)
+        try Self.sh(
+            """
+            cd \(r)
+            install -d -m 0755 etc etc/ssh etc/ssh/authorized_keys bin lib lib/systemd lib/systemd/system policy policy/seccomp systemd run data
+            install -d -m 0700 etc/borgpull
+            install -d -m 0755 etc/sudoers.d etc/polkit-1 etc/polkit-1/rules.d
+            install -d -o \(Self.sshUser) -g $(id -gn \(Self.sshUser)) -m 0710 run/borg
+            cat > etc/borgpull/borg_env <<'EOF'
+            export BORG_REPO="ssh://backupserver/srv/borg/client1"
+            export BORG_PASSPHRASE='correct horse battery staple'
+            BACKUP_SOCKET=\(r)/run/borg/client1.socket
+            BORG_BACKUP_USER=\(Self.sshUser)
+            RUNNER_USER=\(Self.runnerUser)
+            SECCOMP_POLICY=\(r)/policy/seccomp/borg.policy
+            KEEP_DAILY=7
+            \(TestBorg.envLine)
+            STATE_DIR=\(r)/state
+            EOF
+            chmod 0600 etc/borgpull/borg_env
+            # The installed client has escrowed its key (key-export's record; key.export is OK).
+            install -d -m 0711 state
+            printf '%s\\n' '{"exported": "2026-01-01T00:00:00Z", "file": "/root/borg-key.txt", "format": "text", "repository": "ssh://backupserver/srv/borg/client1", "version": 1}' > state/key-export.json
+            chmod 0600 state/key-export.json
+            printf '%s\\n' '# paths' '\(r)/data' > etc/borgpull/borg_paths
+            printf '%s\\n' 'R \(r)/data' '- sh:**/.cache' '+ re:\\.txt$' > etc/borgpull/borg_patterns
+            printf '%s\\n' '*.tmp' 'sh:**/node_modules' > etc/borgpull/borg_excludes
+            printf '%s\\n' '--one-file-system' > etc/borgpull/borg_options_create
+            printf '#!/bin/sh\\nexit 0\\n' > etc/borgpull/borg_hook_pre
+            printf '#!/bin/sh\\nexit 0\\n' > etc/borgpull/borg_hook_post
+            chmod 0600 etc/borgpull/borg_paths etc/borgpull/borg_patterns etc/borgpull/borg_excludes etc/borgpull/borg_options_create
+            chmod 0700 etc/borgpull/borg_hook_pre etc/borgpull/borg_hook_post
+            install -m 0755 /bin/true bin/borgpull-client
+            install -m 0644 \(Self.packageRoot)/policy/seccomp/borg.policy policy/seccomp/borg.policy
+            chmod 0644 policy/seccomp/borg.policy
+            install -d -m 0750 -g \(Self.sshUser) etc/ssh/authorized_keys/borg_backup
+            ssh-keygen -q -t ed25519 -N '' -C server -f etc/ssh/server_key
+            install -o root -g \(Self.sshUser) -m 0640 etc/ssh/server_key.pub \(keysFile)
+            ssh-keygen -q -t ed25519 -N '' -f etc/ssh/host_key
+            printf '# sudoers fixture\\nroot ALL=(ALL:ALL) ALL\\n' > etc/sudoers
+            chmod 0440 etc/sudoers
+            if [ -n "\(units)" ]; then
+              cp \(units)/run-borg-backup.service \(units)/borg-backup-create-directory.service lib/systemd/system/
+            else
+              printf '[Unit]\\nDescription=fixture\\n[Service]\\nType=oneshot\\nExecStart=/usr/bin/borgpull-client -c /etc/borgpull BACKUP\\n' > lib/systemd/system/run-borg-backup.service
+              printf '[Unit]\\nDescription=fixture\\n[Service]\\nType=oneshot\\nExecStart=/usr/bin/borgpull-client -c /etc/borgpull SETUP\\n' > lib/systemd/system/borg-backup-create-directory.service
+            fi
+            install -m 0644 lib/systemd/system/*.service systemd/
+            """)
         let shippedRule = "\(Self.packageRoot)/policy/polkit/50-borgpull.rules"
         let rule = try String(contentsOfFile: shippedRule, encoding: .utf8)  // the shipped rule, not a copy
         try rule.write(toFile: "\(r)/etc/polkit-1/rules.d/50-borgpull.rules", atomically: false, encoding: .utf8)
@@ -179,14 +185,14 @@ struct CheckFixture {
     /// Writes the sshd_config: a loopback server section plus `match`.
     func writeSshd(_ match: String) throws {
         let text = """
-        Port 2222
-        ListenAddress 127.0.0.1
-        HostKey \(root)/etc/ssh/host_key
-        PidFile \(root)/run/sshd.pid
-        UsePAM no
-        \(match)
+            Port 2222
+            ListenAddress 127.0.0.1
+            HostKey \(root)/etc/ssh/host_key
+            PidFile \(root)/run/sshd.pid
+            UsePAM no
+            \(match)
 
-        """
+            """
         try text.write(toFile: sshdConfig, atomically: false, encoding: .utf8)
         chmod(sshdConfig, 0o644)
     }

@@ -1,9 +1,10 @@
-import XCTest
-import Foundation
 import BorgPullCore
 import BorgPullSystem
+import Foundation
+import XCTest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// borgpull-check on real files, users, sshd and borg: hostile fixtures each give a FAIL with
@@ -21,8 +22,10 @@ final class CheckSystemTests: XCTestCase {
 
     /// The first FAIL with `check` at `location`, asserting it exists.
     @discardableResult
-    func expectFail(_ fs: [Finding], check: String, location: String, fixContains: String,
-                    file: StaticString = #filePath, line: UInt = #line) -> Finding? {
+    func expectFail(
+        _ fs: [Finding], check: String, location: String, fixContains: String,
+        file: StaticString = #filePath, line: UInt = #line
+    ) -> Finding? {
         let f = fs.first { $0.severity == .fail && $0.check == check && $0.location == location }
         XCTAssertNotNil(f, "no FAIL \(check) at \(location); got:\n\(describe(fs))", file: file, line: line)
         if let f { XCTAssertTrue(f.fix.contains(fixContains), "fix was: \(f.fix)", file: file, line: line) }
@@ -37,8 +40,10 @@ final class CheckSystemTests: XCTestCase {
         try expectBorgVersion(r.findings)
         XCTAssertNotNil(r.config)
         XCTAssertGreaterThan(r.findings.count, 30)
-        for id in ["sshd.forcecommand", "trigger.polkit", "socket.dir", "user.shell", "user.locked",
-                   "patterns.syntax", "paths.exist", "config.parse", "units.same"] {
+        for id in [
+            "sshd.forcecommand", "trigger.polkit", "socket.dir", "user.shell", "user.locked",
+            "patterns.syntax", "paths.exist", "config.parse", "units.same"
+        ] {
             XCTAssertTrue(r.findings.contains { $0.check == id && $0.severity == .ok }, "no OK \(id)")
         }
         print("borgpull-check: full client audit of the README fixture took \(String(format: "%.1f", ms)) ms, \(r.findings.count) findings")
@@ -111,20 +116,23 @@ final class CheckSystemTests: XCTestCase {
 
     func testSshdAllowTcpForwardingNoFails() throws {
         try fx.writeSshd(CheckFixture.matchBlock(keys: fx.keysFile, tcp: "no"))
-        expectFail(fx.audit().findings, check: "sshd.tcpforwarding", location: "sshd -T -f \(fx.sshdConfig): AllowTcpForwarding",
-                   fixContains: "set `AllowTcpForwarding remote` and `PermitListen none` in the `Match User borgpull` block of \(fx.sshdConfig)")
+        expectFail(
+            fx.audit().findings, check: "sshd.tcpforwarding", location: "sshd -T -f \(fx.sshdConfig): AllowTcpForwarding",
+            fixContains: "set `AllowTcpForwarding remote` and `PermitListen none` in the `Match User borgpull` block of \(fx.sshdConfig)")
     }
 
     func testSshdStreamLocalBindUnlinkNoFails() throws {
         try fx.writeSshd(CheckFixture.matchBlock(keys: fx.keysFile, unlink: "no"))
-        expectFail(fx.audit().findings, check: "sshd.streamlocalbindunlink", location: "sshd -T -f \(fx.sshdConfig): StreamLocalBindUnlink",
-                   fixContains: "StreamLocalBindUnlink yes")
+        expectFail(
+            fx.audit().findings, check: "sshd.streamlocalbindunlink", location: "sshd -T -f \(fx.sshdConfig): StreamLocalBindUnlink",
+            fixContains: "StreamLocalBindUnlink yes")
     }
 
     func testSshdWithoutForceCommandFails() throws {
         try fx.writeSshd(CheckFixture.matchBlock(keys: fx.keysFile, forceCommand: nil))
-        let f = expectFail(fx.audit().findings, check: "sshd.forcecommand", location: "sshd -T -f \(fx.sshdConfig): ForceCommand",
-                           fixContains: "ForceCommand \(fx.options.layout.forceCommand)")
+        let f = expectFail(
+            fx.audit().findings, check: "sshd.forcecommand", location: "sshd -T -f \(fx.sshdConfig): ForceCommand",
+            fixContains: "ForceCommand \(fx.options.layout.forceCommand)")
         XCTAssertEqual(f?.actual, "none")
     }
 
@@ -137,14 +145,16 @@ final class CheckSystemTests: XCTestCase {
         let f = "\(fx.sudoersDir)/borgpull"
         try "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl\n".write(toFile: f, atomically: false, encoding: .utf8)
         chmod(f, 0o440)
-        expectFail(fx.audit().findings, check: "trigger.sudoers", location: "\(f):1",
-                   fixContains: "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl start run-borg-backup.service")
+        expectFail(
+            fx.audit().findings, check: "trigger.sudoers", location: "\(f):1",
+            fixContains: "borgpull ALL=(root) NOPASSWD: /usr/bin/systemctl start run-borg-backup.service")
     }
 
     func testNoTriggerFails() throws {
         try CheckFixture.sh("rm \(fx.root)/etc/polkit-1/rules.d/50-borgpull.rules")
-        expectFail(fx.audit().findings, check: "trigger.missing", location: "\(fx.root)/etc/polkit-1/rules.d, \(fx.sudoersDir)",
-                   fixContains: "50-borgpull.rules")
+        expectFail(
+            fx.audit().findings, check: "trigger.missing", location: "\(fx.root)/etc/polkit-1/rules.d, \(fx.sudoersDir)",
+            fixContains: "50-borgpull.rules")
     }
 
     func testSocketDirectoryWrongModeFails() throws {
@@ -181,8 +191,10 @@ final class CheckSystemTests: XCTestCase {
     // MARK: --json and the command
 
     static func checkBinary() -> String? {
-        let candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,
-                          "\(CheckFixture.packageRoot)/.build/debug"]
+        let candidates = [
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path,
+            "\(CheckFixture.packageRoot)/.build/debug"
+        ]
         for d in candidates where FileManager.default.isExecutableFile(atPath: "\(d)/borgpull-check") { return "\(d)/borgpull-check" }
         return nil
     }
@@ -245,39 +257,44 @@ final class CheckSystemTests: XCTestCase {
     /// - Returns: the config file.
     func writeServerConfig(port: Int, knownHosts: String, extra: String) throws -> String {
         let r = fx.root
-        try CheckFixture.sh("""
-        getent passwd borg >/dev/null || useradd -r -m -d /var/lib/borg_remote_pull -s /usr/sbin/nologin borg
-        install -d -o borg -m 0700 \(r)/srv \(r)/srv/repo \(r)/run/server
-        chown root \(r)/srv
-        install -d -m 0755 \(r)/server
-        install -o borg -m 0600 \(r)/etc/ssh/server_key \(r)/server/id
-        printf '[127.0.0.1]:\(port) %s\\n' "$(cut -d' ' -f1,2 \(r)/etc/ssh/host_key.pub)" > \(r)/server/\(knownHosts)
-        chmod 0644 \(r)/server/\(knownHosts)
-        cat > \(r)/server/client1.conf <<'EOF'
-        LOCAL_USER=borg
-        REMOTE_HOST=127.0.0.1
-        SSH_PORT=\(port)
-        REPO_NAME=client1
-        REPO_DIR=\(r)/srv/repo
-        RUN_DIR=\(r)/run/server
-        SSH_IDENTITY=\(r)/server/id
-        \(extra)
-        EOF
-        chmod 0644 \(r)/server/client1.conf
-        """)
+        try CheckFixture.sh(
+            """
+            getent passwd borg >/dev/null || useradd -r -m -d /var/lib/borg_remote_pull -s /usr/sbin/nologin borg
+            install -d -o borg -m 0700 \(r)/srv \(r)/srv/repo \(r)/run/server
+            chown root \(r)/srv
+            install -d -m 0755 \(r)/server
+            install -o borg -m 0600 \(r)/etc/ssh/server_key \(r)/server/id
+            printf '[127.0.0.1]:\(port) %s\\n' "$(cut -d' ' -f1,2 \(r)/etc/ssh/host_key.pub)" > \(r)/server/\(knownHosts)
+            chmod 0644 \(r)/server/\(knownHosts)
+            cat > \(r)/server/client1.conf <<'EOF'
+            LOCAL_USER=borg
+            REMOTE_HOST=127.0.0.1
+            SSH_PORT=\(port)
+            REPO_NAME=client1
+            REPO_DIR=\(r)/srv/repo
+            RUN_DIR=\(r)/run/server
+            SSH_IDENTITY=\(r)/server/id
+            \(extra)
+            EOF
+            chmod 0644 \(r)/server/client1.conf
+            """)
         return "\(r)/server/client1.conf"
     }
 
     func testServerConfig() throws {
         let r = fx.root
-        let conf = try writeServerConfig(port: 2222, knownHosts: "known_hosts",
-                                         extra: "\(TestBorg.envLine)\nSSH_KNOWN_HOSTS=\(r)/server/known_hosts")
+        let conf = try writeServerConfig(
+            port: 2222, knownHosts: "known_hosts",
+            extra: "\(TestBorg.envLine)\nSSH_KNOWN_HOSTS=\(r)/server/known_hosts")
         var options = ServerAudit.Options()
         options.systemdRoot = r
         // Without the maintenance timers: WARN, with the command that enables them.
         var fs = ServerAudit.run(configFile: conf, options: options)
-        XCTAssertTrue(fs.contains { $0.check == "server.maintenance.timer" && $0.severity == .warn && $0.fix == "systemctl enable --now borgpull-compact@client1.timer" }, describe(fs))
-        try CheckFixture.sh("""
+        XCTAssertTrue(
+            fs.contains { $0.check == "server.maintenance.timer" && $0.severity == .warn && $0.fix == "systemctl enable --now borgpull-compact@client1.timer" },
+            describe(fs))
+        try CheckFixture.sh(
+            """
             mkdir -p \(r)/etc/systemd/system/timers.target.wants
             ln -sf /etc/systemd/system/borgpull-compact@.timer \(r)/etc/systemd/system/timers.target.wants/borgpull-compact@client1.timer
             ln -sf /etc/systemd/system/borgpull-check@.timer \(r)/etc/systemd/system/timers.target.wants/borgpull-check@client1.timer
@@ -298,8 +315,11 @@ final class CheckSystemTests: XCTestCase {
         XCTAssertTrue(ServerAudit.run(configFile: conf, options: options).contains { $0.check == "server.operations" && $0.severity == .ok })
         try CheckFixture.sh("echo MAX_CONCURRENT=3 >> \(conf)")
         fs = ServerAudit.run(configFile: conf, options: options)
-        XCTAssertTrue(fs.contains { $0.check == "server.operations" && $0.severity == .fail && $0.location.hasPrefix(conf + ":")
-            && $0.fix.contains("MAX_CONCURRENT=2 or lower") }, describe(fs))
+        XCTAssertTrue(
+            fs.contains {
+                $0.check == "server.operations" && $0.severity == .fail && $0.location.hasPrefix(conf + ":")
+                    && $0.fix.contains("MAX_CONCURRENT=2 or lower")
+            }, describe(fs))
     }
 
     /// Without SSH_KNOWN_HOSTS ssh still accepts the client's key from the global known_hosts

@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// The client BACKUP against real borg, a real `borg serve` behind real socat.
 final class ClientBackupTests: XCTestCase {
@@ -164,8 +164,10 @@ final class ClientBackupTests: XCTestCase {
         let f = try ClientFixture()
         f.installHooks()
         let live = "\(f.socketDir)/real.socket"
-        for (setup, words) in [("touch \(f.socket)", "regular file"), ("mkdir \(f.socket)", "directory"),
-                               ("ln -s \(live) \(f.socket)", "symbolic link"), (":", "does not exist")] {
+        for (setup, words) in [
+            ("touch \(f.socket)", "regular file"), ("mkdir \(f.socket)", "directory"),
+            ("ln -s \(live) \(f.socket)", "symbolic link"), (":", "does not exist")
+        ] {
             Shell.sh("rm -rf \(f.socket); \(setup); chown -h \(ClientFixture.sshUser) \(f.socket) 2>/dev/null")
             let r = f.client(["BACKUP"])
             XCTAssertEqual(r.status, 10, "\(setup): \(r.stderr)")
@@ -178,8 +180,11 @@ final class ClientBackupTests: XCTestCase {
         let f = try ClientFixture()
         Shell.sh("chown \(ClientFixture.otherUser) \(f.socketDir)")
         try f.startServer(as: ClientFixture.otherUser)
-        let relay = Shell.run([Shell.product("borgpull-client"), "relay", "--socket", f.socket,
-                               "--peer-uid", String(Shell.uid(ClientFixture.sshUser)), "host", "borg", "serve"], stdin: "")
+        let relay = Shell.run(
+            [
+                Shell.product("borgpull-client"), "relay", "--socket", f.socket,
+                "--peer-uid", String(Shell.uid(ClientFixture.sshUser)), "host", "borg", "serve"
+            ], stdin: "")
         XCTAssertEqual(relay.status, 255)
         XCTAssertTrue(relay.stderr.contains("not the ssh user's uid"), relay.stderr)
         // And BACKUP refuses the socket before anything runs.

@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// A client configuration, a repository and a stand-in for sshd's forwarded socket:
 /// `socat UNIX-LISTEN` running as the ssh user, serving `borg serve`, as the server does (the diagram at the top of README).
@@ -38,7 +38,8 @@ final class ClientFixture {
         state = "\(root)/state"
         socketDir = "/run/bptest-\(id)"
         socket = "\(socketDir)/client.socket"
-        Shell.sh("""
+        Shell.sh(
+            """
             set -e
             mkdir -m 0755 \(root) && mkdir -m 0700 \(conf) && mkdir -m 0755 \(data)
             mkdir -m 0700 \(repo) && chown \(ClientFixture.sshUser): \(repo)
@@ -60,7 +61,9 @@ final class ClientFixture {
 
     /// borg_env: the seed's shape plus `extra` lines.
     func writeEnv(_ extra: String = "") {
-        write("borg_env", """
+        write(
+            "borg_env",
+            """
             export BORG_BACKUP_USER="\(ClientFixture.sshUser)"
             export BORG_REPO="ssh://backup-server\(repo)"
             export BORG_PASSPHRASE='a b$c#d'"'"'e"f'
@@ -92,9 +95,11 @@ final class ClientFixture {
     func startServer(as user: String = ClientFixture.sshUser) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid", user, "--regid", user, "--init-groups", "socat",
-                       "UNIX-LISTEN:\(socket),fork,umask=0117",
-                       "EXEC:\(TestBorg.binary) serve --restrict-to-repository \(repo)"]
+        p.arguments = [
+            "--reuid", user, "--regid", user, "--init-groups", "socat",
+            "UNIX-LISTEN:\(socket),fork,umask=0117",
+            "EXEC:\(TestBorg.binary) serve --restrict-to-repository \(repo)"
+        ]
         p.environment = ["PATH": "/usr/bin:/bin", "HOME": "/var/lib/borgpull-test", "LANG": "C.UTF-8"]
         p.standardError = FileHandle.nullDevice
         try p.run()

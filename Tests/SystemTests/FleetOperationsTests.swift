@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// Fleet operations against the real harness (sshd on 127.0.0.1, real borg, socat, curl):
 /// healthcheck pings to a local HTTP listener, NOTIFY_COMMAND, and MAX_CONCURRENT with six
@@ -25,25 +25,26 @@ final class FleetOperationsTests: XCTestCase {
     func startListener(port: Int, log: String) throws -> SrvShell.Background {
         let script = "\(Self.dir)/listener.py"
         try """
-            import http.server, sys
-            class H(http.server.BaseHTTPRequestHandler):
-                def do_POST(self):
-                    n = int(self.headers.get("Content-Length") or 0)
-                    body = self.rfile.read(n).decode()
-                    with open(sys.argv[2], "a") as f:
-                        f.write(self.command + " " + self.path + " " + body + "\\n")
-                    self.send_response(200)
-                    self.end_headers()
-                    self.wfile.write(b"OK")
-                do_GET = do_POST
-                def log_message(self, *a):
-                    pass
-            http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-            """.write(toFile: script, atomically: true, encoding: .utf8)
+        import http.server, sys
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n).decode()
+                with open(sys.argv[2], "a") as f:
+                    f.write(self.command + " " + self.path + " " + body + "\\n")
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"OK")
+            do_GET = do_POST
+            def log_message(self, *a):
+                pass
+        http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+        """.write(toFile: script, atomically: true, encoding: .utf8)
         let l = try SrvShell.start(["/usr/bin/python3", script, String(port), log], log: log + ".out")
-        XCTAssertTrue(SrvShell.waitFor(10) {
-            SrvShell.run(["/usr/bin/python3", "-c", "import socket;socket.create_connection(('127.0.0.1',\(port)),1)"]).status == 0
-        }, "listener did not start")
+        XCTAssertTrue(
+            SrvShell.waitFor(10) {
+                SrvShell.run(["/usr/bin/python3", "-c", "import socket;socket.create_connection(('127.0.0.1',\(port)),1)"]).status == 0
+            }, "listener did not start")
         return l
     }
 
@@ -57,7 +58,10 @@ final class FleetOperationsTests: XCTestCase {
         let listener = try startListener(port: port, log: pings)
         defer { listener.signal(SIGTERM); listener.wait() }
         // NOTIFY_COMMAND: root's script, run as LOCAL_USER; keeps its stdin, uid and status.
-        h.write("\(Self.dir)/notify.sh", "#!/bin/sh\ncat > \(Self.dir)/out/stdin.json\nid -u > \(Self.dir)/out/uid\necho \"$BORGPULL_STATUS $BORGPULL_EXIT\" > \(Self.dir)/out/status\n", mode: 0o755)
+        h.write(
+            "\(Self.dir)/notify.sh",
+            "#!/bin/sh\ncat > \(Self.dir)/out/stdin.json\nid -u > \(Self.dir)/out/uid\necho \"$BORGPULL_STATUS $BORGPULL_EXIT\" > \(Self.dir)/out/status\n",
+            mode: 0o755)
         let conf = "\(Self.dir)/hc.conf"
         let url = "http://127.0.0.1:\(port)/ping/\(secret)"
         h.writeServerConfig(["HEALTHCHECK_URL": url, "NOTIFY_COMMAND": "\(Self.dir)/notify.sh"], to: conf)
@@ -65,8 +69,9 @@ final class FleetOperationsTests: XCTestCase {
         // Success: /start, then the URL itself; no notification; the secret is not logged.
         let ok = SrvShell.run(serverArgv(conf))
         XCTAssertEqual(ok.status, 0, ok.stderr)
-        XCTAssertEqual(read(pings).split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") },
-                       ["POST /ping/\(secret)/start", "POST /ping/\(secret)"], read(pings))
+        XCTAssertEqual(
+            read(pings).split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") },
+            ["POST /ping/\(secret)/start", "POST /ping/\(secret)"], read(pings))
         XCTAssertFalse(ok.stderr.contains(secret), "the ping URL's secret reached the log")
         XCTAssertTrue(ok.stderr.contains("ping to 127.0.0.1 sent"), ok.stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(Self.dir)/out/stdin.json"), "notified on success")
@@ -84,8 +89,9 @@ final class FleetOperationsTests: XCTestCase {
         let notified = read("\(Self.dir)/out/stdin.json").trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(notified, fail.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "NOTIFY_COMMAND's stdin is not BACKUP --json")
         XCTAssertTrue(notified.contains("\"name\":\"connect-failed\""), notified)
-        XCTAssertEqual(read("\(Self.dir)/out/uid").trimmingCharacters(in: .whitespacesAndNewlines),
-                       SrvShell.run(["/usr/bin/id", "-u", H.localUser]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        XCTAssertEqual(
+            read("\(Self.dir)/out/uid").trimmingCharacters(in: .whitespacesAndNewlines),
+            SrvShell.run(["/usr/bin/id", "-u", H.localUser]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         XCTAssertEqual(read("\(Self.dir)/out/status"), "connect-failed 3\n")
 
         // The listener down: the backup's status is what it is without a healthcheck.
@@ -104,8 +110,9 @@ final class FleetOperationsTests: XCTestCase {
     /// and mode were judged (stat through symlinks), and both ran.
     func testNotifyCommandInADirectoryAnotherAccountOwnsIsNotRun() throws {
         let h = try H.get()
-        SrvShell.sh("rm -rf \(Self.dir) && install -d -m 0755 \(Self.dir) && install -d -m 0700 -o \(H.localUser) \(Self.dir)/out"
-            + " && install -d -m 0755 -o nobody \(Self.dir)/nobodys")
+        SrvShell.sh(
+            "rm -rf \(Self.dir) && install -d -m 0755 \(Self.dir) && install -d -m 0700 -o \(H.localUser) \(Self.dir)/out"
+                + " && install -d -m 0755 -o nobody \(Self.dir)/nobodys")
         let marker = "\(Self.dir)/out/ran"
         h.write("\(Self.dir)/nobodys/notify.sh", "#!/bin/sh\ncat >/dev/null\necho ran >> \(marker)\n", mode: 0o755)
         h.write("\(Self.dir)/real.sh", "#!/bin/sh\ncat >/dev/null\necho ran >> \(marker)\n", mode: 0o755)
@@ -160,7 +167,9 @@ final class FleetOperationsTests: XCTestCase {
         guard s.status == 0 else { throw NSError(domain: "Fleet", code: 1, userInfo: [NSLocalizedDescriptionKey: s.stderr]) }
         for (i, u) in users.enumerated() {
             let n = i + 1
-            h.write("\(Self.dir)/\(u)/borg_env", """
+            h.write(
+                "\(Self.dir)/\(u)/borg_env",
+                """
                 export BORG_REPO="ssh://backup-server\(H.home)/fo\(n)"
                 export BORG_PASSPHRASE='\(H.passphrase)'
                 BACKUP_SOCKET="/run/\(u)/c.socket"
@@ -176,15 +185,21 @@ final class FleetOperationsTests: XCTestCase {
             h.write("\(Self.dir)/\(u)/borg_paths", "\(H.data)\n", mode: 0o600)
             let setup = SrvShell.run(["\(H.bin)/borgpull-client", "-c", "\(Self.dir)/\(u)", "SETUP"])
             XCTAssertEqual(setup.status, 0, "SETUP \(u): \(setup.stderr)")
-            h.writeServerConfig(["REPO_NAME": "fo\(n)", "REPO_DIR": "\(H.home)/fo\(n)", "REMOTE_USER": u,
-                                 "REMOTE_SOCKET_PATH": "/run/\(u)/c.socket", "SSH_PORT": String(port),
-                                 "SSH_KNOWN_HOSTS": "\(Self.dir)/known_hosts", "CONNECT_TIMEOUT": "10"], to: "\(Self.dir)/\(u).conf")
+            h.writeServerConfig(
+                [
+                    "REPO_NAME": "fo\(n)", "REPO_DIR": "\(H.home)/fo\(n)", "REMOTE_USER": u,
+                    "REMOTE_SOCKET_PATH": "/run/\(u)/c.socket", "SSH_PORT": String(port),
+                    "SSH_KNOWN_HOSTS": "\(Self.dir)/known_hosts", "CONNECT_TIMEOUT": "10"
+                ], to: "\(Self.dir)/\(u).conf")
         }
         // Six repositories, initialised locally as LOCAL_USER (in parallel).
         let inits = try (1...6).map { n in
-            try SrvShell.start(["/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
-                                "/usr/bin/env", "-i", "HOME=\(H.home)", "PATH=/usr/bin:/bin", "BORG_PASSPHRASE=\(H.passphrase)",
-                                TestBorg.binary, "init", "--encryption=repokey-blake2", "\(H.home)/fo\(n)"], log: "\(Self.dir)/init\(n).log")
+            try SrvShell.start(
+                [
+                    "/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
+                    "/usr/bin/env", "-i", "HOME=\(H.home)", "PATH=/usr/bin:/bin", "BORG_PASSPHRASE=\(H.passphrase)",
+                    TestBorg.binary, "init", "--encryption=repokey-blake2", "\(H.home)/fo\(n)"
+                ], log: "\(Self.dir)/init\(n).log")
         }
         for (n, p) in inits.enumerated() { XCTAssertEqual(p.wait(), 0, read("\(Self.dir)/init\(n + 1).log")) }
 
@@ -196,25 +211,28 @@ final class FleetOperationsTests: XCTestCase {
             if t.hasPrefix("AuthorizedKeysFile ") { lines.append("    AuthorizedKeysFile \(Self.dir)/keys"); continue }
             if t.hasPrefix("ForceCommand ") {
                 // sshd runs the ForceCommand through the user's shell, which expands $USER.
-                lines.append("    ForceCommand \(H.bin)/borgpull-client trigger --via sudo-client --client \(H.bin)/borgpull-client --configs \(Self.dir)/$USER --result \(Self.dir)/$USER.state/last-backup.json")
+                lines.append(
+                    "    ForceCommand \(H.bin)/borgpull-client trigger --via sudo-client --client \(H.bin)/borgpull-client --configs \(Self.dir)/$USER --result \(Self.dir)/$USER.state/last-backup.json"
+                )
                 continue
             }
             lines.append(l)
         }
         try """
-            Port \(port)
-            ListenAddress 127.0.0.1
-            HostKey \(Self.dir)/host_key
-            PidFile \(Self.dir)/sshd.pid
-            UsePAM no
-            AllowTcpForwarding no
-            MaxStartups 20
-            \(lines.joined(separator: "\n"))
-            """.write(toFile: "\(Self.dir)/sshd_config", atomically: true, encoding: .utf8)
+        Port \(port)
+        ListenAddress 127.0.0.1
+        HostKey \(Self.dir)/host_key
+        PidFile \(Self.dir)/sshd.pid
+        UsePAM no
+        AllowTcpForwarding no
+        MaxStartups 20
+        \(lines.joined(separator: "\n"))
+        """.write(toFile: "\(Self.dir)/sshd_config", atomically: true, encoding: .utf8)
         let sshd = try SrvShell.start(["/usr/sbin/sshd", "-f", "\(Self.dir)/sshd_config", "-D", "-e"], log: "\(Self.dir)/sshd.log")
-        XCTAssertTrue(SrvShell.waitFor(10) {
-            SrvShell.run(["/usr/bin/python3", "-c", "import socket;socket.create_connection(('127.0.0.1',\(port)),1)"]).status == 0
-        }, "fleet sshd did not start")
+        XCTAssertTrue(
+            SrvShell.waitFor(10) {
+                SrvShell.run(["/usr/bin/python3", "-c", "import socket;socket.create_connection(('127.0.0.1',\(port)),1)"]).status == 0
+            }, "fleet sshd did not start")
         return (sshd, port)
     }
 

@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// The fleet layer with real sshd, borg, promtool and prometheus-node-exporter: four server
 /// configs on this machine (`ok` and `stale` pull real backups through the harness's sshd,
@@ -17,13 +17,16 @@ final class FleetStatusSystemTests: XCTestCase {
     func testStatusHistoryAndMetricsOfSeveralClients() throws {
         let h = try H.get()
         try requirePrerequisite(FileManager.default.isExecutableFile(atPath: "/usr/bin/promtool"), "needs promtool (apt-get install prometheus)")
-        try requirePrerequisite(FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter"),
-                                "needs prometheus-node-exporter (apt-get install prometheus-node-exporter)")
+        try requirePrerequisite(
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/prometheus-node-exporter"),
+            "needs prometheus-node-exporter (apt-get install prometheus-node-exporter)")
         let id = "f" + UUID().uuidString.prefix(6).lowercased()
         let base = "/var/lib/borgpull-test/\(id)"
         let confDir = "\(base)/conf"
         let metrics = "\(base)/textfile"
-        XCTAssertEqual(SrvShell.sh("mkdir -p -m 0755 /var/lib/borgpull-test && install -d -m 0755 \(base) \(confDir) && install -d -o \(H.localUser) -m 0755 \(metrics)").status, 0)
+        XCTAssertEqual(
+            SrvShell.sh("mkdir -p -m 0755 /var/lib/borgpull-test && install -d -m 0755 \(base) \(confDir) && install -d -o \(H.localUser) -m 0755 \(metrics)")
+                .status, 0)
         defer { SrvShell.sh("rm -rf \(base)") }
 
         func conf(_ name: String, _ extra: [String: String] = [:]) -> String {
@@ -90,8 +93,9 @@ final class FleetStatusSystemTests: XCTestCase {
         let fromDir = status(["--config-dir", confDir, "--json"])
         XCTAssertEqual(fromDir.status, 1)
         let dirDoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(fromDir.stdout.utf8)) as? [String: Any])
-        XCTAssertEqual((dirDoc["clients"] as? [[String: Any]])?.map { $0["state"] as? String }, ["failed", "never", "ok", "stale"],
-                       "every *.conf of the directory, in name order")
+        XCTAssertEqual(
+            (dirDoc["clients"] as? [[String: Any]])?.map { $0["state"] as? String }, ["failed", "never", "ok", "stale"],
+            "every *.conf of the directory, in name order")
         XCTAssertNotEqual(status(["--max-age", "soon", "-c", ok]).status, 0)
 
         // A damaged line is skipped with a warning, never fatal.
@@ -124,13 +128,20 @@ final class FleetStatusSystemTests: XCTestCase {
         XCTAssertEqual(rules.status, 0, rules.stdout + rules.stderr)
 
         let port = SrvShell.freePort()
-        let exporter = try SrvShell.start(["/usr/bin/prometheus-node-exporter", "--web.listen-address=127.0.0.1:\(port)",
-                                           "--collector.disable-defaults", "--collector.textfile",
-                                           "--collector.textfile.directory=\(metrics)"], log: "\(base)/exporter.log")
+        let exporter = try SrvShell.start(
+            [
+                "/usr/bin/prometheus-node-exporter", "--web.listen-address=127.0.0.1:\(port)",
+                "--collector.disable-defaults", "--collector.textfile",
+                "--collector.textfile.directory=\(metrics)"
+            ], log: "\(base)/exporter.log")
         defer { exporter.signal(SIGTERM); exporter.wait() }
         var served = ""
         _ = SrvShell.waitFor(10) {
-            served = SrvShell.run(["/usr/bin/python3", "-c", "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics',timeout=2).read().decode())"]).stdout
+            served =
+                SrvShell.run([
+                    "/usr/bin/python3", "-c",
+                    "import urllib.request;print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics',timeout=2).read().decode())"
+                ]).stdout
             return served.contains("borgpull_")
         }
         XCTAssertTrue(served.contains("borgpull_last_success_timestamp_seconds{client=\"\(id)-ok\"}"), served)

@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// `borgpull-client key-export` against real borg through the fixture's tunnel, and the
 /// `key.export` finding of the real borgpull-check.
@@ -22,7 +22,8 @@ final class KeyExportTests: XCTestCase {
         let text = try String(contentsOfFile: file, encoding: .utf8)
         XCTAssertTrue(text.hasPrefix("BORG_KEY "), text)
         XCTAssertEqual(Shell.run(["stat", "-c", "%u %g %a", file]).stdout, "0 0 600\n")
-        let record = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(f.state)/key-export.json"))) as? [String: Any])
+        let record = try XCTUnwrap(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(f.state)/key-export.json"))) as? [String: Any])
         XCTAssertEqual(record["file"] as? String, file)
         XCTAssertEqual(record["format"] as? String, "text")
         XCTAssertEqual(record["repository"] as? String, "ssh://backup-server\(f.repo)")

@@ -8,10 +8,10 @@ import Foundation
 import XCTest
 
 final class LandlockSystemTests: XCTestCase {
-    var root: String!      // per-test scratch dir, root-owned 0755
+    var root: String!  // per-test scratch dir, root-owned 0755
     var writable: String!  // runner-owned 0700: the one directory in the writable list
-    var outside: String!   // runner-owned 0700 too, so only Landlock (not DAC) can refuse writes there
-    var tag: String!       // unique file-name part: tests run concurrently on this machine
+    var outside: String!  // runner-owned 0700 too, so only Landlock (not DAC) can refuse writes there
+    var tag: String!  // unique file-name part: tests run concurrently on this machine
     var uid: UInt32 = 0
     var gid: UInt32 = 0
     /// `SandboxStep.landlock.exitStatus` (SECURITY.md's table; LandlockTests pins the value), as a number so
@@ -30,7 +30,8 @@ final class LandlockSystemTests: XCTestCase {
         root = "/var/lib/borgpull-test/\(tag!)"
         writable = "\(root!)/writable"
         outside = "\(root!)/outside"
-        let r = Shell.sh("""
+        let r = Shell.sh(
+            """
             set -e
             mkdir -m 0755 \(root!)
             mkdir -m 0700 \(writable!) \(outside!) && chown \(uid):\(gid) \(writable!) \(outside!)
@@ -49,8 +50,10 @@ final class LandlockSystemTests: XCTestCase {
     /// `sandbox-exec` of `argv` as the runner, writing beneath `writable` (default: the
     /// writable directory; [] passes no --writable); `prefix` runs in front of the client
     /// (e.g. `withoutLandlock`).
-    func sandboxed(_ argv: [String], writable dirs: [String]? = nil, landlock: String? = nil,
-                   prefix: [String] = []) -> Shell.Output {
+    func sandboxed(
+        _ argv: [String], writable dirs: [String]? = nil, landlock: String? = nil,
+        prefix: [String] = []
+    ) -> Shell.Output {
         var args = prefix + [SandboxSystemTests.clientPath(), "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid)]
         if let landlock { args += ["--landlock", landlock] }
         for d in dirs ?? [writable] { args += ["--writable", d] }
@@ -61,25 +64,28 @@ final class LandlockSystemTests: XCTestCase {
     /// Tries every kind of write in each directory given; prints `allowed WHAT DIR` or
     /// `denied WHAT DIR ERRNO`. argv: TAG DIR...
     static let writeProbe = """
-    import errno, os, sys
-    tag = sys.argv[1]
-    def attempt(what, d, fn):
-        try:
-            fn(); print('allowed', what, d)
-        except OSError as e:
-            print('denied', what, d, errno.errorcode[e.errno])
-    for d in sys.argv[2:]:
-        n = os.path.join(d, tag)
-        attempt('create', d, lambda: os.close(os.open(n, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)))
-        attempt('mkdir', d, lambda: os.mkdir(n + '.d'))
-        attempt('symlink', d, lambda: os.symlink('/etc/shadow', n + '.l'))
-        attempt('fifo', d, lambda: os.mkfifo(n + '.p'))
-    """
+        import errno, os, sys
+        tag = sys.argv[1]
+        def attempt(what, d, fn):
+            try:
+                fn(); print('allowed', what, d)
+            except OSError as e:
+                print('denied', what, d, errno.errorcode[e.errno])
+        for d in sys.argv[2:]:
+            n = os.path.join(d, tag)
+            attempt('create', d, lambda: os.close(os.open(n, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)))
+            attempt('mkdir', d, lambda: os.mkdir(n + '.d'))
+            attempt('symlink', d, lambda: os.symlink('/etc/shadow', n + '.l'))
+            attempt('fifo', d, lambda: os.mkfifo(n + '.p'))
+        """
 
     /// The kernel's Landlock ABI, asked independently of borgpull (python ctypes, syscall 444 =
     /// landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)); nil without Landlock.
     static func kernelABI() -> Int? {
-        let r = Shell.run(["/usr/bin/python3", "-c", "import ctypes; l = ctypes.CDLL(None); l.syscall.restype = ctypes.c_long; print(l.syscall(ctypes.c_long(444), None, ctypes.c_long(0), ctypes.c_long(1)))"])
+        let r = Shell.run([
+            "/usr/bin/python3", "-c",
+            "import ctypes; l = ctypes.CDLL(None); l.syscall.restype = ctypes.c_long; print(l.syscall(ctypes.c_long(444), None, ctypes.c_long(0), ctypes.c_long(1)))"
+        ])
         return Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)).flatMap { $0 >= 1 ? $0 : nil }
     }
 
@@ -92,20 +98,23 @@ final class LandlockSystemTests: XCTestCase {
     /// `python3 -c WRAPPER PROGRAM ARGS...`: execs PROGRAM under a seccomp filter (libseccomp
     /// through ctypes) that answers landlock_create_ruleset with ENOSYS, as a kernel without
     /// Landlock does. no_new_privs stays off, so a root PROGRAM keeps its privileges.
-    static let withoutLandlock = ["/usr/bin/python3", "-c", """
-    import ctypes, os, sys
-    s = ctypes.CDLL('libseccomp.so.2')
-    s.seccomp_init.restype = ctypes.c_void_p
-    s.seccomp_init.argtypes = [ctypes.c_uint32]
-    s.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
-    s.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
-    s.seccomp_load.argtypes = [ctypes.c_void_p]
-    ctx = s.seccomp_init(0x7fff0000)                           # SCMP_ACT_ALLOW
-    assert s.seccomp_attr_set(ctx, 3, 0) == 0                  # SCMP_FLTATR_CTL_NNP off
-    assert s.seccomp_rule_add(ctx, 0x00050000 | 38, 444, 0) == 0  # landlock_create_ruleset: ENOSYS
-    assert s.seccomp_load(ctx) == 0
-    os.execv(sys.argv[1], sys.argv[1:])
-    """]
+    static let withoutLandlock = [
+        "/usr/bin/python3", "-c",
+        """
+        import ctypes, os, sys
+        s = ctypes.CDLL('libseccomp.so.2')
+        s.seccomp_init.restype = ctypes.c_void_p
+        s.seccomp_init.argtypes = [ctypes.c_uint32]
+        s.seccomp_attr_set.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint32]
+        s.seccomp_rule_add.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int, ctypes.c_uint]
+        s.seccomp_load.argtypes = [ctypes.c_void_p]
+        ctx = s.seccomp_init(0x7fff0000)                           # SCMP_ACT_ALLOW
+        assert s.seccomp_attr_set(ctx, 3, 0) == 0                  # SCMP_FLTATR_CTL_NNP off
+        assert s.seccomp_rule_add(ctx, 0x00050000 | 38, 444, 0) == 0  # landlock_create_ruleset: ENOSYS
+        assert s.seccomp_load(ctx) == 0
+        os.execv(sys.argv[1], sys.argv[1:])
+        """
+    ]
 
     // MARK: (a) writes only beneath the writable list, reads everywhere
 
@@ -126,21 +135,21 @@ final class LandlockSystemTests: XCTestCase {
         // Existing files outside: no write, truncate (O_TRUNC: truncate(2) itself is killed by
         // seccomp), unlink, or rename/link out of the base dir.
         let more = """
-        import errno, os, sys
-        w, o, tag = sys.argv[1:]
-        open(os.path.join(w, tag + '.src'), 'w').close()
-        for what, fn in [('write', lambda: open(os.path.join(o, 'existing'), 'r+').close()),
-                         ('truncate', lambda: os.close(os.open(os.path.join(o, 'existing'), os.O_RDONLY | os.O_TRUNC))),
-                         ('unlink', lambda: os.unlink(os.path.join(o, 'existing'))),
-                         ('rename', lambda: os.rename(os.path.join(w, tag + '.src'), os.path.join(o, tag))),
-                         ('link', lambda: os.link(os.path.join(w, tag + '.src'), os.path.join(o, tag)))]:
-            try:
-                fn(); print('allowed', what)
-            except OSError as e:
-                print('denied', what, errno.errorcode[e.errno])
-        print(open('/etc/shadow').read().split(':')[0])
-        print(open('\(root!)/root-only').read().strip())
-        """
+            import errno, os, sys
+            w, o, tag = sys.argv[1:]
+            open(os.path.join(w, tag + '.src'), 'w').close()
+            for what, fn in [('write', lambda: open(os.path.join(o, 'existing'), 'r+').close()),
+                             ('truncate', lambda: os.close(os.open(os.path.join(o, 'existing'), os.O_RDONLY | os.O_TRUNC))),
+                             ('unlink', lambda: os.unlink(os.path.join(o, 'existing'))),
+                             ('rename', lambda: os.rename(os.path.join(w, tag + '.src'), os.path.join(o, tag))),
+                             ('link', lambda: os.link(os.path.join(w, tag + '.src'), os.path.join(o, tag)))]:
+                try:
+                    fn(); print('allowed', what)
+                except OSError as e:
+                    print('denied', what, errno.errorcode[e.errno])
+            print(open('/etc/shadow').read().split(':')[0])
+            print(open('\(root!)/root-only').read().strip())
+            """
         let m = sandboxed(["/usr/bin/python3", "-c", more, writable, outside, tag])
         XCTAssertEqual(m.status, 0, m.stderr)
         for what in ["write", "truncate", "unlink"] {
@@ -157,14 +166,17 @@ final class LandlockSystemTests: XCTestCase {
     func testDevNullIsWritableOtherDevicesAreNot() throws {
         _ = try requireLandlock()
         // `2>/dev/null` in a BORG_PASSCOMMAND shell line: O_WRONLY|O_CREAT|O_TRUNC on the device.
-        let r = sandboxed(["/usr/bin/python3", "-c", """
+        let r = sandboxed([
+            "/usr/bin/python3", "-c",
+            """
             import errno, os
             for dev in ('/dev/null', '/dev/zero'):
                 try:
                     os.close(os.open(dev, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)); print('allowed', dev)
                 except OSError as e:
                     print('denied', dev, errno.errorcode[e.errno])
-            """])
+            """
+        ])
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, "allowed /dev/null\ndenied /dev/zero EACCES\n")
     }
@@ -216,19 +228,21 @@ final class LandlockSystemTests: XCTestCase {
         let file = "\(outside!)/\(tag!).bin"
         XCTAssertEqual(Shell.sh("install -o \(uid) -g \(gid) -m 0600 /dev/null \(file)").status, 0)
         let probe = """
-        import errno, os, stat, sys
-        f = sys.argv[1]
-        fd = os.open(f, os.O_RDONLY)
-        for name, mode in [('0755', 0o755), ('0600', 0o600), ('u+s', 0o4755), ('g+s', 0o2755), ('ug+s', 0o6755)]:
-            for call, fn in [('chmod', lambda: os.chmod(f, mode)), ('fchmod', lambda: os.fchmod(fd, mode))]:
-                try:
-                    fn(); print(call, name, 'ok', oct(stat.S_IMODE(os.stat(f).st_mode)))
-                except OSError as e:
-                    print(call, name, errno.errorcode[e.errno], oct(stat.S_IMODE(os.stat(f).st_mode)))
-        """
+            import errno, os, stat, sys
+            f = sys.argv[1]
+            fd = os.open(f, os.O_RDONLY)
+            for name, mode in [('0755', 0o755), ('0600', 0o600), ('u+s', 0o4755), ('g+s', 0o2755), ('ug+s', 0o6755)]:
+                for call, fn in [('chmod', lambda: os.chmod(f, mode)), ('fchmod', lambda: os.fchmod(fd, mode))]:
+                    try:
+                        fn(); print(call, name, 'ok', oct(stat.S_IMODE(os.stat(f).st_mode)))
+                    except OSError as e:
+                        print(call, name, errno.errorcode[e.errno], oct(stat.S_IMODE(os.stat(f).st_mode)))
+            """
         let r = sandboxed(["/usr/bin/python3", "-c", probe, file], writable: [])
         XCTAssertEqual(r.status, 0, "killed or failed: \(r.stderr)")
-        XCTAssertEqual(r.stdout, """
+        XCTAssertEqual(
+            r.stdout,
+            """
             chmod 0755 ok 0o755
             fchmod 0755 ok 0o755
             chmod 0600 ok 0o600
@@ -249,27 +263,29 @@ final class LandlockSystemTests: XCTestCase {
         let dir = "\(outside!)/\(tag!).create"
         XCTAssertEqual(Shell.sh("install -d -o \(uid) -g \(gid) -m 0700 \(dir)").status, 0)
         let probe = """
-        import errno, os, stat, sys
-        d = sys.argv[1]
-        def attempt(name, fn, path):
+            import errno, os, stat, sys
+            d = sys.argv[1]
+            def attempt(name, fn, path):
+                try:
+                    fn(); print(name, 'ok', oct(stat.S_IMODE(os.stat(path).st_mode)))
+                except OSError as e:
+                    print(name, errno.errorcode[e.errno])
+            for name, mode in [('0755', 0o755), ('u+s', 0o4755), ('g+s', 0o2755)]:
+                p = os.path.join(d, 'open-' + name)
+                attempt('open ' + name, lambda: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)), p)
+                q = os.path.join(d, 'mknod-' + name)
+                attempt('mknod ' + name, lambda: os.mknod(q, stat.S_IFREG | mode), q)
+            t = os.open(d, os.O_TMPFILE | os.O_WRONLY, 0o600); os.close(t); print('tmpfile 0600 ok')
             try:
-                fn(); print(name, 'ok', oct(stat.S_IMODE(os.stat(path).st_mode)))
+                os.open(d, os.O_TMPFILE | os.O_WRONLY, 0o4755); print('tmpfile u+s ok')
             except OSError as e:
-                print(name, errno.errorcode[e.errno])
-        for name, mode in [('0755', 0o755), ('u+s', 0o4755), ('g+s', 0o2755)]:
-            p = os.path.join(d, 'open-' + name)
-            attempt('open ' + name, lambda: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)), p)
-            q = os.path.join(d, 'mknod-' + name)
-            attempt('mknod ' + name, lambda: os.mknod(q, stat.S_IFREG | mode), q)
-        t = os.open(d, os.O_TMPFILE | os.O_WRONLY, 0o600); os.close(t); print('tmpfile 0600 ok')
-        try:
-            os.open(d, os.O_TMPFILE | os.O_WRONLY, 0o4755); print('tmpfile u+s ok')
-        except OSError as e:
-            print('tmpfile u+s', errno.errorcode[e.errno])
-        """
+                print('tmpfile u+s', errno.errorcode[e.errno])
+            """
         let r = sandboxed(["/usr/bin/python3", "-c", probe, dir], writable: [dir])
         XCTAssertEqual(r.status, 0, "killed or failed: \(r.stderr)")
-        XCTAssertEqual(r.stdout, """
+        XCTAssertEqual(
+            r.stdout,
+            """
             open 0755 ok 0o755
             mknod 0755 ok 0o755
             open u+s EPERM
@@ -290,17 +306,17 @@ final class LandlockSystemTests: XCTestCase {
     func installBorgProbe(_ f: ClientFixture) -> String {
         let path = "\(f.root)/borg-probe"
         let script = """
-        #!/usr/bin/python3
-        import errno, os, sys
-        for d in ('/tmp', '/dev/shm', '/var/tmp', '\(f.state)/borg'):
-            n = os.path.join(d, '\(tag!)-' + sys.argv[1])
-            try:
-                os.close(os.open(n, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)); os.unlink(n)
-                print('bp-probe: allowed', d, file=sys.stderr)
-            except OSError as e:
-                print('bp-probe: denied', d, errno.errorcode[e.errno], file=sys.stderr)
-        os.execv('/usr/bin/borg', ['/usr/bin/borg'] + sys.argv[1:])
-        """
+            #!/usr/bin/python3
+            import errno, os, sys
+            for d in ('/tmp', '/dev/shm', '/var/tmp', '\(f.state)/borg'):
+                n = os.path.join(d, '\(tag!)-' + sys.argv[1])
+                try:
+                    os.close(os.open(n, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)); os.unlink(n)
+                    print('bp-probe: allowed', d, file=sys.stderr)
+                except OSError as e:
+                    print('bp-probe: denied', d, errno.errorcode[e.errno], file=sys.stderr)
+            os.execv('/usr/bin/borg', ['/usr/bin/borg'] + sys.argv[1:])
+            """
         XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data(script.utf8)))
         chmod(path, 0o755)
         return path
@@ -316,7 +332,8 @@ final class LandlockSystemTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(f.archives().count, 1)
         for step in ["create", "prune"] {
-            XCTAssertTrue(r.stderr.contains("[borg \(step)] borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg; /dev/null"), "\(step): \(r.stderr)")
+            XCTAssertTrue(
+                r.stderr.contains("[borg \(step)] borgpull: landlock ABI \(abi): writes only beneath \(f.state)/borg; /dev/null"), "\(step): \(r.stderr)")
             for d in ["/tmp", "/dev/shm", "/var/tmp"] {
                 XCTAssertTrue(r.stderr.contains("[borg \(step)] bp-probe: denied \(d) EACCES"), "\(step), \(d): \(r.stderr)")
             }
@@ -357,8 +374,9 @@ final class LandlockSystemTests: XCTestCase {
 
     /// `borgpull-client -c CONF borg ARGS...` started in `dir`, as an admin standing there would.
     func borgIn(_ dir: String, _ f: ClientFixture, _ args: [String]) -> Shell.Output {
-        Shell.run(["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", dir, Shell.product("borgpull-client"), "-c", f.conf, "borg"] + args,
-                  env: ["PATH": "/usr/bin:/bin"])
+        Shell.run(
+            ["/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", dir, Shell.product("borgpull-client"), "-c", f.conf, "borg"] + args,
+            env: ["PATH": "/usr/bin:/bin"])
     }
 
     /// `borg extract` through the passthrough runs nothing: it names the equivalent restore

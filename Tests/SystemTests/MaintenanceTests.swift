@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// `borgpull-server COMPACT` and `CHECK` with real borg on a real repository owned by a test
 /// LOCAL_USER. The commands run with no passphrase and no key anywhere in their environment
@@ -21,7 +21,9 @@ final class MaintenanceTests: XCTestCase {
         let id = UUID().uuidString.prefix(8).lowercased()
         root = "/var/lib/borgpull-test/maint-\(id)"
         runDir = "/run/bptest-maint-\(id)"
-        XCTAssertEqual(Shell.sh("mkdir -p -m 0755 /var/lib/borgpull-test && mkdir -m 0755 \(root) && install -d -o \(Self.user) -g \(Self.user) -m 0700 \(root)/home").status, 0)
+        XCTAssertEqual(
+            Shell.sh("mkdir -p -m 0755 /var/lib/borgpull-test && mkdir -m 0755 \(root) && install -d -o \(Self.user) -g \(Self.user) -m 0700 \(root)/home")
+                .status, 0)
         writeConfig()
     }
 
@@ -47,7 +49,9 @@ final class MaintenanceTests: XCTestCase {
     /// borg as LOCAL_USER with the passphrase (what the test does to make data; never COMPACT/CHECK).
     @discardableResult
     func borg(_ args: String) -> Shell.Output {
-        Shell.sh("cd / && setpriv --reuid=\(Self.user) --regid=\(Self.user) --init-groups env -i HOME=\(root)/home PATH=/usr/bin:/bin BORG_PASSPHRASE='\(Self.passphrase)' borg \(args)")
+        Shell.sh(
+            "cd / && setpriv --reuid=\(Self.user) --regid=\(Self.user) --init-groups env -i HOME=\(root)/home PATH=/usr/bin:/bin BORG_PASSPHRASE='\(Self.passphrase)' borg \(args)"
+        )
     }
 
     /// The server command, with an environment that holds no passphrase.
@@ -61,7 +65,9 @@ final class MaintenanceTests: XCTestCase {
         let initialised = borg("init --encryption=repokey-blake2 \(repo)")
         XCTAssertEqual(initialised.status, 0, initialised.stderr)
         for i in 1...3 {
-            Shell.sh("install -d -o \(Self.user) \(root)/home/data\(i) && head -c 2000000 /dev/urandom > \(root)/home/data\(i)/blob && chown -R \(Self.user) \(root)/home/data\(i)")
+            Shell.sh(
+                "install -d -o \(Self.user) \(root)/home/data\(i) && head -c 2000000 /dev/urandom > \(root)/home/data\(i)/blob && chown -R \(Self.user) \(root)/home/data\(i)"
+            )
             let r = borg("create --compression none \(repo)::a\(i) \(root)/home/data\(i)")
             XCTAssertEqual(r.status, 0, r.stderr)
         }
@@ -84,7 +90,9 @@ final class MaintenanceTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: "\(state)/last-compact.json"))
         // The remaining archive restores byte-identical.
         Shell.sh("install -d -o \(Self.user) \(root)/home/restore")
-        let extract = Shell.sh("cd \(root)/home/restore && setpriv --reuid=\(Self.user) --regid=\(Self.user) --init-groups env -i HOME=\(root)/home PATH=/usr/bin:/bin BORG_PASSPHRASE='\(Self.passphrase)' borg extract \(repo)::a3")
+        let extract = Shell.sh(
+            "cd \(root)/home/restore && setpriv --reuid=\(Self.user) --regid=\(Self.user) --init-groups env -i HOME=\(root)/home PATH=/usr/bin:/bin BORG_PASSPHRASE='\(Self.passphrase)' borg extract \(repo)::a3"
+        )
         XCTAssertEqual(extract.status, 0, extract.stderr)
         XCTAssertEqual(Shell.run(["cmp", "\(root)/home/data3/blob", "\(root)/home/restore\(root)/home/data3/blob"]).status, 0)
     }
@@ -96,7 +104,10 @@ final class MaintenanceTests: XCTestCase {
         XCTAssertTrue(ok.stdout.contains("\"name\":\"ok\""), ok.stdout)
         // One flipped byte in the middle of the largest segment.
         let segment = Shell.sh("ls -S \(repo)/data/*/* | head -n 1").stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        XCTAssertEqual(Shell.run(["/usr/bin/python3", "-c", "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0xff; open(p,'wb').write(b)", segment]).status, 0)
+        XCTAssertEqual(
+            Shell.run([
+                "/usr/bin/python3", "-c", "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[len(b)//2]^=0xff; open(p,'wb').write(b)", segment
+            ]).status, 0)
         let bad = server("CHECK")
         XCTAssertEqual(bad.status, 11, bad.stderr)
         let number = (segment as NSString).lastPathComponent
@@ -175,7 +186,8 @@ final class MaintenanceTests: XCTestCase {
     func testAHardLinkedLockFileIsRefusedAndItsTargetKept() throws {
         makeRepository()
         let victim = "\(root)/victim"
-        Shell.sh("echo important > \(victim) && chmod 0600 \(victim) && install -d -o \(Self.user) -m 0750 \(runDir) && ln \(victim) \(runDir)/maint.socket.lock")
+        Shell.sh(
+            "echo important > \(victim) && chmod 0600 \(victim) && install -d -o \(Self.user) -m 0750 \(runDir) && ln \(victim) \(runDir)/maint.socket.lock")
         let r = server("COMPACT")
         XCTAssertEqual(r.status, 9, r.stderr)
         XCTAssertTrue(r.stderr.contains("one link"), r.stderr)

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullSystem
 
 /// The one getpw*_r/getgr*_r buffer loop.
@@ -16,13 +17,16 @@ final class NssLookupTests: XCTestCase {
     /// one fixed buffer of 16 or 64 KiB).
     func testERANGEGrowsTheBuffer() {
         var sizes: [Int] = []
-        let gid: UInt32? = nssLookup(group(), { entry, buffer, size, result in
-            sizes.append(size)
-            guard getgrgid_r(0, entry, buffer, size, result) == 0 else { return errno }
-            return size < 100_000 ? ERANGE : 0
-        }) { $0.gr_gid }
+        let gid: UInt32? = nssLookup(
+            group(),
+            { entry, buffer, size, result in
+                sizes.append(size)
+                guard getgrgid_r(0, entry, buffer, size, result) == 0 else { return errno }
+                return size < 100_000 ? ERANGE : 0
+            },
+            read: { $0.gr_gid })
         XCTAssertEqual(gid, 0)
         XCTAssertEqual(sizes, [16384, 32768, 65536, 131072])
-        XCTAssertNil(nssLookup(group(), maxBytes: 20000, { _, _, _, _ in ERANGE }) { $0.gr_gid })
+        XCTAssertNil(nssLookup(group(), maxBytes: 20000, { _, _, _, _ in ERANGE }, read: { $0.gr_gid }))
     }
 }

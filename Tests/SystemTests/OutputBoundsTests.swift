@@ -1,7 +1,8 @@
-import XCTest
-import Foundation
-@testable import BorgPullSystem
 import BorgPullCore
+import Foundation
+import XCTest
+
+@testable import BorgPullSystem
 
 /// Supervisor's pipe reader (the client's borg and hook outputs) on a real descriptor holding far
 /// more than its bounds: a line without newline and a `.capture` past its cap.

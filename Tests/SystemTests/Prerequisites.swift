@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// System tests need root, the real kernel, borg, socat (and later sshd, systemd). Locally a
 /// missing prerequisite skips the test; with BORGPULL_REQUIRE_SYSTEM_TESTS=1 (set by .ci/run)
@@ -120,7 +120,8 @@ enum Staged {
             .deletingLastPathComponent().appendingPathComponent(relativePath).path
         let target = "\(directory)/\(relativePath)"
         // Copies of test processes that are gone are removed; live ones are left alone.
-        Shell.sh("""
+        Shell.sh(
+            """
             mkdir -p -m 0755 /var/lib/borgpull-test && chmod 0755 /var/lib/borgpull-test
             for d in /var/lib/borgpull-test/staged-*; do
               [ -d "$d" ] && ! kill -0 "${d##*-}" 2>/dev/null && rm -rf "$d"

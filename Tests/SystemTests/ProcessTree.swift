@@ -10,7 +10,8 @@ enum ProcessTree {
         var parent: [pid_t: pid_t] = [:]
         for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
             guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
+                let close = stat.lastIndex(of: ")")
+            else { continue }
             // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")".
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             if fields.count > 1, let ppid = pid_t(fields[1]) { parent[pid] = ppid }

@@ -1,5 +1,6 @@
-import XCTest
 import Foundation
+import XCTest
+
 @testable import BorgPullCore
 
 /// Real borg on a local repository shared by hosts whose prefixes are prefixes of each other
@@ -22,8 +23,10 @@ final class PruneSharedRepositoryTests: XCTestCase {
     }
 
     var environment: [String: String] {
-        ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": dir, "BORG_BASE_DIR": dir + "/base",
-         "BORG_REPO": dir + "/repo", "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes"]
+        [
+            "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": dir, "BORG_BASE_DIR": dir + "/base",
+            "BORG_REPO": dir + "/repo", "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes"
+        ]
     }
 
     @discardableResult
@@ -42,10 +45,13 @@ final class PruneSharedRepositoryTests: XCTestCase {
 
     /// The client's own prune argv for ARCHIVE_PREFIX=`prefix`, keeping one archive per day.
     func prune(prefix: String) throws -> Shell.Output {
-        let env = "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\nARCHIVE_PREFIX=\(prefix)\n"
+        let env =
+            "BORG_REPO=ssh://b/srv/repo\nBACKUP_SOCKET=/run/borg/c.socket\nARCHIVE_PREFIX=\(prefix)\n"
             + "KEEP_DAILY=1\nKEEP_WEEKLY=0\nKEEP_MONTHLY=0\n"
-        let c = try ClientConfig.build(ClientConfigInput(directory: "/etc/borgpull", texts: [.env: env, .paths: "/etc\n"],
-                                                         hookExecutable: [:]))
+        let c = try ClientConfig.build(
+            ClientConfigInput(
+                directory: "/etc/borgpull", texts: [.env: env, .paths: "/etc\n"],
+                hookExecutable: [:]))
         let argv = BorgCommands(config: c, relayCommand: ["/r"], baseDirectory: dir + "/base").prune()
         XCTAssertEqual(argv.first, "/usr/bin/borg")
         // The repository comes from BORG_REPO, as on the client; here it is the local one.
@@ -64,8 +70,9 @@ final class PruneSharedRepositoryTests: XCTestCase {
         let left = archives()
         XCTAssertEqual(left.intersection(webDB), Set(webDB), "prune of host web deleted host web-db's archives:\n\(r.stderr)")
         XCTAssertEqual(left.intersection(web2), Set(web2), "prune of host web deleted archives that are not web-{now}:\n\(r.stderr)")
-        XCTAssertEqual(left.intersection(web + [webCheckpoint]), ["web-2026-01-03T10:00:00"],
-                       "host web keeps its newest daily archive and prunes its older ones and its checkpoint:\n\(r.stderr)")
+        XCTAssertEqual(
+            left.intersection(web + [webCheckpoint]), ["web-2026-01-03T10:00:00"],
+            "host web keeps its newest daily archive and prunes its older ones and its checkpoint:\n\(r.stderr)")
 
         let r2 = try prune(prefix: "web-db")
         XCTAssertEqual(r2.status, 0, r2.stderr)

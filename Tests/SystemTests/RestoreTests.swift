@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// `borgpull-client restore` against real borg, a real `borg serve` behind real socat, in the
 /// real restore sandbox (uid 0, the restore capabilities, Landlock, borg-restore.policy).
@@ -11,7 +11,9 @@ final class RestoreTests: XCTestCase {
     /// Every item below `root`: path, uid, gid, mode, link count, mtime, xattrs (ACLs included,
     /// as system.posix_acl_*), content hash; one line each.
     static func snapshot(_ root: String) -> String {
-        Shell.run(["python3", "-c", """
+        Shell.run([
+            "python3", "-c",
+            """
             import hashlib, os, sys
             root = sys.argv[1]
             for d, dirs, files in sorted(os.walk(root)):
@@ -21,7 +23,8 @@ final class RestoreTests: XCTestCase {
                     x = {} if link else {k: os.getxattr(p, k).hex() for k in sorted(os.listxattr(p))}
                     h = os.readlink(p) if link else (hashlib.sha256(open(p, 'rb').read()).hexdigest() if os.path.isfile(p) else '')
                     print(os.path.relpath(p, root), st.st_uid, st.st_gid, oct(st.st_mode), st.st_nlink, st.st_mtime_ns, x, h)
-            """, root]).stdout
+            """, root
+        ]).stdout
     }
 
     /// A tree with files of three owners, a root-only 0600 file, a symlink, a hard link pair, an
@@ -30,7 +33,8 @@ final class RestoreTests: XCTestCase {
         _ = Self.restorePolicy
         let f = try ClientFixture()
         let other = ClientFixture.otherUser, ssh = ClientFixture.sshUser
-        let r = Shell.sh("""
+        let r = Shell.sh(
+            """
             set -e
             cd \(f.data)
             chown \(other): hello.txt && chmod 0640 hello.txt
@@ -165,46 +169,46 @@ final class RestoreTests: XCTestCase {
         let tag = "bp-\(UUID().uuidString.prefix(8))"
         let probe = "\(f.root)/restore-probe"
         let script = """
-        #!/usr/bin/python3
-        import ctypes, errno, os, socket, sys, time
-        borg = '\(TestBorg.binary)'
-        if 'extract' not in sys.argv[1:]:
-            os.execv(borg, [borg] + sys.argv[1:])
-        def say(*a): print('bp-probe:', *a, file=sys.stderr, flush=True)
-        for d in ('\(target)', '\(f.state)/borg-root', '\(outside)', '/tmp', '/var/tmp', '\(f.state)/borg'):
-            n = os.path.join(d, '\(tag)')
-            try:
-                os.close(os.open(n, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)); os.unlink(n); say('allowed write', d)
-            except OSError as e:
-                say('denied write', d, errno.errorcode[e.errno])
-        try:
-            socket.socket(socket.AF_INET); say('allowed inet')
-        except OSError as e:
-            say('denied inet', errno.errorcode[e.errno])
-        libc = ctypes.CDLL(None, use_errno=True)
-        for name, nr in (('ptrace', 101), ('mount', 165)):
-            pid = os.fork()
-            if pid == 0:
-                rc = libc.syscall(ctypes.c_long(nr), ctypes.c_long(16), ctypes.c_long(os.getppid()), 0, 0, 0)
-                os._exit(0 if rc == 0 else 3)
-            _, st = os.waitpid(pid, 0)
-            say('denied' if os.WIFSIGNALED(st) or os.WEXITSTATUS(st) != 0 else 'allowed', name,
-                'signal %d' % os.WTERMSIG(st) if os.WIFSIGNALED(st) else 'exit %d' % os.WEXITSTATUS(st))
-        parent = os.getpid()
-        if os.fork() == 0:
-            for _ in range(1000):
+            #!/usr/bin/python3
+            import ctypes, errno, os, socket, sys, time
+            borg = '\(TestBorg.binary)'
+            if 'extract' not in sys.argv[1:]:
+                os.execv(borg, [borg] + sys.argv[1:])
+            def say(*a): print('bp-probe:', *a, file=sys.stderr, flush=True)
+            for d in ('\(target)', '\(f.state)/borg-root', '\(outside)', '/tmp', '/var/tmp', '\(f.state)/borg'):
+                n = os.path.join(d, '\(tag)')
                 try:
-                    if open('/proc/%d/comm' % parent).read().strip() == 'borg':
-                        for l in open('/proc/%d/status' % parent):
-                            if l.split(':')[0] in ('Name', 'Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp'):
-                                say('status', l.strip().replace('\\t', ' '))
+                    os.close(os.open(n, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)); os.unlink(n); say('allowed write', d)
+                except OSError as e:
+                    say('denied write', d, errno.errorcode[e.errno])
+            try:
+                socket.socket(socket.AF_INET); say('allowed inet')
+            except OSError as e:
+                say('denied inet', errno.errorcode[e.errno])
+            libc = ctypes.CDLL(None, use_errno=True)
+            for name, nr in (('ptrace', 101), ('mount', 165)):
+                pid = os.fork()
+                if pid == 0:
+                    rc = libc.syscall(ctypes.c_long(nr), ctypes.c_long(16), ctypes.c_long(os.getppid()), 0, 0, 0)
+                    os._exit(0 if rc == 0 else 3)
+                _, st = os.waitpid(pid, 0)
+                say('denied' if os.WIFSIGNALED(st) or os.WEXITSTATUS(st) != 0 else 'allowed', name,
+                    'signal %d' % os.WTERMSIG(st) if os.WIFSIGNALED(st) else 'exit %d' % os.WEXITSTATUS(st))
+            parent = os.getpid()
+            if os.fork() == 0:
+                for _ in range(1000):
+                    try:
+                        if open('/proc/%d/comm' % parent).read().strip() == 'borg':
+                            for l in open('/proc/%d/status' % parent):
+                                if l.split(':')[0] in ('Name', 'Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs', 'Seccomp'):
+                                    say('status', l.strip().replace('\\t', ' '))
+                            break
+                    except OSError:
                         break
-                except OSError:
-                    break
-                time.sleep(0.01)
-            os._exit(0)
-        os.execv(borg, [borg] + sys.argv[1:])
-        """
+                    time.sleep(0.01)
+                os._exit(0)
+            os.execv(borg, [borg] + sys.argv[1:])
+            """
         XCTAssertTrue(FileManager.default.createFile(atPath: probe, contents: Data(script.utf8)))
         chmod(probe, 0o755)
         f.writeEnv("BORG_BINARY=\(probe)\n")

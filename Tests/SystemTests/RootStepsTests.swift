@@ -1,6 +1,6 @@
-import XCTest
-import Foundation
 import BorgPullSystem
+import Foundation
+import XCTest
 
 /// What runs as root outside the borg sandbox (SETUP, the hand-over of borg's base directory,
 /// the restore borg) and what the server learns: each test reproduces a way a runner, a
@@ -26,7 +26,8 @@ final class RootStepsTests: XCTestCase {
         let base = "\(f.state)/borg"
         let site = "\(base)/.local/lib/python\(pythonVersion())/site-packages"
         // What a compromised borg (running as the runner) could leave behind.
-        Shell.sh("""
+        Shell.sh(
+            """
             mkdir -p \(site)
             echo "import os; open('\(base)/pth-ran-' + str(os.getuid()), 'w').close()" > \(site)/zz-planted.pth
             chown -R \(ClientFixture.runnerUser): \(base)/.local
@@ -34,8 +35,9 @@ final class RootStepsTests: XCTestCase {
         let r = f.client(["BACKUP"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let runnerUID = Shell.uid(ClientFixture.runnerUser)
-        XCTAssertFalse(FileManager.default.fileExists(atPath: "\(base)/pth-ran-\(runnerUID)"),
-                       "the planted .pth ran in the BACKUP's borg as the runner")
+        XCTAssertFalse(
+            FileManager.default.fileExists(atPath: "\(base)/pth-ran-\(runnerUID)"),
+            "the planted .pth ran in the BACKUP's borg as the runner")
 
         _ = RestoreTests.restorePolicy
         let u = f.client(["restore", "--latest", "--dry-run"])
@@ -56,7 +58,8 @@ final class RootStepsTests: XCTestCase {
         let f = try ClientFixture()
         try f.startServer()
         let victim = "\(f.root)/victim"
-        Shell.sh("""
+        Shell.sh(
+            """
             set -e
             echo secret > \(victim) && chmod 0600 \(victim)
             mkdir -p \(f.state)/borg/.cache
@@ -77,16 +80,21 @@ final class RootStepsTests: XCTestCase {
         let root = "/var/lib/borgpull-test/race-\(UUID().uuidString.prefix(8).lowercased())"
         defer { Shell.sh("rm -rf \(root)") }
         let runnerUID = Shell.uid(ClientFixture.runnerUser)
-        XCTAssertEqual(Shell.sh("""
-            set -e
-            mkdir -p -m 0755 \(root)/victim \(root)/base/d
-            for i in $(seq 1 200); do echo x > \(root)/victim/f$i; echo y > \(root)/base/d/f$i; done
-            chown -R root:root \(root)
-            """).status, 0)
+        XCTAssertEqual(
+            Shell.sh(
+                """
+                set -e
+                mkdir -p -m 0755 \(root)/victim \(root)/base/d
+                for i in $(seq 1 200); do echo x > \(root)/victim/f$i; echo y > \(root)/base/d/f$i; done
+                chown -R root:root \(root)
+                """
+            ).status, 0)
         // The swapper: what a runner owning base/ can do (rename and symlink), as fast as it can.
         let swapper = Process()
         swapper.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        swapper.arguments = ["-c", """
+        swapper.arguments = [
+            "-c",
+            """
             import os, time
             b = '\(root)/base'
             end = time.time() + 8
@@ -96,7 +104,8 @@ final class RootStepsTests: XCTestCase {
                     os.unlink(b + '/d'); os.rename(b + '/d.real', b + '/d')
                 except OSError:
                     pass
-            """]
+            """
+        ]
         try swapper.run()
         var walks = 0
         while swapper.isRunning {
@@ -182,7 +191,8 @@ final class RootStepsTests: XCTestCase {
         let f = try ClientFixture()
         try f.startServer()
         let outside = "\(f.root)/outside-link"
-        Shell.sh("""
+        Shell.sh(
+            """
             set -e
             ln -s /etc/hostname \(outside)
             mkdir -p \(f.state)/borg/.cache

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import BorgPullSystem
 
 /// The one run lock (client BACKUP, server BACKUP/SERVE/COMPACT/CHECK) on real files.
@@ -55,7 +56,9 @@ final class RunLockTests: XCTestCase {
         var st = stat()
         XCTAssertEqual(stat("\(dir)/c.socket.lock", &st), 0)
         XCTAssertEqual(st.st_uid, getpwnam("nobody")!.pointee.pw_uid, "root's lock file in nobody's directory is not nobody's")
-        let asNobody = Shell.sh("/usr/bin/setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 -c \"import fcntl;f=open('\(dir)/c.socket.lock','r+');fcntl.flock(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\"")
+        let asNobody = Shell.sh(
+            "/usr/bin/setpriv --reuid=nobody --regid=nogroup --clear-groups -- /usr/bin/python3 -c \"import fcntl;f=open('\(dir)/c.socket.lock','r+');fcntl.flock(f,fcntl.LOCK_EX|fcntl.LOCK_NB)\""
+        )
         XCTAssertEqual(asNobody.status, 0, "nobody cannot take the lock root created: \(asNobody.stderr)")
         // An existing file is never given away.
         XCTAssertEqual(Shell.sh("install -m 0600 /dev/null \(dir)/planted.lock").status, 0)

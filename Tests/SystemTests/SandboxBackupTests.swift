@@ -1,11 +1,13 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// The borg sandbox at the level of BACKUP: the borg that BACKUP starts runs confined.
 final class SandboxBackupTests: XCTestCase {
     /// `/proc/PID/status` lines of the `borg create` the BACKUP `client` runs.
     func statusOfRunningBorg(of client: pid_t) -> [String: String]? {
-        guard let pid = ClientFixture.borgCreates(of: client).first, let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let pid = ClientFixture.borgCreates(of: client).first, let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else {
+            return nil
+        }
         var fields: [String: String] = [:]
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)
@@ -40,8 +42,9 @@ final class SandboxBackupTests: XCTestCase {
         XCTAssertEqual(s["NoNewPrivs"], "1")
         XCTAssertEqual(s["Seccomp"], "2")
         let groups = (s["Groups"] ?? "").split(separator: " ").map(String.init)
-        XCTAssertEqual(groups, [String(Shell.run(["id", "-g", ClientFixture.sshUser]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))],
-                       "supplementary groups are exactly the ssh user's group")
+        XCTAssertEqual(
+            groups, [String(Shell.run(["id", "-g", ClientFixture.sshUser]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))],
+            "supplementary groups are exactly the ssh user's group")
         p.terminate()
         p.waitUntilExit()
         XCTAssertEqual(p.terminationStatus, 5)
@@ -52,7 +55,8 @@ final class SandboxBackupTests: XCTestCase {
         try f.startServer()
         try f.initRepository()
         // What an older version (borg as root) or a manual `borg` as root leaves behind.
-        Shell.sh("mkdir -p \(f.state)/borg/.cache/borg/leftover && touch \(f.state)/borg/.cache/borg/leftover/lock && chown -R root:root \(f.state)/borg/.cache")
+        Shell.sh(
+            "mkdir -p \(f.state)/borg/.cache/borg/leftover && touch \(f.state)/borg/.cache/borg/leftover/lock && chown -R root:root \(f.state)/borg/.cache")
         let r = f.client(["BACKUP"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let owner = Shell.run(["stat", "-c", "%U", "\(f.state)/borg/.cache/borg/leftover/lock"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -64,8 +68,10 @@ final class SandboxBackupTests: XCTestCase {
         try f.startServer()
         f.installHooks()
         let policy = "\(f.root)/borg.policy"
-        for (setup, words) in [("chmod 0664 \(policy)", "writable by group or other"),
-                               ("chown \(ClientFixture.otherUser) \(policy)", "owned by root")] {
+        for (setup, words) in [
+            ("chmod 0664 \(policy)", "writable by group or other"),
+            ("chown \(ClientFixture.otherUser) \(policy)", "owned by root")
+        ] {
             Shell.sh("install -m 0644 \(ClientFixture.policy) \(policy); \(setup)")
             f.writeEnv("SECCOMP_POLICY=\(policy)\n")
             let r = f.client(["BACKUP"])

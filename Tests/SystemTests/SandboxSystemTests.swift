@@ -17,8 +17,8 @@ struct RunResult {
 
 final class SandboxSystemTests: XCTestCase {
     static let runnerName = "borgpull-test-runner"
-    var root: URL!          // per-test scratch dir, root-owned 0755
-    var policyPath: String! // a root-owned 0644 copy of policy/seccomp/borg.policy
+    var root: URL!  // per-test scratch dir, root-owned 0755
+    var policyPath: String!  // a root-owned 0644 copy of policy/seccomp/borg.policy
     var uid: UInt32 = 0
     var gid: UInt32 = 0
     var client: String!
@@ -92,8 +92,10 @@ final class SandboxSystemTests: XCTestCase {
     }
 
     /// Runs a program, output to files (no pipe deadlocks), and waits.
-    func run(_ argv: [String], environment: [String: String]? = nil, cwd: String? = nil,
-             stdin: FileHandle? = nil, onStart: ((Process) -> Void)? = nil) -> RunResult {
+    func run(
+        _ argv: [String], environment: [String: String]? = nil, cwd: String? = nil,
+        stdin: FileHandle? = nil, onStart: ((Process) -> Void)? = nil
+    ) -> RunResult {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: argv[0])
         p.arguments = Array(argv.dropFirst())
@@ -120,17 +122,20 @@ final class SandboxSystemTests: XCTestCase {
         p.waitUntilExit()
         try? out.close()
         try? err.close()
-        return RunResult(status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
-                         stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
-                         stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+        return RunResult(
+            status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
+            stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 
     var borgEnvironment: [String: String] {
         let base = root.appendingPathComponent("runner/base").path
         // TMPDIR as BorgCommands sets it: beneath a writable directory (Landlock keeps /tmp read-only).
-        return ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": base, "BORG_BASE_DIR": base, "TMPDIR": runnerDirectory,
-                "BORG_HOST_ID": "systest@1", "BORG_PASSPHRASE": "systest-passphrase",
-                "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"]
+        return [
+            "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": base, "BORG_BASE_DIR": base, "TMPDIR": runnerDirectory,
+            "BORG_HOST_ID": "systest@1", "BORG_PASSPHRASE": "systest-passphrase",
+            "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"
+        ]
     }
 
     /// The runner's own directory (repository, BORG_BASE_DIR, restores): the one it may write beneath.
@@ -138,17 +143,20 @@ final class SandboxSystemTests: XCTestCase {
 
     /// Runs `argv` inside the sandbox as the test runner; it may write beneath `writable`
     /// (default: the runner's directory).
-    func sandboxed(_ argv: [String], policy: String? = nil, runnerUID: UInt32? = nil, runnerGID: UInt32? = nil,
-                   groups: [UInt32] = [], writable: [String]? = nil, landlock: String? = nil,
-                   extraEnvironment: [String: String] = [:], stdin: FileHandle? = nil,
-                   onStart: ((Process) -> Void)? = nil) -> RunResult {
+    func sandboxed(
+        _ argv: [String], policy: String? = nil, runnerUID: UInt32? = nil, runnerGID: UInt32? = nil,
+        groups: [UInt32] = [], writable: [String]? = nil, landlock: String? = nil,
+        extraEnvironment: [String: String] = [:], stdin: FileHandle? = nil,
+        onStart: ((Process) -> Void)? = nil
+    ) -> RunResult {
         var args = [client!, "sandbox-exec", "--runner-uid", String(runnerUID ?? uid), "--runner-gid", String(runnerGID ?? gid)]
         if !groups.isEmpty { args += ["--groups", groups.map(String.init).joined(separator: ",")] }
         if let landlock { args += ["--landlock", landlock] }
         for d in writable ?? [runnerDirectory] { args += ["--writable", d] }
         args += ["--policy", policy ?? policyPath, "--"] + argv
-        return run(args, environment: borgEnvironment.merging(extraEnvironment) { $1 },
-                   cwd: root.appendingPathComponent("runner").path, stdin: stdin, onStart: onStart)
+        return run(
+            args, environment: borgEnvironment.merging(extraEnvironment) { $1 },
+            cwd: root.appendingPathComponent("runner").path, stdin: stdin, onStart: onStart)
     }
 
     static func statusFields(_ text: String) -> [String: String] {
@@ -192,12 +200,15 @@ final class SandboxSystemTests: XCTestCase {
         // borg reads the archive from a pipe we hold open, so it is still running while we look.
         let pipe = Pipe()
         var observed = ""
-        let r = sandboxed([TestBorg.binary, "create", "--stdin-name", "stream", "\(repo)::stdin", "-"],
-                          stdin: pipe.fileHandleForReading) { process in
+        let r = sandboxed(
+            [TestBorg.binary, "create", "--stdin-name", "stream", "\(repo)::stdin", "-"],
+            stdin: pipe.fileHandleForReading
+        ) { process in
             let path = "/proc/\(process.processIdentifier)/status"
             for _ in 0..<300 {  // up to 30 s for python to start
                 if let s = try? String(contentsOfFile: path, encoding: .utf8),
-                   Self.statusFields(s)["Name"] == "borg", Self.statusFields(s)["Seccomp"] == "2" {
+                    Self.statusFields(s)["Name"] == "borg", Self.statusFields(s)["Seccomp"] == "2"
+                {
                     observed = s
                     break
                 }
@@ -225,8 +236,11 @@ final class SandboxSystemTests: XCTestCase {
         r = sandboxed([TestBorg.binary, "create", "\(repo)::a1", src])
         XCTAssertEqual(r.status, 0, "borg create must not warn about unreadable files: \(r.summary)")
         let restore = try mkdir("runner/restore", uid: uid, gid: gid, mode: 0o700)
-        r = run([client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid), "--writable", runnerDirectory,
-                 "--policy", policyPath, "--", TestBorg.binary, "extract", "\(repo)::a1"], environment: borgEnvironment, cwd: restore)
+        r = run(
+            [
+                client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid), "--writable", runnerDirectory,
+                "--policy", policyPath, "--", TestBorg.binary, "extract", "\(repo)::a1"
+            ], environment: borgEnvironment, cwd: restore)
         XCTAssertEqual(r.status, 0, r.summary)
         let restored = FileManager.default.contents(atPath: restore + secretPath)
         XCTAssertEqual(restored.map { [UInt8]($0) }, secret, "restored file differs or is missing")
@@ -236,14 +250,14 @@ final class SandboxSystemTests: XCTestCase {
         let dir = try mkdir("rootonly", mode: 0o755)
         let target = dir + "/x"
         let probe = """
-        import errno, sys
-        for path in (sys.argv[1], sys.argv[2]):
-            try:
-                open(path, 'a').close()
-                print('wrote', path)
-            except OSError as e:
-                print('denied', errno.errorcode[e.errno], path)
-        """
+            import errno, sys
+            for path in (sys.argv[1], sys.argv[2]):
+                try:
+                    open(path, 'a').close()
+                    print('wrote', path)
+                except OSError as e:
+                    print('denied', errno.errorcode[e.errno], path)
+            """
         _ = FileManager.default.createFile(atPath: dir + "/existing", contents: Data("keep\n".utf8))
         try chownMod(dir + "/existing", uid: 0, gid: 0, mode: 0o644)
         let r = sandboxed(["/usr/bin/python3", "-c", probe, target, dir + "/existing"])
@@ -257,14 +271,14 @@ final class SandboxSystemTests: XCTestCase {
 
     func testInetSocketFailsWithErrnoNotKill() {
         let probe = """
-        import socket
-        s = socket.socket(socket.AF_UNIX); s.close(); print('unix ok')
-        for fam in (socket.AF_INET, socket.AF_INET6):
-            try:
-                socket.socket(fam); print('created', fam)
-            except OSError as e:
-                print('errno', e.errno)
-        """
+            import socket
+            s = socket.socket(socket.AF_UNIX); s.close(); print('unix ok')
+            for fam in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    socket.socket(fam); print('created', fam)
+                except OSError as e:
+                    print('errno', e.errno)
+            """
         let r = sandboxed(["/usr/bin/python3", "-c", probe])
         XCTAssertFalse(r.signaled, r.summary)
         XCTAssertEqual(r.status, 0, r.summary)
@@ -273,14 +287,14 @@ final class SandboxSystemTests: XCTestCase {
 
     /// x86_64 numbers; the probe prints `ready` once ctypes is loaded, then calls syscall(nr).
     static let syscallProbe = """
-    import ctypes, sys
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.syscall.restype = ctypes.c_long
-    nr = int(sys.argv[1])
-    print('ready', flush=True)
-    rc = libc.syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
-    print('rc', rc, 'errno', ctypes.get_errno(), flush=True)
-    """
+        import ctypes, sys
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        nr = int(sys.argv[1])
+        print('ready', flush=True)
+        rc = libc.syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0), ctypes.c_long(0))
+        print('rc', rc, 'errno', ctypes.get_errno(), flush=True)
+        """
 
     func testProbeMechanismWorksForAnAllowedSyscall() {
         // Control: without it a probe that dies while loading ctypes would look "blocked".
@@ -291,8 +305,10 @@ final class SandboxSystemTests: XCTestCase {
     }
 
     func testDangerousSyscallsAreBlocked() {
-        let blocked: [(String, Int)] = [("ptrace", 101), ("mount", 165), ("unshare", 272), ("setns", 308),
-                                        ("bpf", 321), ("keyctl", 250), ("open_by_handle_at", 304)]
+        let blocked: [(String, Int)] = [
+            ("ptrace", 101), ("mount", 165), ("unshare", 272), ("setns", 308),
+            ("bpf", 321), ("keyctl", 250), ("open_by_handle_at", 304)
+        ]
         for (name, nr) in blocked {
             let r = sandboxed(["/usr/bin/python3", "-c", Self.syscallProbe, String(nr)])
             XCTAssertTrue(r.stdout.hasPrefix("ready\n"), "\(name): probe did not get ready: \(r.summary)")
@@ -308,8 +324,9 @@ final class SandboxSystemTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.summary)
         XCTAssertTrue(r.stdout.contains("rc -1 errno 38"), r.summary)
         // clone(CLONE_NEWUSER): arg0 = 0x10000000
-        let probe = Self.syscallProbe.replacingOccurrences(of: "ctypes.c_long(nr), ctypes.c_long(0)",
-                                                           with: "ctypes.c_long(nr), ctypes.c_long(0x10000000)")
+        let probe = Self.syscallProbe.replacingOccurrences(
+            of: "ctypes.c_long(nr), ctypes.c_long(0)",
+            with: "ctypes.c_long(nr), ctypes.c_long(0x10000000)")
         r = sandboxed(["/usr/bin/python3", "-c", probe, "56"])
         XCTAssertTrue(r.stdout.hasPrefix("ready\n"), r.summary)
         XCTAssertTrue(r.signaled && r.status == SIGSYS, r.summary)
@@ -334,18 +351,23 @@ final class SandboxSystemTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.summary)
         XCTAssertTrue(r.stdout.hasPrefix("borg "), r.summary)
         // Also without BORG_HOST_ID: borg then resolves the host name (AF_INET answered with an errno).
-        r = run([client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid), "--policy", policyPath,
-                 "--", TestBorg.binary, "--version"], environment: borgEnvironment.filter { $0.key != "BORG_HOST_ID" },
-                cwd: root.appendingPathComponent("runner").path)
+        r = run(
+            [
+                client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid), "--policy", policyPath,
+                "--", TestBorg.binary, "--version"
+            ], environment: borgEnvironment.filter { $0.key != "BORG_HOST_ID" },
+            cwd: root.appendingPathComponent("runner").path)
         XCTAssertEqual(r.status, 0, r.summary)
-        for args in [["init", "-e", "repokey", repo],
-                     ["create", "\(repo)::host-1", src],
-                     ["create", "\(repo)::host-2", src],
-                     ["list", repo],
-                     ["info", "\(repo)::host-1"],
-                     ["prune", "--keep-last", "1", "--glob-archives", "host-*", repo],
-                     ["check", repo],
-                     ["compact", repo]] {
+        for args in [
+            ["init", "-e", "repokey", repo],
+            ["create", "\(repo)::host-1", src],
+            ["create", "\(repo)::host-2", src],
+            ["list", repo],
+            ["info", "\(repo)::host-1"],
+            ["prune", "--keep-last", "1", "--glob-archives", "host-*", repo],
+            ["check", repo],
+            ["compact", repo]
+        ] {
             r = sandboxed([TestBorg.binary] + args)
             XCTAssertEqual(r.status, 0, "borg \(args.joined(separator: " ")): \(r.summary)")
             XCTAssertFalse(r.signaled, r.summary)
@@ -414,9 +436,12 @@ final class SandboxSystemTests: XCTestCase {
         // successful touch would show.
         _ = try mkdir("open", uid: 0, gid: 0, mode: 0o777)
         let marker = root.appendingPathComponent("open/ran-nobody").path
-        let r = run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
-                     "--bounding-set=-all", client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid),
-                     "--policy", policyPath, "--", "/usr/bin/touch", marker], environment: borgEnvironment)
+        let r = run(
+            [
+                "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                "--bounding-set=-all", client, "sandbox-exec", "--runner-uid", String(uid), "--runner-gid", String(gid),
+                "--policy", policyPath, "--", "/usr/bin/touch", marker
+            ], environment: borgEnvironment)
         XCTAssertEqual(r.status, SandboxStep.setgroups.exitStatus, r.summary)
         XCTAssertTrue(r.stderr.contains("borgpull: sandbox step setgroups failed: Operation not permitted"), r.summary)
         XCTAssertFalse(FileManager.default.fileExists(atPath: marker))
@@ -433,10 +458,13 @@ final class SandboxSystemTests: XCTestCase {
         func runWithStatusFD(_ runnerUID: UInt32) -> (RunResult, [UInt8]) {
             try? FileManager.default.removeItem(atPath: statusFile)
             let script = "exec 3>\"$1\"; shift; exec \"$@\""
-            let r = run(["/bin/bash", "-c", script, "bash", statusFile, client, "sandbox-exec", "--runner-uid", String(runnerUID),
-                         "--runner-gid", String(gid), "--policy", policyPath, "--status-fd", "3", "--", "/usr/bin/python3",
-                         "-c", "import os\ntry:\n os.fstat(3); print('fd3 open')\nexcept OSError: print('fd3 closed')"],
-                        environment: borgEnvironment, cwd: root.appendingPathComponent("runner").path)
+            let r = run(
+                [
+                    "/bin/bash", "-c", script, "bash", statusFile, client, "sandbox-exec", "--runner-uid", String(runnerUID),
+                    "--runner-gid", String(gid), "--policy", policyPath, "--status-fd", "3", "--", "/usr/bin/python3",
+                    "-c", "import os\ntry:\n os.fstat(3); print('fd3 open')\nexcept OSError: print('fd3 closed')"
+                ],
+                environment: borgEnvironment, cwd: root.appendingPathComponent("runner").path)
             return (r, [UInt8](FileManager.default.contents(atPath: statusFile) ?? Data()))
         }
         var (r, bytes) = runWithStatusFD(uid)

@@ -1,5 +1,6 @@
-import XCTest
 import Foundation
+import XCTest
+
 @testable import BorgPullCore
 
 /// What real borg does with abbreviated `borg serve` options, next to what
@@ -18,8 +19,10 @@ final class ServeOptionAbbreviationTests: XCTestCase {
     }
 
     var environment: [String: String] {
-        ["PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": dir, "BORG_BASE_DIR": dir + "/base",
-         "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes", "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"]
+        [
+            "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": dir, "BORG_BASE_DIR": dir + "/base",
+            "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes", "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes"
+        ]
     }
 
     func refused(_ word: String) -> Bool {
@@ -64,10 +67,13 @@ final class ServeOptionAbbreviationTests: XCTestCase {
         }
         // borg runs BORG_RSH with host and remote command appended; the script ignores them.
         let rsh = "\(dir)/rsh"
-        FileManager.default.createFile(atPath: rsh, contents: Data("""
-            #!/bin/sh
-            exec /usr/bin/borg serve --restrict-to-repository \(dir)/a $BPT_EXTRA
-            """.utf8))
+        FileManager.default.createFile(
+            atPath: rsh,
+            contents: Data(
+                """
+                #!/bin/sh
+                exec /usr/bin/borg serve --restrict-to-repository \(dir)/a $BPT_EXTRA
+                """.utf8))
         chmod(rsh, 0o755)
         func info(_ repo: String, extra: String) -> Shell.Output {
             var env = environment

@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// A hostile client against the real server: a real sshd on 127.0.0.1 whose ForceCommand floods
 /// ssh's stderr or stdout instead of running `borgpull-client trigger`. borgpull-server must
@@ -19,7 +19,7 @@ final class ServerBoundsTests: XCTestCase {
     override func setUpWithError() throws {
         if getuid() != 0 { try SrvShell.unmet("needs root (sshd, root's ssh login)") }
         for t in ["/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen", "/usr/bin/socat", "/usr/bin/borg"]
-            where !FileManager.default.isExecutableFile(atPath: t) {
+        where !FileManager.default.isExecutableFile(atPath: t) {
             try SrvShell.unmet("needs \(t)")
         }
         guard FileManager.default.isExecutableFile(atPath: Shell.product("borgpull-server")) else {
@@ -29,7 +29,8 @@ final class ServerBoundsTests: XCTestCase {
         dir = "/var/lib/borgpull-test/hostile-\(id)"
         runDir = "/run/bp-hostile-\(id)"
         port = SrvShell.freePort()
-        let setup = SrvShell.sh("""
+        let setup = SrvShell.sh(
+            """
             set -e
             install -d -m 0755 /var/lib/borgpull-test
             install -d -m 0700 \(dir) \(runDir)
@@ -103,8 +104,11 @@ final class ServerBoundsTests: XCTestCase {
     func backup(clientScript script: String, limit: Double = 60) throws -> Run {
         try script.write(toFile: "\(dir)/hostile.sh", atomically: true, encoding: .utf8)
         let log = "\(dir)/server.log"
-        guard let pid = SrvShell.spawn([Shell.product("borgpull-server"), "-c", "\(dir)/server.conf", "BACKUP"],
-                                       stdout: log, stderr: log) else { throw XCTSkip("cannot start borgpull-server") }
+        guard
+            let pid = SrvShell.spawn(
+                [Shell.product("borgpull-server"), "-c", "\(dir)/server.conf", "BACKUP"],
+                stdout: log, stderr: log)
+        else { throw XCTSkip("cannot start borgpull-server") }
         let t0 = Date()
         var hwm = 0
         var usage = rusage()
@@ -112,8 +116,9 @@ final class ServerBoundsTests: XCTestCase {
         var termSent: Date?
         while true {
             if let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-               let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
-               let kib = Int(line.split(separator: " ").dropFirst().first ?? "") {
+                let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+                let kib = Int(line.split(separator: " ").dropFirst().first ?? "")
+            {
                 hwm = max(hwm, kib)
             }
             if wait4(pid, &status, WNOHANG, &usage) == pid { break }
@@ -135,33 +140,39 @@ final class ServerBoundsTests: XCTestCase {
     }
 
     func report(_ name: String, _ r: Run) {
-        print("ServerBoundsTests \(name): exit \(r.status) in \(String(format: "%.1f", r.seconds)) s, borgpull-server VmHWM \(r.vmHWMKiB) KiB, ru_maxrss \(r.maxRSSKiB) KiB")
+        print(
+            "ServerBoundsTests \(name): exit \(r.status) in \(String(format: "%.1f", r.seconds)) s, borgpull-server VmHWM \(r.vmHWMKiB) KiB, ru_maxrss \(r.maxRSSKiB) KiB"
+        )
     }
 
     func testStderrWithoutNewlineIsCutAndTheServerStaysSmall() throws {
-        let r = try backup(clientScript: """
-            head -c \(Self.floodBytes) /dev/zero | tr '\\000' x >&2
-            echo ' the end' >&2
-            exit 2
-            """)
+        let r = try backup(
+            clientScript: """
+                head -c \(Self.floodBytes) /dev/zero | tr '\\000' x >&2
+                echo ' the end' >&2
+                exit 2
+                """)
         report("stderr flood", r)
         XCTAssertLessThan(r.vmHWMKiB, Self.rssLimitKiB, "borgpull-server grew with the client's stderr")
         XCTAssertTrue([2, 8].contains(r.status), "exit \(r.status): \(r.output.suffix(2000))")
         let cut = r.output.split(separator: "\n").filter { $0.contains("bytes cut]") }
         XCTAssertEqual(cut.count, 1, "the flood is one line, cut once: \(r.output.suffix(500))")
         XCTAssertLessThan(cut.first?.utf8.count ?? 0, 9000, "the cut line is about 8 KiB")
-        XCTAssertTrue(cut.first?.hasSuffix(" … [\(Self.floodBytes + " the end".utf8.count - (8 << 10)) bytes cut]") ?? false,
-                      String(cut.first?.suffix(60) ?? ""))
-        XCTAssertTrue(r.output.contains("borgpull-server: client-backup-failed (exit 2)") || r.output.contains("borgpull-server: no-result (exit 8)"),
-                      String(r.output.suffix(1000)))
+        XCTAssertTrue(
+            cut.first?.hasSuffix(" … [\(Self.floodBytes + " the end".utf8.count - (8 << 10)) bytes cut]") ?? false,
+            String(cut.first?.suffix(60) ?? ""))
+        XCTAssertTrue(
+            r.output.contains("borgpull-server: client-backup-failed (exit 2)") || r.output.contains("borgpull-server: no-result (exit 8)"),
+            String(r.output.suffix(1000)))
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(runDir)/s.socket"), "server socket left behind")
     }
 
     func testHugeStdoutIsRefusedAsARecordAndSshIsStopped() throws {
-        let r = try backup(clientScript: """
-            head -c \(Self.floodBytes) /dev/zero | tr '\\000' '{'
-            exit 0
-            """)
+        let r = try backup(
+            clientScript: """
+                head -c \(Self.floodBytes) /dev/zero | tr '\\000' '{'
+                exit 0
+                """)
         report("stdout flood", r)
         XCTAssertLessThan(r.vmHWMKiB, Self.rssLimitKiB, "borgpull-server grew with the client's stdout")
         XCTAssertEqual(r.status, 8, String(r.output.suffix(1000)))

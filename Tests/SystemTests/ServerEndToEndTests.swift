@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// borgpull-server BACKUP -> real sshd (our Match block) -> ForceCommand `borgpull-client
 /// trigger --via sudo-client` -> client BACKUP -> archive in the server's repository.
@@ -17,9 +17,11 @@ final class ServerEndToEndTests: XCTestCase {
         let t = SrvShell.run(["/usr/sbin/sshd", "-t", "-f", "\(H.sshdDir)/sshd_config"])
         XCTAssertEqual(t.status, 0, t.stderr)
         let eff = SrvShell.run(["/usr/sbin/sshd", "-T", "-f", "\(H.sshdDir)/sshd_config", "-C", "user=\(H.sshUser),host=x,addr=127.0.0.1"])
-        for expected in ["streamlocalbindunlink yes", "allowstreamlocalforwarding remote", "allowtcpforwarding remote",
-                         "permitlisten none", "permittty no", "streamlocalbindmask 0117", "allowagentforwarding no",
-                         "x11forwarding no", "permituserrc no", "clientaliveinterval 15", "forcecommand \(H.bin)/borgpull-client trigger"] {
+        for expected in [
+            "streamlocalbindunlink yes", "allowstreamlocalforwarding remote", "allowtcpforwarding remote",
+            "permitlisten none", "permittty no", "streamlocalbindmask 0117", "allowagentforwarding no",
+            "x11forwarding no", "permituserrc no", "clientaliveinterval 15", "forcecommand \(H.bin)/borgpull-client trigger"
+        ] {
             XCTAssertTrue(eff.stdout.contains(expected), "sshd -T lacks `\(expected)`")
         }
         _ = h
@@ -41,8 +43,11 @@ final class ServerEndToEndTests: XCTestCase {
         guard let archive = after.last else { return XCTFail("no archive") }
         let dest = "\(H.home)/restore"
         SrvShell.sh("rm -rf \(dest) && install -d -o \(H.localUser) -g \(H.localUser) -m 0700 \(dest)")
-        let extract = SrvShell.run(["/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
-                                    "/bin/sh", "-c", "cd \(dest) && env -i HOME=\(H.home) BORG_PASSPHRASE='\(H.passphrase)' BORG_RELOCATED_REPO_ACCESS_IS_OK=yes \(TestBorg.binary) extract \(H.repo)::\(archive) \(String(H.data.dropFirst()))"])
+        let extract = SrvShell.run([
+            "/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
+            "/bin/sh", "-c",
+            "cd \(dest) && env -i HOME=\(H.home) BORG_PASSPHRASE='\(H.passphrase)' BORG_RELOCATED_REPO_ACCESS_IS_OK=yes \(TestBorg.binary) extract \(H.repo)::\(archive) \(String(H.data.dropFirst()))"
+        ])
         XCTAssertEqual(extract.status, 0, extract.stderr)
         for f in ["random.bin", "hello.txt", "with blank.txt"] {
             let cmp = SrvShell.run(["/usr/bin/cmp", "\(H.data)/\(f)", "\(dest)\(H.data)/\(f)"])
@@ -97,34 +102,38 @@ final class ServerEndToEndTests: XCTestCase {
         let h = try H.get()
         let asLocal = ["/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--"]
         for prefix in [[], asLocal] {
-        SrvShell.sh("install -d -o \(H.localUser) -m 0750 \(H.runDir) && touch \(H.runDir)/bpt.socket.lock && chown \(H.localUser) \(H.runDir)/bpt.socket.lock")
-        SrvShell.sh("head -c 300000000 /dev/urandom > \(H.data)/big.bin")
-        defer { SrvShell.sh("rm -f \(H.data)/big.bin") }
-        let log = "\(H.root)/sigkilled-server.log"
-        let p = try SrvShell.start(prefix + ["\(H.bin)/borgpull-server", "-c", H.serverConf, "BACKUP"], log: log)
-        let isSsh = { (argv: [String]) in argv.first?.split(separator: "/").last == "ssh" }
-        let serving = SrvShell.waitFor(60) {
-            !ProcessTree.find(under: p.pid, { $0.joined(separator: " ").contains("borg serve") }).isEmpty
-                && !ProcessTree.find(under: p.pid, isSsh).isEmpty
-        }
-        XCTAssertTrue(serving, "borg serve never started")
-        let ssh = ProcessTree.find(under: p.pid, isSsh)
-        usleep(1_000_000)
-        kill(p.pid, SIGKILL)
-        XCTAssertEqual(p.wait(), 128 + SIGKILL)
-        let gone = SrvShell.waitFor(15) { h.leftovers() == "" && ssh.allSatisfy { kill($0, 0) != 0 } }
-        let left = h.leftovers()
-        // Clean up whatever survived, by pid, so the next tests start clean.
-        if !gone {
-            for pid in ssh { kill(pid, SIGKILL) }
-            for line in left.split(separator: "\n") { if let pid = Int32(line.split(separator: " ").first ?? "") { kill(pid, SIGKILL) } }
-        }
-        XCTAssertTrue(gone, "\(prefix.isEmpty ? "as root" : "as LOCAL_USER"): 15 s after the server's SIGKILL still running: ssh \(ssh.filter { kill($0, 0) == 0 }) \(left)")
-        XCTAssertTrue(h.waitClientIdle(120), "client BACKUP still running")
-        SrvShell.sh("rm -f \(H.data)/big.bin")
-        let r = h.server()
-        XCTAssertEqual(r.status, 0, "BACKUP after the server's SIGKILL failed:\n\(r.stderr)")
-        XCTAssertEqual(h.leftovers(), "")
+            SrvShell.sh(
+                "install -d -o \(H.localUser) -m 0750 \(H.runDir) && touch \(H.runDir)/bpt.socket.lock && chown \(H.localUser) \(H.runDir)/bpt.socket.lock")
+            SrvShell.sh("head -c 300000000 /dev/urandom > \(H.data)/big.bin")
+            defer { SrvShell.sh("rm -f \(H.data)/big.bin") }
+            let log = "\(H.root)/sigkilled-server.log"
+            let p = try SrvShell.start(prefix + ["\(H.bin)/borgpull-server", "-c", H.serverConf, "BACKUP"], log: log)
+            let isSsh = { (argv: [String]) in argv.first?.split(separator: "/").last == "ssh" }
+            let serving = SrvShell.waitFor(60) {
+                !ProcessTree.find(under: p.pid, { $0.joined(separator: " ").contains("borg serve") }).isEmpty
+                    && !ProcessTree.find(under: p.pid, isSsh).isEmpty
+            }
+            XCTAssertTrue(serving, "borg serve never started")
+            let ssh = ProcessTree.find(under: p.pid, isSsh)
+            usleep(1_000_000)
+            kill(p.pid, SIGKILL)
+            XCTAssertEqual(p.wait(), 128 + SIGKILL)
+            let gone = SrvShell.waitFor(15) { h.leftovers() == "" && ssh.allSatisfy { kill($0, 0) != 0 } }
+            let left = h.leftovers()
+            // Clean up whatever survived, by pid, so the next tests start clean.
+            if !gone {
+                for pid in ssh { kill(pid, SIGKILL) }
+                for line in left.split(separator: "\n") { if let pid = Int32(line.split(separator: " ").first ?? "") { kill(pid, SIGKILL) } }
+            }
+            XCTAssertTrue(
+                gone,
+                "\(prefix.isEmpty ? "as root" : "as LOCAL_USER"): 15 s after the server's SIGKILL still running: ssh \(ssh.filter { kill($0, 0) == 0 }) \(left)"
+            )
+            XCTAssertTrue(h.waitClientIdle(120), "client BACKUP still running")
+            SrvShell.sh("rm -f \(H.data)/big.bin")
+            let r = h.server()
+            XCTAssertEqual(r.status, 0, "BACKUP after the server's SIGKILL failed:\n\(r.stderr)")
+            XCTAssertEqual(h.leftovers(), "")
         }
     }
 
@@ -143,7 +152,8 @@ final class ServerEndToEndTests: XCTestCase {
     func testWrongHostKeyIsRefusedAndNothingStartsOnClient() throws {
         let h = try H.get()
         let kh = "\(H.home)/.ssh/known_hosts.wrong"
-        SrvShell.sh("""
+        SrvShell.sh(
+            """
             rm -f /tmp/bpt-other-key /tmp/bpt-other-key.pub
             ssh-keygen -q -t ed25519 -N '' -f /tmp/bpt-other-key
             echo "[127.0.0.1]:\(h.port) $(cut -d' ' -f1,2 /tmp/bpt-other-key.pub)" > \(kh)
@@ -186,7 +196,9 @@ final class ServerEndToEndTests: XCTestCase {
         // Hold the per-client lock as another run would.
         // One process holds it (flock(1) would hand the descriptor on to its child).
         SrvShell.sh("install -d -o \(H.localUser) -m 0750 \(H.runDir)")
-        let holder = try SrvShell.start(["/usr/bin/python3", "-c", "import fcntl,time;f=open('\(H.runDir)/bpt.socket.lock','a');fcntl.flock(f,fcntl.LOCK_EX);time.sleep(30)"], log: "/dev/null")
+        let holder = try SrvShell.start(
+            ["/usr/bin/python3", "-c", "import fcntl,time;f=open('\(H.runDir)/bpt.socket.lock','a');fcntl.flock(f,fcntl.LOCK_EX);time.sleep(30)"],
+            log: "/dev/null")
         defer { holder.signal(SIGTERM); holder.wait() }
         usleep(300_000)
         let r = h.server()

@@ -1,5 +1,5 @@
-import XCTest
 import Foundation
+import XCTest
 
 /// Commands for the server system tests (names kept apart from other engineers' helpers).
 enum SrvShell {
@@ -165,7 +165,7 @@ final class ServerHarness {
     static func get(file: StaticString = #filePath, line: UInt = #line) throws -> ServerHarness {
         if getuid() != 0 { try SrvShell.unmet("needs root (users, sshd, sudoers)", file: file, line: line) }
         for t in ["/usr/sbin/sshd", "/usr/bin/socat", TestBorg.binary, "/usr/bin/setpriv", "/usr/bin/sudo", "/usr/bin/ssh-keygen"]
-            where !FileManager.default.isExecutableFile(atPath: t) {
+        where !FileManager.default.isExecutableFile(atPath: t) {
             try SrvShell.unmet("needs \(t)", file: file, line: line)
         }
         for b in ["borgpull-client", "borgpull-server"] where !FileManager.default.isExecutableFile(atPath: "\(buildBin)/\(b)") {
@@ -194,37 +194,38 @@ final class ServerHarness {
 
     init() throws {
         port = SrvShell.freePort()
-        let H = ServerHarness.self
-        SrvShell.sh("[ -f \(H.sshdDir)/sshd.pid ] && kill $(cat \(H.sshdDir)/sshd.pid) 2>/dev/null; true")
-        let setup = SrvShell.sh("""
+        let h = ServerHarness.self
+        SrvShell.sh("[ -f \(h.sshdDir)/sshd.pid ] && kill $(cat \(h.sshdDir)/sshd.pid) 2>/dev/null; true")
+        let setup = SrvShell.sh(
+            """
             set -e
-            id -u \(H.localUser) >/dev/null 2>&1 || useradd --system --create-home --home-dir \(H.home) --shell /usr/sbin/nologin \(H.localUser)
-            id -u \(H.sshUser) >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/\(H.sshUser) --shell /bin/bash \(H.sshUser)
-            usermod -p '*' \(H.sshUser)
-            id -u \(H.runnerUser) >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin -G \(H.sshUser) \(H.runnerUser)
-            rm -rf \(H.root) \(H.repo) \(H.runDir) \(H.clientSocketDir)
-            install -d -m 0755 \(H.root) \(H.bin) \(H.data) \(H.sshdDir)
-            install -d -m 0700 \(H.clientDir)
-            install -m 0755 \(H.buildBin)/borgpull-client \(H.buildBin)/borgpull-server \(H.bin)/
+            id -u \(h.localUser) >/dev/null 2>&1 || useradd --system --create-home --home-dir \(h.home) --shell /usr/sbin/nologin \(h.localUser)
+            id -u \(h.sshUser) >/dev/null 2>&1 || useradd --system --create-home --home-dir /var/lib/\(h.sshUser) --shell /bin/bash \(h.sshUser)
+            usermod -p '*' \(h.sshUser)
+            id -u \(h.runnerUser) >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin -G \(h.sshUser) \(h.runnerUser)
+            rm -rf \(h.root) \(h.repo) \(h.runDir) \(h.clientSocketDir)
+            install -d -m 0755 \(h.root) \(h.bin) \(h.data) \(h.sshdDir)
+            install -d -m 0700 \(h.clientDir)
+            install -m 0755 \(h.buildBin)/borgpull-client \(h.buildBin)/borgpull-server \(h.bin)/
             mkdir -p -m 0755 /run/sshd
             # sshd host key, server user key, known_hosts, authorized keys
-            ssh-keygen -q -t ed25519 -N '' -f \(H.sshdDir)/host_key
-            install -d -m 0700 -o \(H.localUser) -g \(H.localUser) \(H.home)/.ssh
-            rm -f \(H.home)/.ssh/id_ed25519 \(H.home)/.ssh/id_ed25519.pub
-            ssh-keygen -q -t ed25519 -N '' -C bpt-server -f \(H.home)/.ssh/id_ed25519
-            chown \(H.localUser): \(H.home)/.ssh/id_ed25519 \(H.home)/.ssh/id_ed25519.pub
-            echo "[127.0.0.1]:\(port) $(cut -d' ' -f1,2 \(H.sshdDir)/host_key.pub)" > \(H.home)/.ssh/known_hosts
-            chown \(H.localUser): \(H.home)/.ssh/known_hosts
-            install -d -m 0750 -o root -g \(H.sshUser) \(H.sshdDir)/authorized_keys
-            install -m 0640 -o root -g \(H.sshUser) \(H.home)/.ssh/id_ed25519.pub \(H.sshdDir)/authorized_keys/keys
+            ssh-keygen -q -t ed25519 -N '' -f \(h.sshdDir)/host_key
+            install -d -m 0700 -o \(h.localUser) -g \(h.localUser) \(h.home)/.ssh
+            rm -f \(h.home)/.ssh/id_ed25519 \(h.home)/.ssh/id_ed25519.pub
+            ssh-keygen -q -t ed25519 -N '' -C bpt-server -f \(h.home)/.ssh/id_ed25519
+            chown \(h.localUser): \(h.home)/.ssh/id_ed25519 \(h.home)/.ssh/id_ed25519.pub
+            echo "[127.0.0.1]:\(port) $(cut -d' ' -f1,2 \(h.sshdDir)/host_key.pub)" > \(h.home)/.ssh/known_hosts
+            chown \(h.localUser): \(h.home)/.ssh/known_hosts
+            install -d -m 0750 -o root -g \(h.sshUser) \(h.sshdDir)/authorized_keys
+            install -m 0640 -o root -g \(h.sshUser) \(h.home)/.ssh/id_ed25519.pub \(h.sshdDir)/authorized_keys/keys
             # the trigger may run exactly one command as root
-            echo '\(H.sshUser) ALL=(root) NOPASSWD: \(H.bin)/borgpull-client -c \(H.clientDir) BACKUP' > /etc/sudoers.d/bpt-test
+            echo '\(h.sshUser) ALL=(root) NOPASSWD: \(h.bin)/borgpull-client -c \(h.clientDir) BACKUP' > /etc/sudoers.d/bpt-test
             chmod 0440 /etc/sudoers.d/bpt-test
             visudo -cf /etc/sudoers.d/bpt-test >/dev/null
             # data: text, binary, a name with a blank
-            printf 'hello from the client\\n' > \(H.data)/hello.txt
-            head -c 2000000 /dev/urandom > \(H.data)/random.bin
-            printf 'x%.0s' $(seq 1 5000) > "\(H.data)/with blank.txt"
+            printf 'hello from the client\\n' > \(h.data)/hello.txt
+            head -c 2000000 /dev/urandom > \(h.data)/random.bin
+            printf 'x%.0s' $(seq 1 5000) > "\(h.data)/with blank.txt"
             """)
         guard setup.status == 0 else {
             throw NSError(domain: "ServerHarness", code: 1, userInfo: [NSLocalizedDescriptionKey: "setup failed: \(setup.stdout)\(setup.stderr)"])
@@ -232,7 +233,7 @@ final class ServerHarness {
         try writeSshdConfig()
         writeClientConfig()
         writeServerConfig()
-        let s = SrvShell.run(["\(H.bin)/borgpull-client", "-c", H.clientDir, "SETUP"])
+        let s = SrvShell.run(["\(h.bin)/borgpull-client", "-c", h.clientDir, "SETUP"])
         guard s.status == 0 else {
             throw NSError(domain: "ServerHarness", code: 2, userInfo: [NSLocalizedDescriptionKey: "client SETUP failed: \(s.stderr)"])
         }
@@ -254,15 +255,17 @@ final class ServerHarness {
 
     /// policy/sshd/borgpull.conf with the test's user, key file and ForceCommand.
     func writeSshdConfig() throws {
-        let H = ServerHarness.self
-        let policy = try String(contentsOfFile: H.packageRoot + "/policy/sshd/borgpull.conf", encoding: .utf8)
+        let h = ServerHarness.self
+        let policy = try String(contentsOfFile: h.packageRoot + "/policy/sshd/borgpull.conf", encoding: .utf8)
         var lines: [String] = []
         for l in policy.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
             let t = l.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("Match User ") { lines.append("Match User \(H.sshUser)"); continue }
-            if t.hasPrefix("AuthorizedKeysFile ") { lines.append("    AuthorizedKeysFile \(H.sshdDir)/authorized_keys/keys"); continue }
+            if t.hasPrefix("Match User ") { lines.append("Match User \(h.sshUser)"); continue }
+            if t.hasPrefix("AuthorizedKeysFile ") { lines.append("    AuthorizedKeysFile \(h.sshdDir)/authorized_keys/keys"); continue }
             if t.hasPrefix("ForceCommand ") {
-                lines.append("    ForceCommand \(H.bin)/borgpull-client trigger --via sudo-client --client \(H.bin)/borgpull-client --configs \(H.clientDir) --result \(H.resultFile)")
+                lines.append(
+                    "    ForceCommand \(h.bin)/borgpull-client trigger --via sudo-client --client \(h.bin)/borgpull-client --configs \(h.clientDir) --result \(h.resultFile)"
+                )
                 continue
             }
             lines.append(l)
@@ -270,46 +273,48 @@ final class ServerHarness {
         let config = """
             Port \(port)
             ListenAddress 127.0.0.1
-            HostKey \(H.sshdDir)/host_key
-            PidFile \(H.sshdDir)/sshd.pid
+            HostKey \(h.sshdDir)/host_key
+            PidFile \(h.sshdDir)/sshd.pid
             UsePAM no
             AllowTcpForwarding no
             LogLevel VERBOSE
             \(lines.joined(separator: "\n"))
             """
-        try config.write(toFile: "\(H.sshdDir)/sshd_config", atomically: true, encoding: .utf8)
+        try config.write(toFile: "\(h.sshdDir)/sshd_config", atomically: true, encoding: .utf8)
     }
 
     func writeClientConfig(extra: String = "") {
-        let H = ServerHarness.self
-        write(H.clientDir + "/borg_env", """
+        let h = ServerHarness.self
+        write(
+            h.clientDir + "/borg_env",
+            """
             # test client
-            export BORG_REPO="ssh://backup-server\(H.repo)"
-            export BORG_PASSPHRASE='\(H.passphrase)'
-            BACKUP_SOCKET="\(H.clientSocket)"
-            BORG_BACKUP_USER="\(H.sshUser)"
-            RUNNER_USER="\(H.runnerUser)"
+            export BORG_REPO="ssh://backup-server\(h.repo)"
+            export BORG_PASSPHRASE='\(h.passphrase)'
+            BACKUP_SOCKET="\(h.clientSocket)"
+            BORG_BACKUP_USER="\(h.sshUser)"
+            RUNNER_USER="\(h.runnerUser)"
             SECCOMP_POLICY="\(ClientFixture.policy)"
             STREAM_LOCAL_BIND_MASK=0117
-            STATE_DIR="\(H.state)"
-            RESULT_FILE="\(H.resultFile)"
+            STATE_DIR="\(h.state)"
+            RESULT_FILE="\(h.resultFile)"
             ARCHIVE_PREFIX="bpt"
             LOCK_WAIT=30
             \(TestBorg.isDefault ? "" : TestBorg.envLine + "\n")\(extra)
             """, mode: 0o600)
-        write(H.clientDir + "/borg_paths", "\(H.data)\n", mode: 0o600)
+        write(h.clientDir + "/borg_paths", "\(h.data)\n", mode: 0o600)
     }
 
     func writeServerConfig(_ overrides: [String: String] = [:], to path: String = ServerHarness.serverConf) {
-        let H = ServerHarness.self
+        let h = ServerHarness.self
         var keys: [(String, String)] = [
-            ("LOCAL_USER", H.localUser), ("REMOTE_USER", H.sshUser), ("REMOTE_HOST", "127.0.0.1"),
-            ("REPO_NAME", "bpt"), ("REPO_DIR", H.repo), ("RUN_DIR", H.runDir),
-            ("SOCKET_PATH", "${RUN_DIR}/${REPO_NAME}.socket"), ("REMOTE_SOCKET_PATH", H.clientSocket),
-            ("SSH_PORT", String(port)), ("SSH_IDENTITY", "\(H.home)/.ssh/id_ed25519"),
-            ("SSH_KNOWN_HOSTS", "\(H.home)/.ssh/known_hosts"), ("CONNECT_TIMEOUT", "5"), ("BACKUP_TIMEOUT", "300"),
+            ("LOCAL_USER", h.localUser), ("REMOTE_USER", h.sshUser), ("REMOTE_HOST", "127.0.0.1"),
+            ("REPO_NAME", "bpt"), ("REPO_DIR", h.repo), ("RUN_DIR", h.runDir),
+            ("SOCKET_PATH", "${RUN_DIR}/${REPO_NAME}.socket"), ("REMOTE_SOCKET_PATH", h.clientSocket),
+            ("SSH_PORT", String(port)), ("SSH_IDENTITY", "\(h.home)/.ssh/id_ed25519"),
+            ("SSH_KNOWN_HOSTS", "\(h.home)/.ssh/known_hosts"), ("CONNECT_TIMEOUT", "5"), ("BACKUP_TIMEOUT", "300"),
             // No metrics into this machine's node-exporter directory.
-            ("PROMETHEUS_TEXTFILE_DIR", ""), ("STATE_DIR", "\(H.root)/server-state"),
+            ("PROMETHEUS_TEXTFILE_DIR", ""), ("STATE_DIR", "\(h.root)/server-state")
         ]
         if !TestBorg.isDefault { keys.append(("BORG_BINARY", TestBorg.binary)) }
         for (k, v) in overrides {
@@ -325,16 +330,16 @@ final class ServerHarness {
     }
 
     func startSshd() throws {
-        let H = ServerHarness.self
+        let h = ServerHarness.self
         // An sshd of an earlier, crashed test process.
-        if let pid = try? String(contentsOfFile: "\(H.sshdDir)/sshd.pid", encoding: .utf8), let p = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
+        if let pid = try? String(contentsOfFile: "\(h.sshdDir)/sshd.pid", encoding: .utf8), let p = Int32(pid.trimmingCharacters(in: .whitespacesAndNewlines)) {
             kill(p, SIGTERM)
         }
-        let t = SrvShell.run(["/usr/sbin/sshd", "-t", "-f", "\(H.sshdDir)/sshd_config"])
+        let t = SrvShell.run(["/usr/sbin/sshd", "-t", "-f", "\(h.sshdDir)/sshd_config"])
         guard t.status == 0 else {
             throw NSError(domain: "ServerHarness", code: 3, userInfo: [NSLocalizedDescriptionKey: "sshd -t: \(t.stderr)"])
         }
-        sshd = try SrvShell.start(["/usr/sbin/sshd", "-f", "\(H.sshdDir)/sshd_config", "-D", "-e"], log: "\(H.sshdDir)/sshd.log")
+        sshd = try SrvShell.start(["/usr/sbin/sshd", "-f", "\(h.sshdDir)/sshd_config", "-D", "-e"], log: "\(h.sshdDir)/sshd.log")
         let up = SrvShell.waitFor(10) {
             SrvShell.run(["/usr/bin/python3", "-c", "import socket;socket.create_connection(('127.0.0.1',\(port)),1)"]).status == 0
         }
@@ -347,18 +352,18 @@ final class ServerHarness {
 
     /// The README flow: SERVE on the server, `borg init` on the client, Ctrl-C the SERVE.
     func initRepository() throws {
-        let H = ServerHarness.self
-        SrvShell.sh("install -d -m 0700 -o \(H.localUser) -g \(H.localUser) \(H.home)")
-        let serve = try SrvShell.start(["\(H.bin)/borgpull-server", "-c", H.serverConf, "SERVE"], log: "\(H.root)/serve-init.log")
+        let h = ServerHarness.self
+        SrvShell.sh("install -d -m 0700 -o \(h.localUser) -g \(h.localUser) \(h.home)")
+        let serve = try SrvShell.start(["\(h.bin)/borgpull-server", "-c", h.serverConf, "SERVE"], log: "\(h.root)/serve-init.log")
         defer {
             serve.signal(SIGINT)
             serve.wait()
         }
-        guard SrvShell.waitFor(20, { isSocket(H.clientSocket) && serve.isRunning && sshConnected() }) else {
-            let log = (try? String(contentsOfFile: "\(H.root)/serve-init.log", encoding: .utf8)) ?? ""
+        guard SrvShell.waitFor(20, { isSocket(h.clientSocket) && serve.isRunning && sshConnected() }) else {
+            let log = (try? String(contentsOfFile: "\(h.root)/serve-init.log", encoding: .utf8)) ?? ""
             throw NSError(domain: "ServerHarness", code: 5, userInfo: [NSLocalizedDescriptionKey: "SERVE did not forward: \(log)"])
         }
-        let r = SrvShell.run(["\(H.bin)/borgpull-client", "-c", H.clientDir, "borg", "init", "--encryption=repokey-blake2"])
+        let r = SrvShell.run(["\(h.bin)/borgpull-client", "-c", h.clientDir, "borg", "init", "--encryption=repokey-blake2"])
         guard r.status == 0 else {
             throw NSError(domain: "ServerHarness", code: 6, userInfo: [NSLocalizedDescriptionKey: "borg init via SERVE failed: \(r.stdout)\(r.stderr)"])
         }
@@ -366,7 +371,8 @@ final class ServerHarness {
 
     /// An ssh of LOCAL_USER is connected and the client socket is live.
     func sshConnected() -> Bool {
-        SrvShell.run(["/usr/bin/python3", "-c", "import socket;s=socket.socket(socket.AF_UNIX);s.settimeout(1);s.connect('\(ServerHarness.clientSocket)')"]).status == 0
+        SrvShell.run(["/usr/bin/python3", "-c", "import socket;s=socket.socket(socket.AF_UNIX);s.settimeout(1);s.connect('\(ServerHarness.clientSocket)')"])
+            .status == 0
     }
 
     func isSocket(_ path: String) -> Bool {
@@ -380,10 +386,13 @@ final class ServerHarness {
 
     /// `borg` on the server as LOCAL_USER, directly on the repository (no tunnel).
     func localBorg(_ args: [String]) -> SrvShell.Output {
-        let H = ServerHarness.self
-        return SrvShell.run(["/usr/bin/setpriv", "--reuid=\(H.localUser)", "--regid=\(H.localUser)", "--init-groups", "--",
-                             "/usr/bin/env", "-i", "HOME=\(H.home)", "PATH=/usr/bin:/bin", "BORG_PASSPHRASE=\(H.passphrase)",
-                             "BORG_RELOCATED_REPO_ACCESS_IS_OK=yes", "LANG=C.UTF-8", TestBorg.binary] + args)
+        let h = ServerHarness.self
+        return SrvShell.run(
+            [
+                "/usr/bin/setpriv", "--reuid=\(h.localUser)", "--regid=\(h.localUser)", "--init-groups", "--",
+                "/usr/bin/env", "-i", "HOME=\(h.home)", "PATH=/usr/bin:/bin", "BORG_PASSPHRASE=\(h.passphrase)",
+                "BORG_RELOCATED_REPO_ACCESS_IS_OK=yes", "LANG=C.UTF-8", TestBorg.binary
+            ] + args)
     }
 
     func archives() -> [String] {
@@ -392,8 +401,8 @@ final class ServerHarness {
 
     /// Processes that must not outlive a run: socat on our socket, borg serve on our repo.
     func leftovers() -> String {
-        let H = ServerHarness.self
-        return SrvShell.sh("pgrep -a -f '[U]NIX-LISTEN:\(H.runDir)' ; pgrep -a -f '[r]estrict-to-repository \(H.repo)'").stdout
+        let h = ServerHarness.self
+        return SrvShell.sh("pgrep -a -f '[U]NIX-LISTEN:\(h.runDir)' ; pgrep -a -f '[r]estrict-to-repository \(h.repo)'").stdout
     }
 
     /// Waits until no client BACKUP of this config runs.

@@ -1,9 +1,10 @@
-import XCTest
-import Foundation
 import BorgPullCore
 import BorgPullSystem
+import Foundation
+import XCTest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the server's key can reach through the ssh user's permissions (ExposureRules,
@@ -80,13 +81,14 @@ final class SshExposureTests: XCTestCase {
 
     /// Sets the access ACL with the kernel's xattr layout (no setfacl on the test machine).
     func setACL(_ path: String, userPerm: Int, mask: Int) throws {
-        try CheckFixture.sh("""
-        /usr/bin/python3 -c "
-        import os, struct
-        e = lambda tag, perm, id=0xffffffff: struct.pack('<HHI', tag, perm, id)
-        acl = struct.pack('<I', 2) + e(1, 7) + e(2, \(userPerm), \(sshUser.uid)) + e(4, 5) + e(0x10, \(mask)) + e(0x20, 5)
-        os.setxattr('\(path)', 'system.posix_acl_access', acl)"
-        """)
+        try CheckFixture.sh(
+            """
+            /usr/bin/python3 -c "
+            import os, struct
+            e = lambda tag, perm, id=0xffffffff: struct.pack('<HHI', tag, perm, id)
+            acl = struct.pack('<I', 2) + e(1, 7) + e(2, \(userPerm), \(sshUser.uid)) + e(4, 5) + e(0x10, \(mask)) + e(0x20, 5)
+            os.setxattr('\(path)', 'system.posix_acl_access', acl)"
+            """)
     }
 
     func testACLEntryForSshUserFails() throws {
@@ -159,11 +161,12 @@ final class SshExposureTests: XCTestCase {
         XCTAssertEqual(fs.first { $0.location == h }?.fix, "chown root:root \(h) && chmod 0755 \(h)", describe(fs))
         XCTAssertEqual(fs.first { $0.location == "\(h)/.bashrc" }?.severity, .fail, describe(fs))
         // Root's home, but a file in it the user can write, and one in .ssh.
-        try CheckFixture.sh("""
-        chown root:root \(h) \(h)/.bashrc
-        install -m 0666 /dev/null \(h)/.profile
-        install -d -m 0755 \(h)/.ssh && install -o \(CheckFixture.sshUser) -m 0600 /dev/null \(h)/.ssh/environment
-        """)
+        try CheckFixture.sh(
+            """
+            chown root:root \(h) \(h)/.bashrc
+            install -m 0666 /dev/null \(h)/.profile
+            install -d -m 0755 \(h)/.ssh && install -o \(CheckFixture.sshUser) -m 0600 /dev/null \(h)/.ssh/environment
+            """)
         fs = ClientAudit.checkHome(home(h))
         XCTAssertEqual(Set(fs.filter { $0.severity == .fail }.map(\.location)), ["\(h)/.profile", "\(h)/.ssh/environment"], describe(fs))
         // A symlink is judged by what it points to.
@@ -178,7 +181,9 @@ final class SshExposureTests: XCTestCase {
     func testWalkCostOnThisMachine() throws {
         let c = ClientAudit.credentials(sshUser)
         let scan = WritableScan.run(roots: ["/"], credentials: c, socketDirectory: "/run/borg")
-        print("borgpull-check: walk of / as \(sshUser.name): \(scan.directories) directories in \(scan.milliseconds) ms, \(scan.writableCount) writable, \(scan.remote.count) remote mounts skipped, stopped: \(scan.stoppedBy ?? "no")")
+        print(
+            "borgpull-check: walk of / as \(sshUser.name): \(scan.directories) directories in \(scan.milliseconds) ms, \(scan.writableCount) writable, \(scan.remote.count) remote mounts skipped, stopped: \(scan.stoppedBy ?? "no")"
+        )
         for w in scan.writable.prefix(5) { print("  writable: \(w.facts.path)") }
         XCTAssertNil(scan.stoppedBy)
     }

@@ -1,9 +1,10 @@
-import XCTest
-import Foundation
 import BorgPullCore
 import BorgPullSystem
+import Foundation
+import XCTest
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Environment passing judged on real `sshd -T -f FILE -C user=borgpull,...` output: a config
@@ -41,12 +42,12 @@ final class SshdEnvironmentTests: XCTestCase {
         let block = edit(shipped.replacingOccurrences(of: "/etc/ssh/authorized_keys/borgpull/backup_server_keys", with: fx.keysFile))
         try block.write(toFile: "\(dropIns)/borgpull.conf", atomically: false, encoding: .utf8)
         let header = """
-        Port 2222
-        ListenAddress 127.0.0.1
-        HostKey \(fx.root)/etc/ssh/host_key
-        PidFile \(fx.root)/run/sshd.pid
+            Port 2222
+            ListenAddress 127.0.0.1
+            HostKey \(fx.root)/etc/ssh/host_key
+            PidFile \(fx.root)/run/sshd.pid
 
-        """
+            """
         let text = header + stock.replacingOccurrences(of: "Include /etc/ssh/sshd_config.d/*.conf", with: "Include \(dropIns)/*.conf")
         try text.write(toFile: fx.sshdConfig, atomically: false, encoding: .utf8)
         chmod(fx.sshdConfig, 0o644)

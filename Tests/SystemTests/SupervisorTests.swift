@@ -1,6 +1,7 @@
-import XCTest
-@testable import BorgPullSystem
 import BorgPullCore
+import XCTest
+
+@testable import BorgPullSystem
 
 /// The one spawn stack on real processes: a child's end is seen through its pidfd at once, even
 /// where no SIGCHLD reaches a signalfd and a grandchild keeps the child's pipe open.
@@ -8,8 +9,10 @@ final class SupervisorTests: XCTestCase {
     func testTheEndOfAChildIsSeenAtOnceWithoutSignalsOrEndOfOutput() throws {
         let supervisor = Supervisor.leavingSignalsAlone()
         // The grandchild (sleep 3) holds stdout open: no end of file tells the child ended.
-        let child = try supervisor.start(SpawnSpec(argv: ["/bin/sh", "-c", "sleep 3 & sleep 0.1; echo done"],
-                                                   environment: ["PATH": "/usr/bin:/bin"], stdout: .capture))
+        let child = try supervisor.start(
+            SpawnSpec(
+                argv: ["/bin/sh", "-c", "sleep 3 & sleep 0.1; echo done"],
+                environment: ["PATH": "/usr/bin:/bin"], stdout: .capture))
         defer { kill(-child.pid, SIGKILL) }
         let started = monotonicSeconds()
         while supervisor.reap(child) == nil && monotonicSeconds() - started < 5 {

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The whole chain under a real systemd, driven by `Tests/nspawn/chain-test.sh`:
@@ -18,12 +18,15 @@ import Glibc
 final class SystemdChainTests: XCTestCase {
     func testFullChainUnderRealSystemd() throws {
         try requireRoot()
-        try Prerequisites.requireTools(["systemd-nspawn", "debootstrap", "nsenter", "setpriv", "borg", "socat",
-                                        "ssh", "ssh-keygen", "python3", "ldd", "flock"])
+        try Prerequisites.requireTools([
+            "systemd-nspawn", "debootstrap", "nsenter", "setpriv", "borg", "socat",
+            "ssh", "ssh-keygen", "python3", "ldd", "flock"
+        ])
         let release = SystemdUnitsTests.repoRoot.appendingPathComponent(".build/release").path
         for b in ["borgpull-client", "borgpull-server", "borgpull-check"] {
-            try requirePrerequisite(FileManager.default.isExecutableFile(atPath: "\(release)/\(b)"),
-                                    "\(release)/\(b) (run `make release`)")
+            try requirePrerequisite(
+                FileManager.default.isExecutableFile(atPath: "\(release)/\(b)"),
+                "\(release)/\(b) (run `make release`)")
         }
         try SystemdUnitsTests.requirePackages()
         // First run builds the cached rootfs (80-175 s); then about a minute.

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Drives the shell harnesses for the systemd layer:
@@ -49,8 +49,9 @@ final class SystemdUnitsTests: XCTestCase {
         let dist = repoRoot.appendingPathComponent("dist").path
         let debs = (try? FileManager.default.contentsOfDirectory(atPath: dist)) ?? []
         for p in ["borgpull-client", "borgpull-server", "borgpull-check"] {
-            try requirePrerequisite(debs.contains { $0.hasPrefix("\(p)_") && $0.hasSuffix(".deb") }, "\(dist)/\(p)_*.deb (run `make deb`)",
-                                    file: file, line: line)
+            try requirePrerequisite(
+                debs.contains { $0.hasPrefix("\(p)_") && $0.hasSuffix(".deb") }, "\(dist)/\(p)_*.deb (run `make deb`)",
+                file: file, line: line)
         }
     }
 
@@ -91,7 +92,7 @@ final class SystemdUnitsTests: XCTestCase {
 
     func testUnitsVerifyExposureAndPolicyFiles() throws {
         guard try prerequisite(Self.findExecutable("systemd-analyze") != nil, "systemd-analyze (apt-get install systemd)"),
-              try prerequisite(Self.findExecutable("visudo") != nil, "visudo (apt-get install sudo)")
+            try prerequisite(Self.findExecutable("visudo") != nil, "visudo (apt-get install sudo)")
         else { return }
         let result = try Self.run(script: "Tests/units/check-units.sh", timeout: 300)
         XCTAssertFalse(result.timedOut, "check-units.sh timed out")
@@ -100,9 +101,9 @@ final class SystemdUnitsTests: XCTestCase {
 
     func testTriggerUnderRealSystemd() throws {
         guard try prerequisite(geteuid() == 0, "root"),
-              try prerequisite(Self.findExecutable("systemd-nspawn") != nil, "systemd-nspawn (apt-get install systemd-container)"),
-              try prerequisite(Self.findExecutable("debootstrap") != nil, "debootstrap (apt-get install debootstrap)"),
-              try prerequisite(Self.findExecutable("nsenter") != nil, "nsenter (util-linux)")
+            try prerequisite(Self.findExecutable("systemd-nspawn") != nil, "systemd-nspawn (apt-get install systemd-container)"),
+            try prerequisite(Self.findExecutable("debootstrap") != nil, "debootstrap (apt-get install debootstrap)"),
+            try prerequisite(Self.findExecutable("nsenter") != nil, "nsenter (util-linux)")
         else { return }
         // First run builds the cached rootfs (80-175 s here); later runs take ~10 s.
         let result = try Self.run(script: "Tests/nspawn/trigger-test.sh", timeout: 1200)

@@ -1,6 +1,7 @@
-import XCTest
-@testable import BorgPullSystem
 import BorgPullCore
+import XCTest
+
+@testable import BorgPullSystem
 
 /// The one safe_path open (`Files.openTrusted`) behind the server config, the seccomp policy and
 /// the passphrase file, on real files: the judged file is the read file.

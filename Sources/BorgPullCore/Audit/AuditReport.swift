@@ -46,10 +46,11 @@ public struct AuditReport: Sendable, Equatable, Codable {
         self.findings = findings
         self.worst = worst
         self.exitStatus = Self.exitStatus(for: worst)
-        self.summary = Summary(ok: findings.filter { $0.severity == .ok }.count,
-                               warn: findings.filter { $0.severity == .warn }.count,
-                               fail: findings.filter { $0.severity == .fail }.count,
-                               total: findings.count)
+        self.summary = Summary(
+            ok: findings.filter { $0.severity == .ok }.count,
+            warn: findings.filter { $0.severity == .warn }.count,
+            fail: findings.filter { $0.severity == .fail }.count,
+            total: findings.count)
     }
 
     /// 0 all OK, 1 worst is WARN, 2 worst is FAIL.

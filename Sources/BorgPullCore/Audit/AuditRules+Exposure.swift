@@ -150,7 +150,8 @@ public enum ExposureRules {
         var i = 0
         while i < u.count {
             if u[i] == UInt8(ascii: "\\"), i + 3 < u.count,
-               let v = UInt8(String(decoding: u[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
+                let v = UInt8(String(decoding: u[(i + 1)...(i + 3)], as: UTF8.self), radix: 8)
+            {
                 bytes.append(v)
                 i += 4
             } else {
@@ -178,13 +179,13 @@ public enum ExposureRules {
     public static let virtualFilesystems: Set<String> = [
         "proc", "sysfs", "cgroup", "cgroup2", "devpts", "securityfs", "debugfs", "tracefs", "pstore", "bpf",
         "configfs", "fusectl", "mqueue", "hugetlbfs", "binfmt_misc", "autofs", "efivarfs", "selinuxfs", "nsfs",
-        "rpc_pipefs", "nfsd", "fuse.lxcfs",
+        "rpc_pipefs", "nfsd", "fuse.lxcfs"
     ]
     /// Network file systems (and every FUSE one but lxcfs): another host decides, and a walk may
     /// take minutes.
     public static let remoteFilesystems: Set<String> = [
         "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "9p", "afs", "lustre", "davfs", "fuse",
-        "fuseblk", "gpfs", "ocfs2", "gfs2",
+        "fuseblk", "gpfs", "ocfs2", "gfs2"
     ]
 
     public static func classify(_ fsType: String) -> MountClass {
@@ -232,10 +233,13 @@ public enum ExposureRules {
     ///   - user: the ssh user's name (for messages and fixes).
     ///   - primaryGID: its primary group (leaving it is no fix).
     ///   - groupName: gid to name, for messages and fixes.
-    public static func findings(_ scan: Scan, user: String, primaryGID: UInt32,
-                                groupName: (UInt32) -> String?) -> [Finding] {
+    public static func findings(
+        _ scan: Scan, user: String, primaryGID: UInt32,
+        groupName: (UInt32) -> String?
+    ) -> [Finding] {
         var out: [Finding] = []
-        let what = "the server's key can bind a Unix socket at any name here (ssh -R) and, with StreamLocalBindUnlink yes, first remove what is there: the ssh user can create entries in this directory"
+        let what =
+            "the server's key can bind a Unix socket at any name here (ssh -R) and, with StreamLocalBindUnlink yes, first remove what is there: the ssh user can create entries in this directory"
         for w in scan.writable.prefix(listed) {
             let f = w.facts
             let dir = f.path
@@ -261,36 +265,47 @@ public enum ExposureRules {
                 actual = "an ACL entry for group \(name) grants write"
                 fix = g == primaryGID ? "setfacl -x g:\(name) \(dir)" : "setfacl -x g:\(name) \(dir)   (or gpasswd -d \(user) \(name))"
             }
-            out.append(Finding(.fail, check: "user.writable", what: what, location: dir,
-                               expected: "not writable by \(user) (only its socket directory and sticky /tmp-like directories)",
-                               actual: actual, fix: fix))
+            out.append(
+                Finding(
+                    .fail, check: "user.writable", what: what, location: dir,
+                    expected: "not writable by \(user) (only its socket directory and sticky /tmp-like directories)",
+                    actual: actual, fix: fix))
         }
         if scan.writableCount > listed {
-            out.append(Finding(.fail, check: "user.writable", what: "more directories the ssh user can create entries in",
-                               location: scan.roots.joined(separator: " "), expected: "none",
-                               actual: "\(scan.writableCount - listed) more besides the \(listed) listed",
-                               fix: "fix the listed directories, then run borgpull-check again for the next ones"))
+            out.append(
+                Finding(
+                    .fail, check: "user.writable", what: "more directories the ssh user can create entries in",
+                    location: scan.roots.joined(separator: " "), expected: "none",
+                    actual: "\(scan.writableCount - listed) more besides the \(listed) listed",
+                    fix: "fix the listed directories, then run borgpull-check again for the next ones"))
         }
         let walked = "\(scan.directories) directories in \(scan.milliseconds) ms"
         if let bound = scan.stoppedBy {
-            out.append(Finding(.warn, check: "user.writable.bound",
-                               what: "the walk for directories the ssh user can write stopped at its bound; the rest was not checked",
-                               location: scan.roots.joined(separator: " "), expected: "a complete walk",
-                               actual: "stopped after \(bound) (\(walked))",
-                               fix: "check the rest by hand: runuser -u \(user) -- find / -xdev -type d -writable   (access(2): ACLs and read-only mounts count)"))
+            out.append(
+                Finding(
+                    .warn, check: "user.writable.bound",
+                    what: "the walk for directories the ssh user can write stopped at its bound; the rest was not checked",
+                    location: scan.roots.joined(separator: " "), expected: "a complete walk",
+                    actual: "stopped after \(bound) (\(walked))",
+                    fix: "check the rest by hand: runuser -u \(user) -- find / -xdev -type d -writable   (access(2): ACLs and read-only mounts count)"))
         }
         for m in scan.remote {
-            out.append(Finding(.warn, check: "user.writable.remote",
-                               what: "a network or FUSE file system was not walked for directories the ssh user can write",
-                               location: m.mountPoint, expected: "a local file system", actual: m.fsType,
-                               fix: "runuser -u \(user) -- find \(m.mountPoint) -xdev -type d -writable   (no output: nothing to fix)"))
+            out.append(
+                Finding(
+                    .warn, check: "user.writable.remote",
+                    what: "a network or FUSE file system was not walked for directories the ssh user can write",
+                    location: m.mountPoint, expected: "a local file system", actual: m.fsType,
+                    fix: "runuser -u \(user) -- find \(m.mountPoint) -xdev -type d -writable   (no output: nothing to fix)"))
         }
         if scan.writableCount == 0 && scan.stoppedBy == nil {
-            let unreadable = scan.unreadable.isEmpty ? "" : "; \(scan.unreadable.count) unreadable, not walked: \(scan.unreadable.prefix(3).joined(separator: " "))"
-            out.append(Finding(.ok, check: "user.writable",
-                               what: "the ssh user can create entries only in its socket directory and sticky world-writable directories",
-                               location: scan.roots.joined(separator: " "), expected: "no other writable directory",
-                               actual: walked + unreadable))
+            let unreadable =
+                scan.unreadable.isEmpty ? "" : "; \(scan.unreadable.count) unreadable, not walked: \(scan.unreadable.prefix(3).joined(separator: " "))"
+            out.append(
+                Finding(
+                    .ok, check: "user.writable",
+                    what: "the ssh user can create entries only in its socket directory and sticky world-writable directories",
+                    location: scan.roots.joined(separator: " "), expected: "no other writable directory",
+                    actual: walked + unreadable))
         }
         return out
     }
@@ -306,40 +321,53 @@ public enum ExposureRules {
     ///   - homeACL: its access ACL, if any.
     ///   - entries: the home's entries and those of its `.ssh`, symlinks followed (stat(2): what
     ///     bash or sshd would open), with the entry's own path.
-    public static func checkHome(_ home: FileFacts?, path: String, homeACL: [ACLEntry]?, entries: [FileFacts],
-                                 user: String, _ c: Credentials) -> [Finding] {
+    public static func checkHome(
+        _ home: FileFacts?, path: String, homeACL: [ACLEntry]?, entries: [FileFacts],
+        user: String, _ c: Credentials
+    ) -> [Finding] {
         let loc = path
         guard let home else {
-            return [Finding(.ok, check: "user.home", what: "the ssh user has no home directory: nothing in it can change what its shell runs",
-                            location: loc, expected: "root:root 0755 and empty, or absent", actual: "absent")]
+            return [
+                Finding(
+                    .ok, check: "user.home", what: "the ssh user has no home directory: nothing in it can change what its shell runs",
+                    location: loc, expected: "root:root 0755 and empty, or absent", actual: "absent")
+            ]
         }
         var out: [Finding] = []
         let fix = "chown root:root \(path) && chmod 0755 \(path)"
         if home.kind != .directory {
-            out.append(Finding(.fail, check: "user.home", what: "the ssh user's home is not a directory", location: loc,
-                               expected: "directory root:root 0755", actual: home.kind.rawValue,
-                               fix: "rm \(path) && install -d -o root -g root -m 0755 \(path)"))
+            out.append(
+                Finding(
+                    .fail, check: "user.home", what: "the ssh user's home is not a directory", location: loc,
+                    expected: "directory root:root 0755", actual: home.kind.rawValue,
+                    fix: "rm \(path) && install -d -o root -g root -m 0755 \(path)"))
             return out
         }
         if home.uid != 0 || canCreate(home, acl: homeACL, c) != nil {
-            out.append(Finding(.fail, check: "user.home",
-                               what: "the ssh user can change its home: bash (run by sshd) sources ~/.bashrc, PAM reads ~/.pam_environment",
-                               location: loc, expected: "root:root 0755", actual: "uid \(home.uid) gid \(home.gid) \(FileRules.octal(home.mode))",
-                               fix: fix))
+            out.append(
+                Finding(
+                    .fail, check: "user.home",
+                    what: "the ssh user can change its home: bash (run by sshd) sources ~/.bashrc, PAM reads ~/.pam_environment",
+                    location: loc, expected: "root:root 0755", actual: "uid \(home.uid) gid \(home.gid) \(FileRules.octal(home.mode))",
+                    fix: fix))
         }
         for e in entries {
             let owned = e.uid == c.uid
             guard owned || access(e, acl: nil, c, want: 0o2) != nil else { continue }
-            out.append(Finding(.fail, check: "user.home",
-                               what: "the ssh user can change a file in its home that its shell or sshd reads",
-                               location: e.path, expected: "not owned or writable by \(user) (the account needs nothing in its home)",
-                               actual: owned ? "owned by \(user)" : "writable by \(user), \(FileRules.octal(e.mode))",
-                               fix: "chown root:root \(e.path) && chmod go-w \(e.path)   (or remove it: rm -r \(e.path))"))
+            out.append(
+                Finding(
+                    .fail, check: "user.home",
+                    what: "the ssh user can change a file in its home that its shell or sshd reads",
+                    location: e.path, expected: "not owned or writable by \(user) (the account needs nothing in its home)",
+                    actual: owned ? "owned by \(user)" : "writable by \(user), \(FileRules.octal(e.mode))",
+                    fix: "chown root:root \(e.path) && chmod go-w \(e.path)   (or remove it: rm -r \(e.path))"))
         }
         if out.isEmpty {
-            out.append(Finding(.ok, check: "user.home", what: "the ssh user's home is root's and holds nothing the user can change",
-                               location: loc, expected: "root-owned, not writable by \(user)",
-                               actual: "\(FileRules.octal(home.mode)) uid \(home.uid), \(entries.count) entries"))
+            out.append(
+                Finding(
+                    .ok, check: "user.home", what: "the ssh user's home is root's and holds nothing the user can change",
+                    location: loc, expected: "root-owned, not writable by \(user)",
+                    actual: "\(FileRules.octal(home.mode)) uid \(home.uid), \(entries.count) entries"))
         }
         return out
     }

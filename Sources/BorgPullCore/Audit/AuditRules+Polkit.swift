@@ -18,9 +18,13 @@ public enum PolkitRules {
         guard mentionsUser || mentionsUnit else { return nil }
         let grants = code.contains("polkit.Result.YES")
         guard grants else {
-            return TriggerAnalysis(findings: [Finding(.ok, check: "trigger.polkit",
-                what: "polkit rule mentions the ssh user or the unit but grants nothing", location: file,
-                expected: "no YES beyond the trigger", actual: "no polkit.Result.YES")], grantsTrigger: false)
+            return TriggerAnalysis(
+                findings: [
+                    Finding(
+                        .ok, check: "trigger.polkit",
+                        what: "polkit rule mentions the ssh user or the unit but grants nothing", location: file,
+                        expected: "no YES beyond the trigger", actual: "no polkit.Result.YES")
+                ], grantsTrigger: false)
         }
         func has(_ pattern: String) -> Bool {
             guard let re = try? Regex(pattern) else { return false }
@@ -42,19 +46,28 @@ public enum PolkitRules {
         for w in ["||", "indexOf", ".match(", "RegExp", ".test(", ".search(", "startsWith", "endsWith", "includes(", "isInGroup", "spawn"]
         where code.contains(w) { widening.append(w) }
         if code.components(separatedByWord: "polkit.Result.YES") > 1 { widening.append("more than one polkit.Result.YES") }
-        let fix = "install the shipped rule: install -o root -g root -m 0644 policy/polkit/50-borgpull.rules /etc/polkit-1/rules.d/50-borgpull.rules (and remove \(file) if it is another one)"
+        let fix =
+            "install the shipped rule: install -o root -g root -m 0644 policy/polkit/50-borgpull.rules /etc/polkit-1/rules.d/50-borgpull.rules (and remove \(file) if it is another one)"
         let expected = "action.id, unit, verb `start` and user `\(user)` all compared exactly"
         if missing.isEmpty && widening.isEmpty {
-            return TriggerAnalysis(findings: [Finding(.ok, check: "trigger.polkit",
-                what: "polkit allows the ssh user exactly `start` of \(TriggerRules.unit)", location: file,
-                expected: expected, actual: "all four checks present, nothing that widens them")], grantsTrigger: true)
+            return TriggerAnalysis(
+                findings: [
+                    Finding(
+                        .ok, check: "trigger.polkit",
+                        what: "polkit allows the ssh user exactly `start` of \(TriggerRules.unit)", location: file,
+                        expected: expected, actual: "all four checks present, nothing that widens them")
+                ], grantsTrigger: true)
         }
         var actual: [String] = []
         if !missing.isEmpty { actual.append("missing: " + missing.joined(separator: ", ")) }
         if !widening.isEmpty { actual.append("widening constructs: " + widening.joined(separator: ", ")) }
-        return TriggerAnalysis(findings: [Finding(.fail, check: "trigger.polkit",
-            what: "a polkit rule that concerns the ssh user or the unit may allow more than `start` of \(TriggerRules.unit)",
-            location: file, expected: expected, actual: actual.joined(separator: "; "), fix: fix)],
+        return TriggerAnalysis(
+            findings: [
+                Finding(
+                    .fail, check: "trigger.polkit",
+                    what: "a polkit rule that concerns the ssh user or the unit may allow more than `start` of \(TriggerRules.unit)",
+                    location: file, expected: expected, actual: actual.joined(separator: "; "), fix: fix)
+            ],
             grantsTrigger: has("\(lookup("unit"))\(eq)\(q)\(esc(TriggerRules.unit))\(q)"))
     }
 

@@ -51,7 +51,8 @@ public enum SshdRules {
     public static func isTrigger(_ command: String) -> Bool {
         let words = command.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard words.count >= 2, words[0].hasPrefix("/"), words[0].hasSuffix("/borgpull-client"),
-              words[1] == "trigger" else { return false }
+            words[1] == "trigger"
+        else { return false }
         var pairs: [(String, String)] = []
         var i = 2
         while i < words.count {
@@ -87,16 +88,22 @@ public enum SshdRules {
     ///   - configFile: the sshd_config file named in fixes.
     ///   - forceCommand: the expected ForceCommand, borgpull's own (policy/sshd/borgpull.conf;
     ///     `InstallLayout.forceCommand`). It never reads SSH_ORIGINAL_COMMAND.
-    public static func check(_ config: SshdEffectiveConfig, user: String, bindMask: UInt32 = 0o117,
-                             source: String, configFile: String = "/etc/ssh/sshd_config",
-                             forceCommand: String = InstallLayout.packaged.forceCommand) -> [Finding] {
+    public static func check(
+        _ config: SshdEffectiveConfig, user: String, bindMask: UInt32 = 0o117,
+        source: String, configFile: String = "/etc/ssh/sshd_config",
+        forceCommand: String = InstallLayout.packaged.forceCommand
+    ) -> [Finding] {
         var out: [Finding] = []
         let matchBlock = "the `Match User \(user)` block of \(configFile)"
-        func add(_ sev: Finding.Severity, _ id: String, _ what: String, key: String, expected: String,
-                 actual: String?, fix: String) {
-            out.append(Finding(sev, check: "sshd.\(id)", what: what, location: "\(source): \(key)",
-                               expected: expected, actual: actual ?? "(not printed)",
-                               fix: sev == .ok ? "" : fix))
+        func add(
+            _ sev: Finding.Severity, _ id: String, _ what: String, key: String, expected: String,
+            actual: String?, fix: String
+        ) {
+            out.append(
+                Finding(
+                    sev, check: "sshd.\(id)", what: what, location: "\(source): \(key)",
+                    expected: expected, actual: actual ?? "(not printed)",
+                    fix: sev == .ok ? "" : fix))
         }
         func norm(_ s: String?) -> String? {
             s.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ") }
@@ -104,14 +111,16 @@ public enum SshdRules {
 
         // ForceCommand: exactly ours.
         let fc = norm(config["forcecommand"])
-        add(fc == norm(forceCommand) || fc.map(isTrigger) == true ? .ok : .fail, "forcecommand",
+        add(
+            fc == norm(forceCommand) || fc.map(isTrigger) == true ? .ok : .fail, "forcecommand",
             "the ssh user may only run borgpull's trigger", key: "ForceCommand", expected: forceCommand,
             actual: fc, fix: "set `ForceCommand \(forceCommand)` in \(matchBlock)")
 
         // DisableForwarding overrides every other forwarding setting.
         let disable = config["disableforwarding"]?.lowercased()
         if disable == "yes" {
-            add(.fail, "disableforwarding", "DisableForwarding yes blocks the forwarded borg socket",
+            add(
+                .fail, "disableforwarding", "DisableForwarding yes blocks the forwarded borg socket",
                 key: "DisableForwarding", expected: "no", actual: disable,
                 fix: "set `DisableForwarding no` in \(matchBlock)")
         }
@@ -120,15 +129,18 @@ public enum SshdRules {
         let aslf = config["allowstreamlocalforwarding"]?.lowercased()
         switch aslf {
         case "remote":
-            add(.ok, "streamlocalforwarding", "the server may bind the borg socket here (-R)",
+            add(
+                .ok, "streamlocalforwarding", "the server may bind the borg socket here (-R)",
                 key: "AllowStreamLocalForwarding", expected: "remote", actual: aslf, fix: "")
         case "yes", "all":
-            add(.fail, "streamlocalforwarding",
+            add(
+                .fail, "streamlocalforwarding",
                 "local Unix-socket forwarding (-L) lets the server's key reach every socket the ssh user can open",
                 key: "AllowStreamLocalForwarding", expected: "remote", actual: aslf,
                 fix: "set `AllowStreamLocalForwarding remote` in \(matchBlock)")
         default:
-            add(.fail, "streamlocalforwarding", "the server cannot bind the borg socket (-R) here",
+            add(
+                .fail, "streamlocalforwarding", "the server cannot bind the borg socket (-R) here",
                 key: "AllowStreamLocalForwarding", expected: "remote", actual: aslf,
                 fix: "set `AllowStreamLocalForwarding remote` in \(matchBlock)")
         }
@@ -138,26 +150,31 @@ public enum SshdRules {
         let atf = config["allowtcpforwarding"]?.lowercased()
         switch atf {
         case "remote":
-            add(.ok, "tcpforwarding", "TCP forwarding is limited to remote (needed for stream-local -R)",
+            add(
+                .ok, "tcpforwarding", "TCP forwarding is limited to remote (needed for stream-local -R)",
                 key: "AllowTcpForwarding", expected: "remote", actual: atf, fix: "")
         case "yes", "all":
-            add(.fail, "tcpforwarding",
+            add(
+                .fail, "tcpforwarding",
                 "local TCP forwarding (-L) lets the server's key open connections from this host",
                 key: "AllowTcpForwarding", expected: "remote (with PermitListen none)", actual: atf,
                 fix: "set `AllowTcpForwarding remote` and `PermitListen none` in \(matchBlock)")
         default:
-            add(.fail, "tcpforwarding",
+            add(
+                .fail, "tcpforwarding",
                 "AllowTcpForwarding \(atf ?? "?") also blocks the stream-local -R the backup needs",
                 key: "AllowTcpForwarding", expected: "remote (with PermitListen none)", actual: atf,
                 fix: "set `AllowTcpForwarding remote` and `PermitListen none` in \(matchBlock)")
         }
         let pl = norm(config["permitlisten"])?.lowercased()
-        add(pl == "none" ? .ok : .fail, "permitlisten", "no TCP port may be bound by the server's -R",
+        add(
+            pl == "none" ? .ok : .fail, "permitlisten", "no TCP port may be bound by the server's -R",
             key: "PermitListen", expected: "none", actual: pl,
             fix: "set `PermitListen none` in \(matchBlock)")
 
         let unlink = config["streamlocalbindunlink"]?.lowercased()
-        add(unlink == "yes" ? .ok : .fail, "streamlocalbindunlink",
+        add(
+            unlink == "yes" ? .ok : .fail, "streamlocalbindunlink",
             "sshd must replace a stale socket, or the next backup fails with \"Address already in use\"",
             key: "StreamLocalBindUnlink", expected: "yes", actual: unlink,
             fix: "set `StreamLocalBindUnlink yes` in \(matchBlock)")
@@ -166,14 +183,17 @@ public enum SshdRules {
         let mask = maskText.flatMap { UInt32($0, radix: 8) }
         let expectedMask = FileRules.octal(bindMask)
         if let mask, mask == bindMask, mask & 0o007 == 0o007 {
-            add(.ok, "streamlocalbindmask", "the socket is reachable by the ssh user's group only",
+            add(
+                .ok, "streamlocalbindmask", "the socket is reachable by the ssh user's group only",
                 key: "StreamLocalBindMask", expected: expectedMask, actual: maskText, fix: "")
         } else if let mask, mask & 0o007 != 0o007 {
-            add(.fail, "streamlocalbindmask", "the forwarded socket would be reachable by every local user",
+            add(
+                .fail, "streamlocalbindmask", "the forwarded socket would be reachable by every local user",
                 key: "StreamLocalBindMask", expected: expectedMask, actual: maskText,
                 fix: "set `StreamLocalBindMask \(expectedMask)` in \(matchBlock)")
         } else {
-            add(.fail, "streamlocalbindmask",
+            add(
+                .fail, "streamlocalbindmask",
                 "the runner user reaches the socket through the ssh user's group; the mask must match STREAM_LOCAL_BIND_MASK",
                 key: "StreamLocalBindMask", expected: expectedMask, actual: maskText,
                 fix: "set `StreamLocalBindMask \(expectedMask)` in \(matchBlock) (and STREAM_LOCAL_BIND_MASK=\(expectedMask) in borg_env)")
@@ -182,7 +202,8 @@ public enum SshdRules {
         // Defence in depth.
         func mustBeNo(_ key: String, _ name: String, _ id: String, _ what: String) {
             let v = config[key]?.lowercased()
-            add(v == "no" ? .ok : .warn, id, what, key: name, expected: "no", actual: v,
+            add(
+                v == "no" ? .ok : .warn, id, what, key: name, expected: "no", actual: v,
                 fix: "set `\(name) no` in \(matchBlock)")
         }
         mustBeNo("permittty", "PermitTTY", "permittty", "the ssh user needs no terminal")
@@ -199,21 +220,25 @@ public enum SshdRules {
         let relative = files.filter { !$0.hasPrefix("/") && !$0.hasPrefix("%h") && !$0.hasPrefix("~") }
         let inHome = files.filter { $0.hasPrefix("%h") || $0.hasPrefix("~") || !$0.hasPrefix("/") }
         if files.isEmpty {
-            add(.warn, "authorizedkeysfile", "no authorized keys file: the server cannot log in",
+            add(
+                .warn, "authorizedkeysfile", "no authorized keys file: the server cannot log in",
                 key: "AuthorizedKeysFile", expected: "/etc/ssh/authorized_keys/borg_backup/backup_server_keys",
                 actual: akf, fix: "set `AuthorizedKeysFile /etc/ssh/authorized_keys/borg_backup/backup_server_keys` in \(matchBlock)")
         } else if !inHome.isEmpty || !relative.isEmpty {
-            add(.warn, "authorizedkeysfile",
+            add(
+                .warn, "authorizedkeysfile",
                 "keys in the ssh user's home can be changed by that user; keep them in a root-owned file",
                 key: "AuthorizedKeysFile", expected: "/etc/ssh/authorized_keys/borg_backup/backup_server_keys",
                 actual: akf, fix: "set `AuthorizedKeysFile /etc/ssh/authorized_keys/borg_backup/backup_server_keys` in \(matchBlock)")
         } else {
-            add(.ok, "authorizedkeysfile", "the server's key is read from a file outside the ssh user's home",
+            add(
+                .ok, "authorizedkeysfile", "the server's key is read from a file outside the ssh user's home",
                 key: "AuthorizedKeysFile", expected: "absolute path(s)", actual: akf, fix: "")
         }
         let akc = config["authorizedkeyscommand"]
         if let akc, akc.lowercased() != "none" {
-            add(.warn, "authorizedkeyscommand", "keys also come from a command; the audit cannot judge them",
+            add(
+                .warn, "authorizedkeyscommand", "keys also come from a command; the audit cannot judge them",
                 key: "AuthorizedKeysCommand", expected: "none", actual: akc,
                 fix: "set `AuthorizedKeysCommand none` in \(matchBlock)")
         }
@@ -251,7 +276,7 @@ public enum SshdRules {
             "GCONV_PATH": "glibc loads iconv modules (shared objects) from it", "LOCPATH": "glibc loads locales from it",
             "NLSPATH": "glibc reads message catalogues from it", "HOSTALIASES": "glibc's resolver reads the file it names",
             "GLIBC_TUNABLES": "the dynamic loader parses it before anything runs",
-            "NODE_OPTIONS": "node runs the modules it names",
+            "NODE_OPTIONS": "node runs the modules it names"
         ]
         if let why = exact[name] { return why }
         // The dynamic loader (ld.so(8): LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT ...), bash's
@@ -262,7 +287,7 @@ public enum SshdRules {
             ("BASH_FUNC_", "bash imports it as a function"),
             ("SWIFT_", "the Swift runtime of borgpull-client reads it"),
             ("PYTHON", "python loads code because of it"), ("PERL", "perl loads code because of it"),
-            ("RUBY", "ruby loads code because of it"),
+            ("RUBY", "ruby loads code because of it")
         ]
         if let p = prefixes.first(where: { name.hasPrefix($0.0) }) { return p.1 }
         // A locale name with a slash is a path glibc loads the locale from.
@@ -286,48 +311,62 @@ public enum SshdRules {
     ///   - config: parsed `sshd -T` output (`acceptenv PATTERN` and `setenv NAME=VALUE`, one per line).
     ///   - matchBlock: words naming the Match block, for fixes.
     ///   - configFile: the sshd_config named for global-only settings.
-    public static func checkEnvironment(_ config: SshdEffectiveConfig, matchBlock: String, configFile: String,
-                                        source: String) -> [Finding] {
+    public static func checkEnvironment(
+        _ config: SshdEffectiveConfig, matchBlock: String, configFile: String,
+        source: String
+    ) -> [Finding] {
         var out: [Finding] = []
         let accepted = (config.values["acceptenv"] ?? []).filter { $0 != acceptEnvNone }
         if accepted.isEmpty {
             let printed = (config.values["acceptenv"] ?? []).joined(separator: " ")
-            out.append(Finding(.ok, check: "sshd.acceptenv", what: "sshd accepts no environment variable from the server",
-                               location: "\(source): AcceptEnv", expected: acceptEnvNone,
-                               actual: printed.isEmpty ? "(none)" : printed))
+            out.append(
+                Finding(
+                    .ok, check: "sshd.acceptenv", what: "sshd accepts no environment variable from the server",
+                    location: "\(source): AcceptEnv", expected: acceptEnvNone,
+                    actual: printed.isEmpty ? "(none)" : printed))
         } else {
-            out.append(Finding(.fail, check: "sshd.acceptenv",
-                               what: "the server's key may set these variables in the login shell that runs the ForceCommand",
-                               location: "\(source): AcceptEnv", expected: acceptEnvNone,
-                               actual: accepted.joined(separator: " "),
-                               fix: "set `AcceptEnv \(acceptEnvNone)` in \(matchBlock) (a Match block's AcceptEnv replaces the global list)"))
+            out.append(
+                Finding(
+                    .fail, check: "sshd.acceptenv",
+                    what: "the server's key may set these variables in the login shell that runs the ForceCommand",
+                    location: "\(source): AcceptEnv", expected: acceptEnvNone,
+                    actual: accepted.joined(separator: " "),
+                    fix: "set `AcceptEnv \(acceptEnvNone)` in \(matchBlock) (a Match block's AcceptEnv replaces the global list)"))
         }
         let pue = config["permituserenvironment"]
-        out.append(Finding(pue?.lowercased() == "no" ? .ok : .fail, check: "sshd.permituserenvironment",
-                           what: "authorized_keys environment= and ~/.ssh/environment must not reach the login shell",
-                           location: "\(source): PermitUserEnvironment", expected: "no", actual: pue ?? "(not printed)",
-                           fix: pue?.lowercased() == "no" ? "" : "set `PermitUserEnvironment no` in \(configFile) (a global setting: not allowed in a Match block)"))
+        out.append(
+            Finding(
+                pue?.lowercased() == "no" ? .ok : .fail, check: "sshd.permituserenvironment",
+                what: "authorized_keys environment= and ~/.ssh/environment must not reach the login shell",
+                location: "\(source): PermitUserEnvironment", expected: "no", actual: pue ?? "(not printed)",
+                fix: pue?.lowercased() == "no" ? "" : "set `PermitUserEnvironment no` in \(configFile) (a global setting: not allowed in a Match block)"))
         var dangerous: [String] = []
         for entry in config.values["setenv"] ?? [] {
             let name = entry.firstIndex(of: "=").map { String(entry[..<$0]) } ?? entry
             let value = entry.firstIndex(of: "=").map { String(entry[entry.index(after: $0)...]) } ?? ""
             guard let why = dangerousSetEnv(name: name, value: value) else { continue }
             dangerous.append(name)
-            out.append(Finding(.fail, check: "sshd.setenv", what: "SetEnv \(name) for the ssh user: \(why)",
-                               location: "\(source): SetEnv", expected: "no SetEnv of \(name)", actual: entry,
-                               fix: "remove \(name) from the SetEnv lines of \(configFile) and its included files"))
+            out.append(
+                Finding(
+                    .fail, check: "sshd.setenv", what: "SetEnv \(name) for the ssh user: \(why)",
+                    location: "\(source): SetEnv", expected: "no SetEnv of \(name)", actual: entry,
+                    fix: "remove \(name) from the SetEnv lines of \(configFile) and its included files"))
         }
         if dangerous.isEmpty {
             let names = (config.values["setenv"] ?? []).map { $0.split(separator: "=", maxSplits: 1).first.map(String.init) ?? $0 }
-            out.append(Finding(.ok, check: "sshd.setenv", what: "SetEnv sets nothing the login shell or the loader acts on",
-                               location: "\(source): SetEnv", expected: "no dangerous variable",
-                               actual: names.isEmpty ? "(none)" : names.joined(separator: " ")))
+            out.append(
+                Finding(
+                    .ok, check: "sshd.setenv", what: "SetEnv sets nothing the login shell or the loader acts on",
+                    location: "\(source): SetEnv", expected: "no dangerous variable",
+                    actual: names.isEmpty ? "(none)" : names.joined(separator: " ")))
         }
         let expose = config["exposeauthinfo"]?.lowercased()
-        out.append(Finding(expose == "no" ? .ok : .warn, check: "sshd.exposeauthinfo",
-                           what: "the trigger needs no SSH_USER_AUTH file", location: "\(source): ExposeAuthInfo",
-                           expected: "no", actual: expose ?? "(not printed)",
-                           fix: expose == "no" ? "" : "set `ExposeAuthInfo no` in \(matchBlock)"))
+        out.append(
+            Finding(
+                expose == "no" ? .ok : .warn, check: "sshd.exposeauthinfo",
+                what: "the trigger needs no SSH_USER_AUTH file", location: "\(source): ExposeAuthInfo",
+                expected: "no", actual: expose ?? "(not printed)",
+                fix: expose == "no" ? "" : "set `ExposeAuthInfo no` in \(matchBlock)"))
         return out
     }
 
@@ -368,22 +407,30 @@ public enum SshdRules {
     ///   - expireDay: the eighth field (days since 1970-01-01), nil if empty.
     ///   - today: days since 1970-01-01.
     ///   - usePAM: sshd's effective UsePAM, nil if unknown.
-    public static func checkAccountLock(user: String, passwordField: String?, expireDay: Int?, today: Int,
-                                        usePAM: Bool?) -> [Finding] {
+    public static func checkAccountLock(
+        user: String, passwordField: String?, expireDay: Int?, today: Int,
+        usePAM: Bool?
+    ) -> [Finding] {
         var out: [Finding] = []
         let loc = "/etc/shadow: \(user)"
         if let p = passwordField, p.hasPrefix("!") {
-            out.append(Finding(usePAM == true ? .warn : .fail, check: "user.locked",
-                               what: "the ssh user's account is locked, so sshd (without PAM) refuses the server's login",
-                               location: loc, expected: "`*` (no password, key login only)",
-                               actual: "starts with !", fix: "usermod -p '*' \(user)"))
+            out.append(
+                Finding(
+                    usePAM == true ? .warn : .fail, check: "user.locked",
+                    what: "the ssh user's account is locked, so sshd (without PAM) refuses the server's login",
+                    location: loc, expected: "`*` (no password, key login only)",
+                    actual: "starts with !", fix: "usermod -p '*' \(user)"))
         } else {
-            out.append(Finding(.ok, check: "user.locked", what: "the ssh user's account is not locked", location: loc,
-                               expected: "not starting with !", actual: passwordField == nil ? "no shadow entry" : "not locked"))
+            out.append(
+                Finding(
+                    .ok, check: "user.locked", what: "the ssh user's account is not locked", location: loc,
+                    expected: "not starting with !", actual: passwordField == nil ? "no shadow entry" : "not locked"))
         }
         if let e = expireDay, e <= today {
-            out.append(Finding(.fail, check: "user.expired", what: "the ssh user's account has expired", location: loc,
-                               expected: "no expiry", actual: "expired on day \(e)", fix: "chage -E -1 \(user)"))
+            out.append(
+                Finding(
+                    .fail, check: "user.expired", what: "the ssh user's account has expired", location: loc,
+                    expected: "no expiry", actual: "expired on day \(e)", fix: "chage -E -1 \(user)"))
         }
         return out
     }
@@ -397,13 +444,15 @@ public enum SshdRules {
         let listed = validShells.contains(shell)
         let refusing = ["nologin", "false", "true"].contains(base)
         if listed && !refusing {
-            return Finding(.ok, check: "user.shell", what: "the ssh user has a login shell that can run the ForceCommand",
-                           location: "/etc/passwd: \(user)", expected: "a shell from /etc/shells", actual: shell)
+            return Finding(
+                .ok, check: "user.shell", what: "the ssh user has a login shell that can run the ForceCommand",
+                location: "/etc/passwd: \(user)", expected: "a shell from /etc/shells", actual: shell)
         }
-        return Finding(.fail, check: "user.shell",
-                       what: "sshd runs the ForceCommand through the login shell; this one cannot run it",
-                       location: "/etc/passwd: \(user)", expected: "a shell from /etc/shells (e.g. /bin/sh)",
-                       actual: shell + (listed ? "" : " (not in /etc/shells)"),
-                       fix: "usermod -s /bin/sh \(user)")
+        return Finding(
+            .fail, check: "user.shell",
+            what: "sshd runs the ForceCommand through the login shell; this one cannot run it",
+            location: "/etc/passwd: \(user)", expected: "a shell from /etc/shells (e.g. /bin/sh)",
+            actual: shell + (listed ? "" : " (not in /etc/shells)"),
+            fix: "usermod -s /bin/sh \(user)")
     }
 }

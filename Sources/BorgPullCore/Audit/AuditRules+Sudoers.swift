@@ -42,10 +42,10 @@ public struct SudoUser: Sendable, Equatable {
 public enum SudoersRules {
     static let tags: Set<String> = [
         "NOPASSWD", "PASSWD", "NOEXEC", "EXEC", "SETENV", "NOSETENV", "LOG_INPUT", "NOLOG_INPUT",
-        "LOG_OUTPUT", "NOLOG_OUTPUT", "MAIL", "NOMAIL", "FOLLOW", "NOFOLLOW", "INTERCEPT", "NOINTERCEPT",
+        "LOG_OUTPUT", "NOLOG_OUTPUT", "MAIL", "NOMAIL", "FOLLOW", "NOFOLLOW", "INTERCEPT", "NOINTERCEPT"
     ]
     static let options: Set<String> = [
-        "CWD", "CHROOT", "ROLE", "TYPE", "TIMEOUT", "NOTBEFORE", "NOTAFTER", "APPARMOR_PROFILE",
+        "CWD", "CHROOT", "ROLE", "TYPE", "TIMEOUT", "NOTBEFORE", "NOTAFTER", "APPARMOR_PROFILE"
     ]
 
     struct LogicalLine { var file: String; var line: Int; var text: String }
@@ -122,10 +122,15 @@ public enum SudoersRules {
             var negated = false
             while item.hasPrefix("!") { negated.toggle(); item = String(item.dropFirst()).trimmingBlanks() }
             var m: Bool?
-            if item == "ALL" || item == u.name || item == "#\(u.uid)" { m = true }
-            else if item.hasPrefix("%#") { m = UInt32(item.dropFirst(2)).map { u.gids.contains($0) } ?? false }
-            else if item.hasPrefix("%") { m = u.groups.contains(String(item.dropFirst())) }
-            else if let a = aliases.user[item] { m = userListMatches(a, u, aliases, depth: depth + 1) }
+            if item == "ALL" || item == u.name || item == "#\(u.uid)" {
+                m = true
+            } else if item.hasPrefix("%#") {
+                m = UInt32(item.dropFirst(2)).map { u.gids.contains($0) } ?? false
+            } else if item.hasPrefix("%") {
+                m = u.groups.contains(String(item.dropFirst()))
+            } else if let a = aliases.user[item] {
+                m = userListMatches(a, u, aliases, depth: depth + 1)
+            }
             if m == true { return !negated }
         }
         return nil
@@ -147,7 +152,8 @@ public enum SudoersRules {
         var c = cmd
         // A digest prefix (sha256:BASE64) pins the binary; it does not widen anything.
         if let colon = c.firstIndex(of: ":"), c[..<colon].hasPrefix("sha"),
-           let sp = c.firstIndex(of: " "), colon < sp {
+            let sp = c.firstIndex(of: " "), colon < sp
+        {
             c = String(c[c.index(after: sp)...]).trimmingBlanks()
         }
         if c.hasPrefix("!") { return "a negated command (`\(cmd)`): an allow-list with exceptions is broader than one command" }
@@ -160,7 +166,10 @@ public enum SudoersRules {
         if words == ["/usr/bin/systemctl", "start", TriggerRules.unit] { return nil }
         // `trigger --via sudo-client` (hosts without systemd): exactly one BACKUP of one config dir.
         if words.count == 4, prog.hasPrefix("/"), prog.hasSuffix("/borgpull-client"), words[1] == "-c",
-           words[2].hasPrefix("/"), words[3] == "BACKUP" { return nil }
+            words[2].hasPrefix("/"), words[3] == "BACKUP"
+        {
+            return nil
+        }
         if prog.hasSuffix("/systemctl") && words.count >= 2 && words[1] != "start" {
             return "verb `\(words[1])` (only `start` is needed)"
         }
@@ -199,18 +208,23 @@ public enum SudoersRules {
                 }
                 if first.hasPrefix("Defaults") {
                     let applies: Bool
-                    if first == "Defaults" { applies = true }
-                    else if first.hasPrefix("Defaults:") {
+                    if first == "Defaults" {
+                        applies = true
+                    } else if first.hasPrefix("Defaults:") {
                         applies = userListMatches(items(String(first.dropFirst("Defaults:".count))), user, aliases) == true
-                    } else { applies = false }
+                    } else {
+                        applies = false
+                    }
                     let settings = items(String(t.dropFirst(first.count)))
                     for s in settings where applies {
                         let name = s.split(separator: "=").first.map { String($0).trimmingBlanks() } ?? s
                         if name == "!env_reset" || name == "setenv" {
-                            result.findings.append(Finding(.fail, check: "trigger.sudoers.defaults",
-                                what: "`Defaults \(s)` lets the caller's environment reach commands run as root",
-                                location: loc, expected: "env_reset, no setenv", actual: t,
-                                fix: "remove `\(s)` from this Defaults line (visudo -f \(ll.file))"))
+                            result.findings.append(
+                                Finding(
+                                    .fail, check: "trigger.sudoers.defaults",
+                                    what: "`Defaults \(s)` lets the caller's environment reach commands run as root",
+                                    location: loc, expected: "env_reset, no setenv", actual: t,
+                                    fix: "remove `\(s)` from this Defaults line (visudo -f \(ll.file))"))
                         }
                     }
                     continue
@@ -218,9 +232,11 @@ public enum SudoersRules {
                 // User specification.
                 guard let eq = t.firstIndex(of: "=") else {
                     if userListMatches([first], user, aliases) == true {
-                        result.findings.append(Finding(.fail, check: "trigger.sudoers.unreadable",
-                            what: "a sudoers line for the ssh user that this audit cannot read", location: loc,
-                            expected: fixLine, actual: t, fix: "rewrite it as `\(fixLine)` (visudo -f \(ll.file))"))
+                        result.findings.append(
+                            Finding(
+                                .fail, check: "trigger.sudoers.unreadable",
+                                what: "a sudoers line for the ssh user that this audit cannot read", location: loc,
+                                expected: fixLine, actual: t, fix: "rewrite it as `\(fixLine)` (visudo -f \(ll.file))"))
                     }
                     continue
                 }
@@ -235,18 +251,21 @@ public enum SudoersRules {
                 guard userListMatches(items(headWords[0]), user, aliases) == true else { continue }
                 let body = String(t[t.index(after: eq)...])
                 // `: HOSTS = ...` continuations are not read: conservative FAIL.
-                let bodyEqualsOutsideOptions = body.filter { $0 == "=" }.count
+                let bodyEqualsOutsideOptions =
+                    body.filter { $0 == "=" }.count
                     - options.reduce(0) { $0 + body.components(separatedByWord: $1 + "=") }
                 if bodyEqualsOutsideOptions > 0 {
-                    result.findings.append(Finding(.fail, check: "trigger.sudoers.unreadable",
-                        what: "a sudoers rule for the ssh user with several host specifications; this audit does not read them",
-                        location: loc, expected: fixLine, actual: t, fix: "write one rule per line: `\(fixLine)` (visudo -f \(ll.file))"))
+                    result.findings.append(
+                        Finding(
+                            .fail, check: "trigger.sudoers.unreadable",
+                            what: "a sudoers rule for the ssh user with several host specifications; this audit does not read them",
+                            location: loc, expected: fixLine, actual: t, fix: "write one rule per line: `\(fixLine)` (visudo -f \(ll.file))"))
                     continue
                 }
                 var runas: String? = nil
                 var tagSet: Set<String> = []
                 for var entry in items(body) {
-                    if entry.hasPrefix("(") , let close = entry.firstIndex(of: ")") {
+                    if entry.hasPrefix("("), let close = entry.firstIndex(of: ")") {
                         runas = String(entry[entry.index(after: entry.startIndex)..<close]).trimmingBlanks()
                         entry = String(entry[entry.index(after: close)...]).trimmingBlanks()
                     }
@@ -262,7 +281,8 @@ public enum SudoersRules {
                             continue
                         }
                         if let eqIdx = entry.firstIndex(of: "="), options.contains(String(entry[..<eqIdx])),
-                           let sp = entry.firstIndex(where: { $0 == " " || $0 == "\t" }) {
+                            let sp = entry.firstIndex(where: { $0 == " " || $0 == "\t" })
+                        {
                             entry = String(entry[sp...]).trimmingBlanks()
                             continue
                         }
@@ -284,14 +304,18 @@ public enum SudoersRules {
                         let isTrigger = commandProblem(cmd) == nil
                         if isTrigger { result.grantsTrigger = true }
                         if problems.isEmpty {
-                            result.findings.append(Finding(.ok, check: "trigger.sudoers",
-                                what: "sudoers allows the ssh user exactly the trigger", location: loc,
-                                expected: fixLine, actual: t))
+                            result.findings.append(
+                                Finding(
+                                    .ok, check: "trigger.sudoers",
+                                    what: "sudoers allows the ssh user exactly the trigger", location: loc,
+                                    expected: fixLine, actual: t))
                         } else {
-                            result.findings.append(Finding(.fail, check: "trigger.sudoers",
-                                what: "sudoers allows the ssh user more than `start` of \(TriggerRules.unit): " + problems.joined(separator: "; "),
-                                location: loc, expected: fixLine, actual: t,
-                                fix: "replace the line with `\(fixLine)` (visudo -f \(ll.file))"))
+                            result.findings.append(
+                                Finding(
+                                    .fail, check: "trigger.sudoers",
+                                    what: "sudoers allows the ssh user more than `start` of \(TriggerRules.unit): " + problems.joined(separator: "; "),
+                                    location: loc, expected: fixLine, actual: t,
+                                    fix: "replace the line with `\(fixLine)` (visudo -f \(ll.file))"))
                         }
                     }
                 }

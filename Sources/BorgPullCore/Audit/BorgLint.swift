@@ -21,7 +21,7 @@ public enum BorgLint {
         "BORG_DISPLAY_PASSPHRASE": truish,
         // `truish=('YES',)` in archiver.py: only the upper-case word.
         "BORG_CHECK_I_KNOW_WHAT_I_AM_DOING": ["YES"],
-        "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING": ["YES"],
+        "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING": ["YES"]
     ]
 
     /// Every variable borg 1.2.4 or 1.4.5 reads (its source, tests and build variables left out).
@@ -34,7 +34,7 @@ public enum BorgLint {
         "BORG_FUSE_IMPL", "BORG_SELFTEST", "BORG_WORKAROUNDS", "BORG_EXIT_CODES", "BORG_MSGPACK_VERSION_CHECK",
         "BORG_USE_CHUNKS_ARCHIVE", "BORG_JSON_INDENT", "BORG_MOUNT_DATA_CACHE_ENTRIES",
         "BORG_RELOCATED_REPO_ACCESS_IS_OK", "BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK",
-        "BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING",
+        "BORG_CHECK_I_KNOW_WHAT_I_AM_DOING", "BORG_DELETE_I_KNOW_WHAT_I_AM_DOING"
     ]
 
     /// Findings for the `BORG_*` assignments of `borg_env` that borg reads differently from what
@@ -49,36 +49,44 @@ public enum BorgLint {
                 guard !yes.contains(a.value), !falsish.contains(a.value), !defaultish.contains(a.value) else { continue }
                 let meantYes = looksLikeYes(a.value)
                 let corrected = "\(export)\(a.key)=\(meantYes ? (yes.contains("yes") ? "yes" : yes[0]) : "no")"
-                out.append(Finding(.fail, check: "env.yesno",
-                                   what: "borg reads \(a.key)=\"\(shown)\" as no: it accepts only \(yes.joined(separator: " ")) as yes (exact, case and blanks count)",
-                                   location: loc, expected: yes.joined(separator: ", ") + " (or " + falsish.joined(separator: ", ") + ")",
-                                   actual: "\"\(shown)\"", fix: "write the line as: \(corrected)"))
+                out.append(
+                    Finding(
+                        .fail, check: "env.yesno",
+                        what: "borg reads \(a.key)=\"\(shown)\" as no: it accepts only \(yes.joined(separator: " ")) as yes (exact, case and blanks count)",
+                        location: loc, expected: yes.joined(separator: ", ") + " (or " + falsish.joined(separator: ", ") + ")",
+                        actual: "\"\(shown)\"", fix: "write the line as: \(corrected)"))
                 continue
             }
             switch a.key {
             case "BORG_FILES_CACHE_TTL", "BORG_MOUNT_DATA_CACHE_ENTRIES":
                 if Int(a.value.trimmingBlanks()) == nil {
-                    out.append(Finding(.fail, check: "env.integer",
-                                       what: "borg converts \(a.key) with int(): \"\(shown)\" stops every borg run with a ValueError traceback",
-                                       location: loc, expected: "a whole number", actual: "\"\(shown)\"",
-                                       fix: "write the line as: \(export)\(a.key)=\(a.key == "BORG_FILES_CACHE_TTL" ? "20" : "8")"))
+                    out.append(
+                        Finding(
+                            .fail, check: "env.integer",
+                            what: "borg converts \(a.key) with int(): \"\(shown)\" stops every borg run with a ValueError traceback",
+                            location: loc, expected: "a whole number", actual: "\"\(shown)\"",
+                            fix: "write the line as: \(export)\(a.key)=\(a.key == "BORG_FILES_CACHE_TTL" ? "20" : "8")"))
                 }
             case "BORG_EXIT_CODES":
                 if a.value != "modern" && a.value != "legacy" {
-                    out.append(Finding(.warn, check: "env.exitcodes",
-                                       what: "borg 1.4 compares BORG_EXIT_CODES with `modern` exactly; \"\(shown)\" means legacy (rc 2 for every error)",
-                                       location: loc, expected: "modern or legacy", actual: "\"\(shown)\"",
-                                       fix: "write the line as: \(export)BORG_EXIT_CODES=\(a.value.lowercased().contains("mod") ? "modern" : "legacy")"))
+                    out.append(
+                        Finding(
+                            .warn, check: "env.exitcodes",
+                            what: "borg 1.4 compares BORG_EXIT_CODES with `modern` exactly; \"\(shown)\" means legacy (rc 2 for every error)",
+                            location: loc, expected: "modern or legacy", actual: "\"\(shown)\"",
+                            fix: "write the line as: \(export)BORG_EXIT_CODES=\(a.value.lowercased().contains("mod") ? "modern" : "legacy")"))
                 }
             default:
                 guard !borgVariables.contains(a.key) else { continue }
                 let near = nearest(a.key)
-                out.append(Finding(.warn, check: "env.unknown",
-                                   what: "borg reads no variable \(a.key); it ignores the line without a word",
-                                   location: loc, expected: near.map { "\($0) (a name borg reads)" } ?? "a variable from borg's \"Environment Variables\"",
-                                   actual: a.key,
-                                   fix: near.map { "write the line as: \(export)\($0)=\(quoted(a.value))" }
-                                       ?? "remove the line (see `borg help` / borg docs, Environment Variables)"))
+                out.append(
+                    Finding(
+                        .warn, check: "env.unknown",
+                        what: "borg reads no variable \(a.key); it ignores the line without a word",
+                        location: loc, expected: near.map { "\($0) (a name borg reads)" } ?? "a variable from borg's \"Environment Variables\"",
+                        actual: a.key,
+                        fix: near.map { "write the line as: \(export)\($0)=\(quoted(a.value))" }
+                            ?? "remove the line (see `borg help` / borg docs, Environment Variables)"))
             }
         }
         return out

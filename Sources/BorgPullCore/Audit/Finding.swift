@@ -20,8 +20,10 @@ public struct Finding: Sendable, Equatable, Codable {
     /// A command or edit that fixes it (empty for OK).
     public var fix: String
 
-    public init(_ severity: Severity, check: String, what: String, location: String,
-                expected: String, actual: String, fix: String = "") {
+    public init(
+        _ severity: Severity, check: String, what: String, location: String,
+        expected: String, actual: String, fix: String = ""
+    ) {
         self.severity = severity
         self.check = check
         self.what = what
@@ -81,26 +83,36 @@ public enum FileRules {
     public static func check(_ f: FileFacts, role: String, secret: Bool = false) -> [Finding] {
         var out: [Finding] = []
         if f.kind == .symlink {
-            out.append(Finding(.fail, check: "file.symlink", what: "\(role) is a symbolic link", location: f.path,
-                               expected: "a regular file owned by root", actual: "symlink",
-                               fix: "cp --remove-destination \"$(readlink -f \(f.path))\" \(f.path)"))
+            out.append(
+                Finding(
+                    .fail, check: "file.symlink", what: "\(role) is a symbolic link", location: f.path,
+                    expected: "a regular file owned by root", actual: "symlink",
+                    fix: "cp --remove-destination \"$(readlink -f \(f.path))\" \(f.path)"))
             return out
         }
         if f.uid != 0 {
-            out.append(Finding(.fail, check: "file.owner", what: "\(role) must be owned by root", location: f.path,
-                               expected: "uid 0", actual: "uid \(f.uid)", fix: "chown root:root \(f.path)"))
+            out.append(
+                Finding(
+                    .fail, check: "file.owner", what: "\(role) must be owned by root", location: f.path,
+                    expected: "uid 0", actual: "uid \(f.uid)", fix: "chown root:root \(f.path)"))
         }
         if f.mode & 0o6000 != 0 && f.kind != .directory {
-            out.append(Finding(.fail, check: "file.setid", what: "\(role) has the setuid or setgid bit", location: f.path,
-                               expected: "no setuid/setgid bit", actual: octal(f.mode), fix: "chmod ug-s \(f.path)"))
+            out.append(
+                Finding(
+                    .fail, check: "file.setid", what: "\(role) has the setuid or setgid bit", location: f.path,
+                    expected: "no setuid/setgid bit", actual: octal(f.mode), fix: "chmod ug-s \(f.path)"))
         }
         if f.mode & 0o022 != 0 {
-            out.append(Finding(.fail, check: "file.writable", what: "\(role) is writable by group or other", location: f.path,
-                               expected: "no group/other write", actual: octal(f.mode), fix: "chmod go-w \(f.path)"))
+            out.append(
+                Finding(
+                    .fail, check: "file.writable", what: "\(role) is writable by group or other", location: f.path,
+                    expected: "no group/other write", actual: octal(f.mode), fix: "chmod go-w \(f.path)"))
         }
         if secret && f.mode & 0o077 != 0 {
-            out.append(Finding(.fail, check: "file.secret", what: "\(role) holds a secret but group or other can access it",
-                               location: f.path, expected: "0600", actual: octal(f.mode), fix: "chmod 0600 \(f.path)"))
+            out.append(
+                Finding(
+                    .fail, check: "file.secret", what: "\(role) holds a secret but group or other can access it",
+                    location: f.path, expected: "0600", actual: octal(f.mode), fix: "chmod 0600 \(f.path)"))
         }
         return out
     }
@@ -110,17 +122,21 @@ public enum FileRules {
     public static func checkParent(_ f: FileFacts, of child: String) -> [Finding] {
         var out: [Finding] = []
         if f.uid != 0 {
-            out.append(Finding(.fail, check: "dir.owner", what: "a directory above \(child) is not owned by root",
-                               location: f.path, expected: "uid 0", actual: "uid \(f.uid)", fix: "chown root \(f.path)"))
+            out.append(
+                Finding(
+                    .fail, check: "dir.owner", what: "a directory above \(child) is not owned by root",
+                    location: f.path, expected: "uid 0", actual: "uid \(f.uid)", fix: "chown root \(f.path)"))
         }
         if f.mode & 0o022 != 0 {
-            out.append(Finding(.fail, check: "dir.writable", what: "a directory above \(child) is writable by group or other",
-                               location: f.path, expected: "no group/other write", actual: octal(f.mode),
-                               // A sticky world-writable directory (/tmp) is shared by design:
-                               // closing it would break the system; the file must move instead.
-                               fix: f.mode & 0o1002 == 0o1002
-                                   ? "move \(child) out of \(f.path) (a shared sticky directory; do not chmod it), e.g. below /etc or /usr/local/share"
-                                   : "chmod go-w \(f.path)"))
+            out.append(
+                Finding(
+                    .fail, check: "dir.writable", what: "a directory above \(child) is writable by group or other",
+                    location: f.path, expected: "no group/other write", actual: octal(f.mode),
+                    // A sticky world-writable directory (/tmp) is shared by design:
+                    // closing it would break the system; the file must move instead.
+                    fix: f.mode & 0o1002 == 0o1002
+                        ? "move \(child) out of \(f.path) (a shared sticky directory; do not chmod it), e.g. below /etc or /usr/local/share"
+                        : "chmod go-w \(f.path)"))
         }
         return out
     }

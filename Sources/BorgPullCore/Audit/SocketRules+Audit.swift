@@ -7,12 +7,17 @@
 extension SocketRules {
     public static let directoryMode: UInt32 = 0o710
 
-    public static func checkDirectory(_ f: FileFacts?, path: String, user: String, uid: UInt32, group: String,
-                                      gid: UInt32, configDir: String) -> [Finding] {
+    public static func checkDirectory(
+        _ f: FileFacts?, path: String, user: String, uid: UInt32, group: String,
+        gid: UInt32, configDir: String
+    ) -> [Finding] {
         let fix = "install -d -o \(user) -g \(group) -m 0710 \(path)   (borgpull-client -c \(configDir) SETUP does this at boot)"
         guard let f else {
-            return [Finding(.fail, check: "socket.dir", what: "the socket directory does not exist; sshd cannot bind the borg socket",
-                            location: path, expected: "directory \(user):\(group) 0710", actual: "missing", fix: fix)]
+            return [
+                Finding(
+                    .fail, check: "socket.dir", what: "the socket directory does not exist; sshd cannot bind the borg socket",
+                    location: path, expected: "directory \(user):\(group) 0710", actual: "missing", fix: fix)
+            ]
         }
         var problems: [String] = []
         if f.kind != .directory { problems.append("not a directory (\(f.kind.rawValue))") }
@@ -20,13 +25,19 @@ extension SocketRules {
         if f.gid != gid { problems.append("group gid \(f.gid)") }
         if f.mode != directoryMode { problems.append("mode \(FileRules.octal(f.mode))") }
         if problems.isEmpty {
-            return [Finding(.ok, check: "socket.dir", what: "the socket directory has the owner and mode sshd needs",
-                            location: path, expected: "\(user):\(group) 0710", actual: "\(user):\(group) 0710")]
+            return [
+                Finding(
+                    .ok, check: "socket.dir", what: "the socket directory has the owner and mode sshd needs",
+                    location: path, expected: "\(user):\(group) 0710", actual: "\(user):\(group) 0710")
+            ]
         }
         // Writable by group/other lets someone else plant the socket: FAIL. A stricter or
         // differently owned directory breaks the bind or the runner: FAIL too.
-        return [Finding(.fail, check: "socket.dir", what: "the socket directory's owner or mode is wrong", location: path,
-                        expected: "directory \(user):\(group) 0710", actual: problems.joined(separator: ", "), fix: fix)]
+        return [
+            Finding(
+                .fail, check: "socket.dir", what: "the socket directory's owner or mode is wrong", location: path,
+                expected: "directory \(user):\(group) 0710", actual: problems.joined(separator: ", "), fix: fix)
+        ]
     }
 
     /// The live socket (lstat facts), if present, judged by `problem(...)`: a socket, not a
@@ -35,12 +46,18 @@ extension SocketRules {
         let allowed = expectedMode(bindMask: mask)
         let expected = "socket of \(user), mode within \(FileRules.octal(allowed))"
         if let p = problem(f, path: f.path, sshUser: user, sshUID: uid, bindMask: mask) {
-            return [Finding(.fail, check: "socket.file", what: "the file at BACKUP_SOCKET is not sshd's forwarded socket: \(p)",
-                            location: f.path, expected: expected,
-                            actual: "\(f.kind.rawValue), uid \(f.uid), \(FileRules.octal(f.mode))",
-                            fix: "rm -f \(f.path)   (sshd recreates it on the next backup; find out who made it)")]
+            return [
+                Finding(
+                    .fail, check: "socket.file", what: "the file at BACKUP_SOCKET is not sshd's forwarded socket: \(p)",
+                    location: f.path, expected: expected,
+                    actual: "\(f.kind.rawValue), uid \(f.uid), \(FileRules.octal(f.mode))",
+                    fix: "rm -f \(f.path)   (sshd recreates it on the next backup; find out who made it)")
+            ]
         }
-        return [Finding(.ok, check: "socket.file", what: "the forwarded socket has the expected owner and mode",
-                        location: f.path, expected: expected, actual: "socket, uid \(f.uid), \(FileRules.octal(f.mode))")]
+        return [
+            Finding(
+                .ok, check: "socket.file", what: "the forwarded socket has the expected owner and mode",
+                location: f.path, expected: expected, actual: "socket, uid \(f.uid), \(FileRules.octal(f.mode))")
+        ]
     }
 }

@@ -6,8 +6,10 @@ public enum SocketRules {
 
     /// Why the socket at `facts` must not be used (nil: it may be used).
     /// `facts == nil` means lstat found nothing there.
-    public static func problem(_ facts: FileFacts?, path: String, sshUser: String, sshUID: UInt32,
-                               bindMask: UInt32) -> String? {
+    public static func problem(
+        _ facts: FileFacts?, path: String, sshUser: String, sshUID: UInt32,
+        bindMask: UInt32
+    ) -> String? {
         guard let f = facts else {
             return "socket \(path) does not exist: no forwarded connection from the backup server (start `borgpull-server SERVE` or `BACKUP` there)"
         }
@@ -23,7 +25,8 @@ public enum SocketRules {
         }
         let allowed = expectedMode(bindMask: bindMask)
         if f.mode & ~allowed != 0 {
-            return "socket \(path) has mode \(FileRules.octal(f.mode)), wider than \(FileRules.octal(allowed)) allowed by StreamLocalBindMask \(FileRules.octal(bindMask))"
+            return
+                "socket \(path) has mode \(FileRules.octal(f.mode)), wider than \(FileRules.octal(allowed)) allowed by StreamLocalBindMask \(FileRules.octal(bindMask))"
         }
         return nil
     }

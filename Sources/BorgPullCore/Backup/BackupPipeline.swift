@@ -40,8 +40,10 @@ public struct Hook: Sendable, Equatable {
     /// name so far, given to the post hook as BORGPULL_STATUS (what it may have to undo).
     public static func of(_ config: ClientConfig, _ phase: Phase, status: ClientExit? = nil) -> Hook? {
         guard let path = phase == .pre ? config.preHook : config.postHook else { return nil }
-        var env = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
-                   "HOME": "/root", "BORGPULL_PHASE": phase.rawValue, "BORGPULL_CONFIG_DIR": config.directory]
+        var env = [
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+            "HOME": "/root", "BORGPULL_PHASE": phase.rawValue, "BORGPULL_CONFIG_DIR": config.directory
+        ]
         if let status { env["BORGPULL_STATUS"] = status.name }
         return Hook(phase: phase, path: path, timeout: config.hookTimeout, environment: env)
     }
@@ -145,7 +147,9 @@ public enum BackupPipeline {
         var existing: [String] = []
         var missing: [String] = []
         for item in config.paths {
-            if exists(item.value) { existing.append(item.value) } else {
+            if exists(item.value) {
+                existing.append(item.value)
+            } else {
                 missing.append("\(item.value) (\(config.pathsFile):\(item.line)) does not exist")
             }
         }

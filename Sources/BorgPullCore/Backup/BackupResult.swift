@@ -79,8 +79,10 @@ public struct StepResult: Sendable, Codable, Equatable {
     /// `repository-relocated`); absent when borg failed otherwise. The message holds its cause and fix.
     public var cause: BorgAbort?
 
-    public init(name: BackupStep, status: StepStatus, rc: Int32? = nil, signal: Int32? = nil, message: String, seconds: Double = 0,
-                cause: BorgAbort? = nil) {
+    public init(
+        name: BackupStep, status: StepStatus, rc: Int32? = nil, signal: Int32? = nil, message: String, seconds: Double = 0,
+        cause: BorgAbort? = nil
+    ) {
         self.name = name
         self.status = status
         self.rc = rc
@@ -92,8 +94,10 @@ public struct StepResult: Sendable, Codable, Equatable {
 
     /// The step status for a borg process that ended with `outcome`; `abort` is what
     /// `BorgAbort.match` found in borg's stderr (its cause and fix go into the message).
-    public static func borg(_ name: BackupStep, outcome: BorgOutcome, interrupted: Bool, seconds: Double, detail: String,
-                            abort: BorgAbort? = nil) -> StepResult {
+    public static func borg(
+        _ name: BackupStep, outcome: BorgOutcome, interrupted: Bool, seconds: Double, detail: String,
+        abort: BorgAbort? = nil
+    ) -> StepResult {
         switch outcome {
         case .success:
             return StepResult(name: name, status: .ok, rc: 0, message: "borg \(name) ok", seconds: seconds)
@@ -101,15 +105,18 @@ public struct StepResult: Sendable, Codable, Equatable {
             return StepResult(name: name, status: .warning, rc: rc, message: "borg \(name) finished with warnings (rc \(rc))\(detail)", seconds: seconds)
         case .error(let rc):
             if let a = abort, !interrupted {
-                return StepResult(name: name, status: .failed, rc: rc,
-                                  message: "borg \(name) failed (rc \(rc), \(a.rawValue)): \(a.cause); fix: \(a.fix)\(detail)",
-                                  seconds: seconds, cause: a)
+                return StepResult(
+                    name: name, status: .failed, rc: rc,
+                    message: "borg \(name) failed (rc \(rc), \(a.rawValue)): \(a.cause); fix: \(a.fix)\(detail)",
+                    seconds: seconds, cause: a)
             }
-            return StepResult(name: name, status: interrupted ? .interrupted : .failed, rc: rc,
-                              message: "borg \(name) failed (rc \(rc))\(detail)", seconds: seconds)
+            return StepResult(
+                name: name, status: interrupted ? .interrupted : .failed, rc: rc,
+                message: "borg \(name) failed (rc \(rc))\(detail)", seconds: seconds)
         case .signaled(let s):
-            return StepResult(name: name, status: interrupted ? .interrupted : .failed, signal: s,
-                              message: "borg \(name) was killed by signal \(s)\(detail)", seconds: seconds)
+            return StepResult(
+                name: name, status: interrupted ? .interrupted : .failed, signal: s,
+                message: "borg \(name) was killed by signal \(s)\(detail)", seconds: seconds)
         }
     }
 }
@@ -178,8 +185,10 @@ public struct BackupRecord: Sendable, Codable, Equatable {
         }
     }
 
-    public init(host: String, started: String, finished: String, status: Status, archive: String?, repository: String,
-                steps: [StepResult], stats: ArchiveStats?, warnings: [String]) {
+    public init(
+        host: String, started: String, finished: String, status: Status, archive: String?, repository: String,
+        steps: [StepResult], stats: ArchiveStats?, warnings: [String]
+    ) {
         self.host = host
         self.started = started
         self.finished = finished
@@ -196,9 +205,11 @@ public struct BackupRecord: Sendable, Codable, Equatable {
         var lines = ["BACKUP \(status.name) (exit \(status.code)): \(status.message)"]
         if let archive { lines.append("  archive: \(archive)") }
         if let s = stats {
-            let parts = [s.files.map { "\($0) files" }, s.originalSize.map { "original \(ByteCount.format($0))" },
-                         s.compressedSize.map { "compressed \(ByteCount.format($0))" },
-                         s.deduplicatedSize.map { "deduplicated \(ByteCount.format($0))" }].compactMap { $0 }
+            let parts = [
+                s.files.map { "\($0) files" }, s.originalSize.map { "original \(ByteCount.format($0))" },
+                s.compressedSize.map { "compressed \(ByteCount.format($0))" },
+                s.deduplicatedSize.map { "deduplicated \(ByteCount.format($0))" }
+            ].compactMap { $0 }
             lines.append("  stats: " + parts.joined(separator: ", "))
         }
         for s in steps { lines.append("  \(s.name.rawValue.padding(9)) \(s.status.rawValue.padding(11)) \(s.message)") }

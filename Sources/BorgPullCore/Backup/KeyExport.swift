@@ -5,9 +5,9 @@
 // keys live in the repository, so the server must be in SERVE), README "Key escrow".
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// The record of the last key export: when, where to, which format, of which repository.
@@ -67,23 +67,29 @@ public enum KeyExport {
     /// repository; WARN when none was recorded, the record is unreadable, or it is of another
     /// BORG_REPO.
     /// - Parameter recordText: the record file's text; nil when it does not exist.
-    public static func finding(recordText: String?, recordPath: String, repository: String, configDirectory: String,
-                               host: String) -> Finding {
+    public static func finding(
+        recordText: String?, recordPath: String, repository: String, configDirectory: String,
+        host: String
+    ) -> Finding {
         let fix = fix(configDirectory: configDirectory, host: host)
         let what = "the repository key was exported for escrow (without it and the passphrase an encrypted repository cannot be read once this client is gone)"
         guard let text = recordText else {
-            return Finding(.warn, check: "key.export", what: "no key export was made on this client (borgpull-client key-export)",
-                           location: recordPath, expected: "a key export of \(repository)", actual: "none recorded", fix: fix)
+            return Finding(
+                .warn, check: "key.export", what: "no key export was made on this client (borgpull-client key-export)",
+                location: recordPath, expected: "a key export of \(repository)", actual: "none recorded", fix: fix)
         }
         guard let r = KeyExportRecord.parse(text) else {
-            return Finding(.warn, check: "key.export", what: "the record of the last key export cannot be read",
-                           location: recordPath, expected: "a key-export record (JSON, version 1)", actual: "unreadable", fix: fix)
+            return Finding(
+                .warn, check: "key.export", what: "the record of the last key export cannot be read",
+                location: recordPath, expected: "a key-export record (JSON, version 1)", actual: "unreadable", fix: fix)
         }
         guard r.repository == repository else {
-            return Finding(.warn, check: "key.export", what: "the last key export (\(r.exported)) was of another repository",
-                           location: recordPath, expected: repository, actual: r.repository, fix: fix)
+            return Finding(
+                .warn, check: "key.export", what: "the last key export (\(r.exported)) was of another repository",
+                location: recordPath, expected: repository, actual: r.repository, fix: fix)
         }
-        return Finding(.ok, check: "key.export", what: what, location: recordPath, expected: "a key export of \(repository)",
-                       actual: "\(r.format) export to \(r.file) at \(r.exported)")
+        return Finding(
+            .ok, check: "key.export", what: what, location: recordPath, expected: "a key export of \(repository)",
+            actual: "\(r.format) export to \(r.file) at \(r.exported)")
     }
 }

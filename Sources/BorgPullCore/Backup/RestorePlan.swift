@@ -5,9 +5,9 @@
 // Sources: borg 1.2 usage `borg extract`, "Logging" (--log-json), `borg list --short`.
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What the admin asked for on the command line.
@@ -21,8 +21,10 @@ public struct RestoreRequest: Equatable, Sendable {
     public var force: Bool
     public var paths: [String]
 
-    public init(archive: String? = nil, latest: Bool = false, anyHost: Bool = false, to: String? = nil,
-                inPlace: Bool = false, dryRun: Bool = false, force: Bool = false, paths: [String] = []) {
+    public init(
+        archive: String? = nil, latest: Bool = false, anyHost: Bool = false, to: String? = nil,
+        inPlace: Bool = false, dryRun: Bool = false, force: Bool = false, paths: [String] = []
+    ) {
         self.archive = archive
         self.latest = latest
         self.anyHost = anyHost
@@ -73,7 +75,8 @@ public struct RestorePlan: Equatable, Sendable {
     public static func borgPath(_ p: String) throws(RestoreError) -> String {
         let parts = p.split(separator: "/", omittingEmptySubsequences: true)
         if parts.isEmpty {
-            throw RestoreError("PATH `\(p)` names the root, not a path in the archive", fix: "give paths such as etc/hosts, or none for the whole archive (with --to)")
+            throw RestoreError(
+                "PATH `\(p)` names the root, not a path in the archive", fix: "give paths such as etc/hosts, or none for the whole archive (with --to)")
         }
         if parts.contains(where: { $0 == ".." || $0 == "." }) {
             throw RestoreError("PATH `\(p)` contains . or ..", fix: "give the path as the archive stores it, e.g. home/alice/notes.txt")
@@ -103,10 +106,14 @@ public struct RestorePlan: Equatable, Sendable {
     ///   - stamp: a unique suffix for the default target (time and pid).
     /// - Throws: `RestoreError` for a missing or foreign archive, an in-place restore without
     ///   PATHs, --to together with --in-place, a relative --to, or bad PATHs.
-    public static func decide(_ r: RestoreRequest, archives: [String], stateDirectory: String, prefix: String,
-                              stamp: String) throws(RestoreError) -> RestorePlan {
+    public static func decide(
+        _ r: RestoreRequest, archives: [String], stateDirectory: String, prefix: String,
+        stamp: String
+    ) throws(RestoreError) -> RestorePlan {
         if r.latest == (r.archive != nil) {
-            throw RestoreError("give exactly one of --archive NAME and --latest", fix: "borgpull-client restore --latest --to DIR PATH..., or --archive NAME (borgpull-client borg list)")
+            throw RestoreError(
+                "give exactly one of --archive NAME and --latest",
+                fix: "borgpull-client restore --latest --to DIR PATH..., or --archive NAME (borgpull-client borg list)")
         }
         if r.inPlace && r.to != nil {
             throw RestoreError("--to and --in-place exclude each other", fix: "drop one of them")
@@ -114,7 +121,9 @@ public struct RestorePlan: Equatable, Sendable {
         var paths: [String] = []
         for p in r.paths { paths.append(try borgPath(p)) }
         if r.inPlace && paths.isEmpty {
-            throw RestoreError("--in-place without PATHs would overwrite the whole machine with the archive", fix: "name the paths to put back, e.g. restore --latest --in-place /etc/hosts")
+            throw RestoreError(
+                "--in-place without PATHs would overwrite the whole machine with the archive",
+                fix: "name the paths to put back, e.g. restore --latest --in-place /etc/hosts")
         }
         let archive: String
         if let name = r.archive {
@@ -122,14 +131,17 @@ public struct RestorePlan: Equatable, Sendable {
                 throw RestoreError("no archive `\(name)` in the repository", fix: "pick one from `borgpull-client borg list --short`, or use --latest")
             }
             if !isOwnArchive(name, prefix: prefix) && !r.anyHost {
-                throw RestoreError("archive `\(name)` is not this host's (ARCHIVE_PREFIX=\(prefix) makes \(prefix)-<timestamp>)",
-                                   fix: "add --any-host to restore another host's archive on purpose")
+                throw RestoreError(
+                    "archive `\(name)` is not this host's (ARCHIVE_PREFIX=\(prefix) makes \(prefix)-<timestamp>)",
+                    fix: "add --any-host to restore another host's archive on purpose")
             }
             archive = name
         } else {
             // Names sort as times: PREFIX-YYYY-MM-DDTHH:MM:SS. Checkpoints are not complete archives.
             guard let newest = archives.filter({ isOwnArchive($0, prefix: prefix) && !$0.contains(".checkpoint") }).max() else {
-                throw RestoreError("the repository has no archive of this host (\(prefix)-<timestamp>)", fix: "check ARCHIVE_PREFIX in borg_env, or give --archive NAME --any-host")
+                throw RestoreError(
+                    "the repository has no archive of this host (\(prefix)-<timestamp>)",
+                    fix: "check ARCHIVE_PREFIX in borg_env, or give --archive NAME --any-host")
             }
             archive = newest
         }
@@ -163,12 +175,15 @@ public struct RestorePlan: Equatable, Sendable {
         case .other:
             throw RestoreError("the target \(target) exists and is not a directory", fix: "choose another --to, or move it away")
         case .nonEmptyDirectory where !force:
-            throw RestoreError("the target \(target) already contains files; a restore never merges silently", fix: "choose an empty or new directory, or add --force to merge")
+            throw RestoreError(
+                "the target \(target) already contains files; a restore never merges silently", fix: "choose an empty or new directory, or add --force to merge"
+            )
         default: break
         }
         for p in paths where target == "/" + p || target.hasPrefix("/" + p + "/") {
             if !force {
-                throw RestoreError("the target \(target) lies inside /\(p), which this restore selects", fix: "restore to a directory outside /\(p), or add --force")
+                throw RestoreError(
+                    "the target \(target) lies inside /\(p), which this restore selects", fix: "restore to a directory outside /\(p), or add --force")
             }
         }
     }
@@ -184,8 +199,9 @@ public struct RestorePlan: Equatable, Sendable {
             var parts = p.split(separator: "/").dropLast()
             while !parts.isEmpty && !isDirectory("/" + parts.joined(separator: "/")) { parts = parts.dropLast() }
             if parts.isEmpty {
-                throw RestoreError("/\(p) lies directly below /, so an in-place restore would need write access to all of /",
-                                   fix: "restore the paths inside it (e.g. /\(p)/...), or restore --to a directory and move it")
+                throw RestoreError(
+                    "/\(p) lies directly below /, so an in-place restore would need write access to all of /",
+                    fix: "restore the paths inside it (e.g. /\(p)/...), or restore --to a directory and move it")
             }
             let d = "/" + parts.joined(separator: "/")
             if !dirs.contains(d) { dirs.append(d) }
@@ -263,8 +279,10 @@ public struct RestoreRecord: Codable, Equatable, Sendable {
     public var failed: Int
     public var status: Status
 
-    public init(host: String, started: String, finished: String, archive: String?, target: String?, inPlace: Bool,
-                dryRun: Bool, restored: Int, failed: Int, status: ClientExit, message: String) {
+    public init(
+        host: String, started: String, finished: String, archive: String?, target: String?, inPlace: Bool,
+        dryRun: Bool, restored: Int, failed: Int, status: ClientExit, message: String
+    ) {
         self.host = host
         self.started = started
         self.finished = finished

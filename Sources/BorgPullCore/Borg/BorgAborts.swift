@@ -67,7 +67,8 @@ public enum BorgAbort: String, Sendable, Codable, CaseIterable {
     public var cause: String {
         switch self {
         case .repositoryRelocated:
-            return "borg remembers the repository under its BORG_REPO URL and refuses a different one: BORG_REPO (its host label or path) changed since the last backup"
+            return
+                "borg remembers the repository under its BORG_REPO URL and refuses a different one: BORG_REPO (its host label or path) changed since the last backup"
         case .passphraseWrong:
             return "the passphrase does not open the repository key"
         case .repositoryMissing:
@@ -77,7 +78,8 @@ public enum BorgAbort: String, Sendable, Codable, CaseIterable {
         case .lockTimeout:
             return "another borg process (a BACKUP, or the server's COMPACT/CHECK) held the repository lock for longer than LOCK_WAIT"
         case .cacheNewerThanRepository:
-            return "the repository is older than what this client saw last time: it was rolled back or replaced (after an append-only rollback this is expected; otherwise treat it as an attack)"
+            return
+                "the repository is older than what this client saw last time: it was rolled back or replaced (after an append-only rollback this is expected; otherwise treat it as an attack)"
         case .unknownUnencryptedRepository:
             return "the repository is unencrypted and this client has never used it, so borg refuses it"
         case .connectionClosed:
@@ -89,7 +91,8 @@ public enum BorgAbort: String, Sendable, Codable, CaseIterable {
     public var fix: String {
         switch self {
         case .repositoryRelocated:
-            return "restore the previous BORG_REPO in borg_env; if the change is meant, add `export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes` to borg_env for one BACKUP, then remove the line"
+            return
+                "restore the previous BORG_REPO in borg_env; if the change is meant, add `export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes` to borg_env for one BACKUP, then remove the line"
         case .passphraseWrong:
             return "put the repository's passphrase into BORG_PASSPHRASE or PASSPHRASE_FILE (borg_env); check it with: borgpull-client borg info"
         case .repositoryMissing:
@@ -97,11 +100,14 @@ public enum BorgAbort: String, Sendable, Codable, CaseIterable {
         case .repositoryPathNotAllowed:
             return "set the path of BORG_REPO in borg_env to the server's REPO_DIR (borgpull-check --server-config on the server shows it)"
         case .lockTimeout:
-            return "run BACKUP again later, or raise LOCK_WAIT in borg_env; if nothing runs, the server can remove a stale lock with: borg break-lock REPO_DIR (as LOCAL_USER)"
+            return
+                "run BACKUP again later, or raise LOCK_WAIT in borg_env; if nothing runs, the server can remove a stale lock with: borg break-lock REPO_DIR (as LOCAL_USER)"
         case .cacheNewerThanRepository:
-            return "if the server's admin rolled the repository back on purpose, remove this repository's entries under STATE_DIR/borg/.config/borg/security and STATE_DIR/borg/.cache/borg on the client, then run BACKUP; if not, stop and compare the repository with the server's copy"
+            return
+                "if the server's admin rolled the repository back on purpose, remove this repository's entries under STATE_DIR/borg/.config/borg/security and STATE_DIR/borg/.cache/borg on the client, then run BACKUP; if not, stop and compare the repository with the server's copy"
         case .unknownUnencryptedRepository:
-            return "if the unencrypted repository is meant, add `export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes` to borg_env for one BACKUP, then remove the line; better: a new repository with borg init --encryption=repokey-blake2"
+            return
+                "if the unencrypted repository is meant, add `export BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes` to borg_env for one BACKUP, then remove the line; better: a new repository with borg init --encryption=repokey-blake2"
         case .connectionClosed:
             return "on the server: journalctl -u borgpull-server@CLIENT shows why borg serve ended; check REPO_DIR and BORG_SERVE_OPTIONS"
         }

@@ -27,8 +27,10 @@ public struct BorgCommands: Sendable {
     /// Set when AF_INET is blocked, so borg's stale-lock detection still has a stable host id.
     public var hostID: String?
 
-    public init(config: ClientConfig, relayCommand: [String], baseDirectory: String, hostID: String? = nil,
-                profile: BorgProfile = .borg1) {
+    public init(
+        config: ClientConfig, relayCommand: [String], baseDirectory: String, hostID: String? = nil,
+        profile: BorgProfile = .borg1
+    ) {
         self.config = config
         self.profile = profile
         self.relayCommand = relayCommand

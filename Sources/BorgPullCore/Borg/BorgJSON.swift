@@ -1,7 +1,7 @@
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// borg's `create --json` output (borg 1.2 docs, "JSON output": `{"archive": {"name", "stats"}, ...}`).

@@ -24,8 +24,10 @@ public enum BorgPatterns {
     public static func check(_ text: String, file: String, kind: Kind) -> [Finding] {
         var out: [Finding] = []
         var fallback = kind == .patterns ? "sh" : "fm"
-        let cmdChars: [Character: String] = ["-": "exclude", "!": "exclude-norecurse", "+": "include",
-                                             "R": "root", "r": "root", "P": "style", "p": "style"]
+        let cmdChars: [Character: String] = [
+            "-": "exclude", "!": "exclude-norecurse", "+": "include",
+            "R": "root", "r": "root", "P": "style", "p": "style"
+        ]
         var lines = 0
         for (i, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = String(raw).trimmingBlanks()
@@ -33,18 +35,23 @@ public enum BorgPatterns {
             lines += 1
             let loc = "\(file):\(i + 1)"
             func fail(_ what: String, expected: String, fix: String) {
-                out.append(Finding(.fail, check: "patterns.syntax", what: what, location: loc,
-                                   expected: expected, actual: line, fix: fix))
+                out.append(
+                    Finding(
+                        .fail, check: "patterns.syntax", what: what, location: loc,
+                        expected: expected, actual: line, fix: fix))
             }
             func warn(_ what: String, expected: String, fix: String) {
-                out.append(Finding(.warn, check: "patterns.syntax", what: what, location: loc,
-                                   expected: expected, actual: line, fix: fix))
+                out.append(
+                    Finding(
+                        .warn, check: "patterns.syntax", what: what, location: loc,
+                        expected: expected, actual: line, fix: fix))
             }
             var pattern = line
             if kind == .patterns {
                 guard let first = line.first, let cmd = cmdChars[first] else {
-                    fail("a pattern-file line must start with R, P, +, - or !", expected: "e.g. `- sh:/home/*/.cache`",
-                         fix: "prefix the line with - (exclude) or + (include), or move plain excludes to borg_excludes")
+                    fail(
+                        "a pattern-file line must start with R, P, +, - or !", expected: "e.g. `- sh:/home/*/.cache`",
+                        fix: "prefix the line with - (exclude) or + (include), or move plain excludes to borg_excludes")
                     continue
                 }
                 let rest = String(line.dropFirst()).trimmingBlanks()
@@ -53,23 +60,28 @@ public enum BorgPatterns {
                     continue
                 }
                 if cmd == "style" {
-                    if styles.contains(rest) { fallback = rest } else {
-                        fail("unknown pattern style `\(rest)`", expected: "one of fm, sh, re, pp, pf",
-                             fix: "write e.g. `P sh`")
+                    if styles.contains(rest) {
+                        fallback = rest
+                    } else {
+                        fail(
+                            "unknown pattern style `\(rest)`", expected: "one of fm, sh, re, pp, pf",
+                            fix: "write e.g. `P sh`")
                     }
                     continue
                 }
                 if cmd == "root" {
                     if !rest.hasPrefix("/") {
-                        warn("root path `\(rest)` is relative; borg resolves it against its working directory",
-                             expected: "an absolute path", fix: "write `R /\(rest)`")
+                        warn(
+                            "root path `\(rest)` is relative; borg resolves it against its working directory",
+                            expected: "an absolute path", fix: "write `R /\(rest)`")
                     }
                     continue
                 }
                 pattern = rest
             } else if let f = line.first, "+-!".contains(f), line.dropFirst().first == " " {
-                warn("this looks like a patterns-file line, but in an exclude file it is a literal pattern",
-                     expected: "a pattern such as `/home/*/.cache`", fix: "move it to borg_patterns or drop the `\(f) ` prefix")
+                warn(
+                    "this looks like a patterns-file line, but in an exclude file it is a literal pattern",
+                    expected: "a pattern such as `/home/*/.cache`", fix: "move it to borg_patterns or drop the `\(f) ` prefix")
             }
             // Style prefix.
             var style = fallback
@@ -78,8 +90,9 @@ public enum BorgPatterns {
             if p.count > 2, p[2] == ":", p[0].isASCII, p[1].isASCII, p[0].isLetter || p[0].isNumber, p[1].isLetter || p[1].isNumber {
                 let s = String(p[0...1])
                 guard styles.contains(s) else {
-                    fail("unknown pattern style `\(s):` (borg stops with \"Unknown pattern style\")",
-                         expected: "fm:, sh:, re:, pp: or pf:", fix: "use one of the five styles, e.g. `sh:\(String(p[3...]))`")
+                    fail(
+                        "unknown pattern style `\(s):` (borg stops with \"Unknown pattern style\")",
+                        expected: "fm:, sh:, re:, pp: or pf:", fix: "use one of the five styles, e.g. `sh:\(String(p[3...]))`")
                     continue
                 }
                 style = s
@@ -91,9 +104,10 @@ public enum BorgPatterns {
             }
             if style == "re" {
                 do { _ = try Regex(body) } catch {
-                    fail("the regular expression does not compile, so borg refuses the pattern file",
-                         expected: "a valid regular expression (borg help patterns, re:)",
-                         fix: "fix the expression, or escape metacharacters with \\")
+                    fail(
+                        "the regular expression does not compile, so borg refuses the pattern file",
+                        expected: "a valid regular expression (borg help patterns, re:)",
+                        fix: "fix the expression, or escape metacharacters with \\")
                     continue
                 }
                 // borg 1.2 and later match paths without the leading slash (`home/u/.cache`) and
@@ -101,18 +115,23 @@ public enum BorgPatterns {
                 // `^/` can never match (measured with borg 1.2.4 and 1.4.5, create --dry-run --list).
                 for anchor in ["^/", "^\\/"] where body.hasPrefix(anchor) {
                     let corrected = String(line.dropLast(body.count)) + "^" + body.dropFirst(anchor.count)
-                    out.append(Finding(.warn, check: "patterns.anchor",
-                                       what: "this re: pattern never matches: borg matches paths without their leading slash, and strips it only from fm:, sh:, pp: and pf: patterns",
-                                       location: loc, expected: "the pattern without the slash after ^", actual: line,
-                                       fix: "write the line as: \(corrected)"))
+                    out.append(
+                        Finding(
+                            .warn, check: "patterns.anchor",
+                            what:
+                                "this re: pattern never matches: borg matches paths without their leading slash, and strips it only from fm:, sh:, pp: and pf: patterns",
+                            location: loc, expected: "the pattern without the slash after ^", actual: line,
+                            fix: "write the line as: \(corrected)"))
                     break
                 }
             }
         }
         if !out.contains(where: { $0.severity == .fail }) {
-            out.append(Finding(.ok, check: "patterns.syntax", what: "borg can read the pattern file", location: file,
-                               expected: "valid \(kind == .patterns ? "--patterns-from" : "--exclude-from") syntax",
-                               actual: "\(lines) pattern line(s)"))
+            out.append(
+                Finding(
+                    .ok, check: "patterns.syntax", what: "borg can read the pattern file", location: file,
+                    expected: "valid \(kind == .patterns ? "--patterns-from" : "--exclude-from") syntax",
+                    actual: "\(lines) pattern line(s)"))
         }
         return out
     }
@@ -152,24 +171,33 @@ public enum BorgVersion {
     public static func check(_ output: String, binary: String) -> Finding {
         let location = "\(binary) --version"
         guard let v = parse(output) else {
-            return Finding(.fail, check: "borg.version", what: "cannot read borg's version", location: location,
-                           expected: "borg 1.2.x or 1.4.x", actual: output.trimmingBlanks().isEmpty ? "(no output)" : output.trimmingBlanks(),
-                           fix: "apt-get install borgbackup  (or set BORG_BINARY)")
+            return Finding(
+                .fail, check: "borg.version", what: "cannot read borg's version", location: location,
+                expected: "borg 1.2.x or 1.4.x", actual: output.trimmingBlanks().isEmpty ? "(no output)" : output.trimmingBlanks(),
+                fix: "apt-get install borgbackup  (or set BORG_BINARY)")
         }
         if v.major == 1 && v.minor == 2 && v.patch < cveFixedPatch {
-            return Finding(.warn, check: "borg.version",
-                           what: "borg \(v.text) is affected by CVE-2023-36811 (archive spoofing: someone who can write to the repository can make borg accept a forged archive; fixed in 1.2.5)",
-                           location: location, expected: "1.2.5 or later, or 1.4.x", actual: v.text,
-                           fix: "echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list && apt-get update && apt-get install -t bookworm-backports borgbackup  (1.2.8; or borg 1.4.x with BORG_BINARY); then once per repository, as borg's 1.2.5 upgrade notes say: borg upgrade --check-archives-tam, and borg upgrade --archives-tam if it reports archives without TAM")
+            return Finding(
+                .warn, check: "borg.version",
+                what:
+                    "borg \(v.text) is affected by CVE-2023-36811 (archive spoofing: someone who can write to the repository can make borg accept a forged archive; fixed in 1.2.5)",
+                location: location, expected: "1.2.5 or later, or 1.4.x", actual: v.text,
+                fix:
+                    "echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/backports.list && apt-get update && apt-get install -t bookworm-backports borgbackup  (1.2.8; or borg 1.4.x with BORG_BINARY); then once per repository, as borg's 1.2.5 upgrade notes say: borg upgrade --check-archives-tam, and borg upgrade --archives-tam if it reports archives without TAM"
+            )
         }
         if v.major == 1 && (v.minor == 2 || v.minor == 4) {
-            return Finding(.ok, check: "borg.version", what: "borg version is supported", location: location,
-                           expected: "1.2.5 or later, or 1.4.x", actual: v.text)
+            return Finding(
+                .ok, check: "borg.version", what: "borg version is supported", location: location,
+                expected: "1.2.5 or later, or 1.4.x", actual: v.text)
         }
-        let why = v.major >= 2 ? "borg 2 has no --append-only and new repository URLs; borgpull speaks the 1.x protocol"
-                               : "borgpull needs borg 1.2 or 1.4"
-        return Finding(.fail, check: "borg.version", what: "unsupported borg version: \(why)", location: location,
-                       expected: "1.2.x or 1.4.x", actual: v.text,
-                       fix: "apt-get install borgbackup  (Debian 12 ships 1.2; or pip install 'borgbackup>=1.4,<2' and set BORG_BINARY)")
+        let why =
+            v.major >= 2
+            ? "borg 2 has no --append-only and new repository URLs; borgpull speaks the 1.x protocol"
+            : "borgpull needs borg 1.2 or 1.4"
+        return Finding(
+            .fail, check: "borg.version", what: "unsupported borg version: \(why)", location: location,
+            expected: "1.2.x or 1.4.x", actual: v.text,
+            fix: "apt-get install borgbackup  (Debian 12 ships 1.2; or pip install 'borgbackup>=1.4,<2' and set BORG_BINARY)")
     }
 }

@@ -24,20 +24,20 @@ public enum PassthroughRules {
     public static let commands: Set<String> = [
         "benchmark", "break-lock", "check", "compact", "config", "create", "debug", "delete", "diff", "export-tar",
         "extract", "help", "import-tar", "info", "init", "key", "list", "mount", "prune", "recreate", "rename",
-        "serve", "umount", "upgrade", "with-lock", "transfer", "version",
+        "serve", "umount", "upgrade", "with-lock", "transfer", "version"
     ]
 
     /// Options of `borg extract` and the common options that take a separate value word.
     static let optionsWithValue: Set<String> = [
         "-e", "--exclude", "--exclude-from", "--pattern", "--patterns-from", "--strip-components",
         "--lock-wait", "--remote-path", "--umask", "--rsh", "--upload-ratelimit", "--upload-buffer",
-        "--debug-topic", "--debug-profile", "--remote-ratelimit", "--remote-buffer",
+        "--debug-topic", "--debug-profile", "--remote-ratelimit", "--remote-buffer"
     ]
 
     /// borg's common options that take no value: an exact one of these is never an abbreviation.
     static let optionsWithoutValue: Set<String> = [
         "--critical", "--error", "--warning", "--info", "--verbose", "--debug", "--progress", "--iec", "--log-json",
-        "--bypass-lock", "--show-version", "--show-rc", "--consider-part-files", "--help", "--version",
+        "--bypass-lock", "--show-version", "--show-rc", "--consider-part-files", "--help", "--version"
     ]
 
     /// Whether `a` takes the next word as its value, as borg's argparse reads it.
@@ -75,23 +75,28 @@ public enum PassthroughRules {
     ///   - configDirectory: for the suggested command's `-c DIR`.
     public static func decide(_ args: [String], workingDirectory: String, configDirectory: String) -> Decision {
         if args.first == "--unsandboxed" {
-            return .refuse(problem: "--unsandboxed was removed: borg never runs as root outside a sandbox",
-                           fix: "restore with owners and modes: borgpull-client -c \(configDirectory) restore --archive NAME --to DIR [PATH...] (or --latest; README, \"Restore\"); the key: borgpull-client key-export FILE")
+            return .refuse(
+                problem: "--unsandboxed was removed: borg never runs as root outside a sandbox",
+                fix:
+                    "restore with owners and modes: borgpull-client -c \(configDirectory) restore --archive NAME --to DIR [PATH...] (or --latest; README, \"Restore\"); the key: borgpull-client key-export FILE"
+            )
         }
         guard let (name, index) = command(args) else { return .run(writesWorkingDirectory: false) }
         let rest = Array(args[(index + 1)...])
         switch name {
         case "extract":
             if rest.contains("--stdout") { return .run(writesWorkingDirectory: false) }
-            return .refuse(problem: "borg extract is not run through `borgpull-client borg`: it would restore as the runner, losing owners, modes and ACLs",
-                           fix: restoreEquivalent(rest, workingDirectory: workingDirectory, configDirectory: configDirectory))
+            return .refuse(
+                problem: "borg extract is not run through `borgpull-client borg`: it would restore as the runner, losing owners, modes and ACLs",
+                fix: restoreEquivalent(rest, workingDirectory: workingDirectory, configDirectory: configDirectory))
         case "key" where rest.first == "export":
             let words = rest.dropFirst()
             let paper = words.contains("--paper")
             let file = words.filter { !$0.hasPrefix("-") && !$0.contains("::") && !$0.hasPrefix("ssh://") }.last
             let target = file.map { $0.hasPrefix("/") ? $0 : workingDirectory + "/" + $0 } ?? "FILE"
-            return .refuse(problem: "borg key export is not run through `borgpull-client borg`: the key file would be written by the runner and not recorded",
-                           fix: "borgpull-client -c \(configDirectory) key-export\(paper ? " --paper" : "") \(ShellQuote.quote(target))")
+            return .refuse(
+                problem: "borg key export is not run through `borgpull-client borg`: the key file would be written by the runner and not recorded",
+                fix: "borgpull-client -c \(configDirectory) key-export\(paper ? " --paper" : "") \(ShellQuote.quote(target))")
         case "export-tar":
             return .run(writesWorkingDirectory: true)
         default:
@@ -114,10 +119,14 @@ public enum PassthroughRules {
             if !afterDashDash && a == "--" { afterDashDash = true; continue }
             if !afterDashDash && a.hasPrefix("-") {
                 let name = a.split(separator: "=", maxSplits: 1).first.map(String.init) ?? a
-                if let f = carriedOver[name] { if !flags.contains(f) { flags.append(f) } }
-                else if outputOnly.contains(name) { }
-                else if optionsWithValue.contains(a) && i < rest.count { dropped.append("\(a) \(rest[i])"); i += 1 }
-                else { dropped.append(a) }
+                if let f = carriedOver[name] {
+                    if !flags.contains(f) { flags.append(f) }
+                } else if outputOnly.contains(name) {
+                } else if optionsWithValue.contains(a) && i < rest.count {
+                    dropped.append("\(a) \(rest[i])"); i += 1
+                } else {
+                    dropped.append(a)
+                }
                 continue
             }
             if archive == nil, let r = a.firstRange(of: "::") {
@@ -130,8 +139,11 @@ public enum PassthroughRules {
         words += archive.map { ["--archive", $0.isEmpty ? "NAME" : $0] } ?? ["--latest"]
         words += ["--to", workingDirectory == "/" ? "DIR" : workingDirectory]
         words += flags
-        let command = words.map(ShellQuote.quote).joined(separator: " ")
+        let command =
+            words.map(ShellQuote.quote).joined(separator: " ")
             + (paths.isEmpty ? "" : " " + paths.map(ShellQuote.quote).joined(separator: " "))
-        return command + (dropped.isEmpty ? "" : " (not carried over: \(dropped.joined(separator: " ")); restore keeps borg's paths below DIR, move what you need from there)")
+        return command
+            + (dropped.isEmpty
+                ? "" : " (not carried over: \(dropped.joined(separator: " ")); restore keeps borg's paths below DIR, move what you need from there)")
     }
 }

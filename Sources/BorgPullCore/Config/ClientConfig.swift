@@ -26,8 +26,10 @@ public struct ClientConfigInput: Sendable {
     /// The installation the defaults come from (SECCOMP_POLICY).
     public var layout: InstallLayout
 
-    public init(directory: String, texts: [ClientFile: String], hookExecutable: [ClientFile: Bool],
-                layout: InstallLayout = .packaged) {
+    public init(
+        directory: String, texts: [ClientFile: String], hookExecutable: [ClientFile: Bool],
+        layout: InstallLayout = .packaged
+    ) {
         self.directory = directory
         self.texts = texts
         self.hookExecutable = hookExecutable
@@ -133,7 +135,7 @@ public struct ClientConfig: Sendable {
         "BORG_REPO", "BORG_PASSPHRASE", "PASSPHRASE_FILE", "BORG_PASSCOMMAND", "BACKUP_SOCKET",
         "BORG_RSH", "BORG_BACKUP_USER", "BORG_BACKUP_GROUP", "RUNNER_USER", "STREAM_LOCAL_BIND_MASK",
         "ARCHIVE_PREFIX", "LOCK_WAIT", "HOOK_TIMEOUT", "MISSING_PATHS", "STATE_DIR", "RESULT_FILE",
-        "BORG_BINARY", "SECCOMP_POLICY", "SECCOMP_RESTORE_POLICY", "LANDLOCK",
+        "BORG_BINARY", "SECCOMP_POLICY", "SECCOMP_RESTORE_POLICY", "LANDLOCK"
     ]).union(retentionKeys.map(\.key))
 
     /// `KEEP_*` keys and their borg options; defaults 7 daily, 4 weekly, 6 monthly.
@@ -141,7 +143,7 @@ public struct ClientConfig: Sendable {
         ("KEEP_WITHIN", "keep-within", nil), ("KEEP_LAST", "keep-last", nil),
         ("KEEP_MINUTELY", "keep-minutely", nil), ("KEEP_HOURLY", "keep-hourly", nil),
         ("KEEP_DAILY", "keep-daily", "7"), ("KEEP_WEEKLY", "keep-weekly", "4"),
-        ("KEEP_MONTHLY", "keep-monthly", "6"), ("KEEP_YEARLY", "keep-yearly", nil),
+        ("KEEP_MONTHLY", "keep-monthly", "6"), ("KEEP_YEARLY", "keep-yearly", nil)
     ]
 
     /// borg's own directory variables (borg docs, "Environment Variables": directories): borgpull
@@ -151,45 +153,50 @@ public struct ClientConfig: Sendable {
     /// `BORG_*` keys the helper manages itself; they are never passed through.
     public static let managedBorgKeys: Set<String> = [
         "BORG_REPO", "BORG_PASSPHRASE", "BORG_PASSPHRASE_FD", "BORG_PASSCOMMAND", "BORG_RSH",
-        "BORG_BACKUP_USER", "BORG_BACKUP_GROUP", "BORG_BINARY", "BORG_BASE_DIR", "BORG_HOST_ID",
+        "BORG_BACKUP_USER", "BORG_BACKUP_GROUP", "BORG_BINARY", "BORG_BASE_DIR", "BORG_HOST_ID"
     ]
 
     /// Builds and validates the configuration.
     /// - Throws: the first `ConfigError` (file:line, problem, fix).
     public static func build(_ input: ClientConfigInput) throws(ConfigError) -> ClientConfig {
-        let dir = input.directory.hasSuffix("/") && input.directory.count > 1
+        let dir =
+            input.directory.hasSuffix("/") && input.directory.count > 1
             ? String(input.directory.dropLast()) : input.directory
         func path(_ f: ClientFile) -> String { "\(dir)/\(f.rawValue)" }
         let envPath = path(.env)
 
         guard let envText = input.texts[.env] else {
-            throw ConfigError(file: envPath, problem: "borg_env is missing",
-                              fix: "create it from the sample in README (chmod 0600, owner root)")
+            throw ConfigError(
+                file: envPath, problem: "borg_env is missing",
+                fix: "create it from the sample in README (chmod 0600, owner root)")
         }
         let env = try EnvFile.parse(envText, file: envPath)
         var notices: [String] = []
 
         func required(_ key: String, hint: String) throws(ConfigError) -> EnvFile.Assignment {
             guard let a = env.assignment(key), !a.value.isEmpty else {
-                throw ConfigError(file: envPath, line: env.assignment(key)?.line,
-                                  problem: "\(key) is missing or empty", fix: "set \(key)=\(hint)")
+                throw ConfigError(
+                    file: envPath, line: env.assignment(key)?.line,
+                    problem: "\(key) is missing or empty", fix: "set \(key)=\(hint)")
             }
             return a
         }
         func integer(_ key: String, default d: Int, min: Int = 0) throws(ConfigError) -> Int {
             guard let a = env.assignment(key) else { return d }
             guard let v = ConfigValues.wholeNumber(a.value, in: min...Int.max) else {
-                throw ConfigError(file: envPath, line: a.line,
-                                  problem: "\(key)=\(a.value) is not a whole number >= \(min)",
-                                  fix: "set \(key)=\(d) (seconds)")
+                throw ConfigError(
+                    file: envPath, line: a.line,
+                    problem: "\(key)=\(a.value) is not a whole number >= \(min)",
+                    fix: "set \(key)=\(d) (seconds)")
             }
             return v
         }
         func absolutePath(_ key: String, default d: String) throws(ConfigError) -> String {
             guard let a = env.assignment(key) else { return d }
             guard ConfigValues.isAbsolutePath(a.value) else {
-                throw ConfigError(file: envPath, line: a.line, problem: "\(key) must be an absolute path without ..",
-                                  fix: "set \(key)=\(d)")
+                throw ConfigError(
+                    file: envPath, line: a.line, problem: "\(key) must be an absolute path without ..",
+                    fix: "set \(key)=\(d)")
             }
             return a.value
         }
@@ -197,38 +204,46 @@ public struct ClientConfig: Sendable {
         // Repository: only ssh:// URLs reach the forwarded socket through BORG_RSH.
         let repo = try required("BORG_REPO", hint: "ssh://borg@backup-server/srv/borg/HOST")
         guard repo.value.hasPrefix("ssh://"), repo.value.count > "ssh://x/".count,
-              repo.value.dropFirst("ssh://".count).contains("/") else {
-            throw ConfigError(file: envPath, line: repo.line,
-                              problem: "BORG_REPO=\(repo.value) is not an ssh:// repository URL",
-                              fix: "set BORG_REPO=ssh://HOST/FULL/PATH/TO/REPO (the host part is only a label; the tunnel decides where it goes)")
+            repo.value.dropFirst("ssh://".count).contains("/")
+        else {
+            throw ConfigError(
+                file: envPath, line: repo.line,
+                problem: "BORG_REPO=\(repo.value) is not an ssh:// repository URL",
+                fix: "set BORG_REPO=ssh://HOST/FULL/PATH/TO/REPO (the host part is only a label; the tunnel decides where it goes)")
         }
         let repoHost = repo.value.dropFirst("ssh://".count).prefix { $0 != "/" }
         guard !repoHost.hasPrefix("-"), !repoHost.split(separator: "@").contains(where: { $0.hasPrefix("-") }),
-              !repo.value.contains(where: { $0.isWhitespace || ($0.asciiValue ?? 32) < 32 }) else {
-            throw ConfigError(file: envPath, line: repo.line,
-                              problem: "BORG_REPO's host part `\(LogText.sanitize(String(repoHost)))` starts with `-` or the URL holds whitespace: borg passes the host to the remote shell as an argument",
-                              fix: "set BORG_REPO=ssh://backup-server/FULL/PATH/TO/REPO")
+            !repo.value.contains(where: { $0.isWhitespace || ($0.asciiValue ?? 32) < 32 })
+        else {
+            throw ConfigError(
+                file: envPath, line: repo.line,
+                problem:
+                    "BORG_REPO's host part `\(LogText.sanitize(String(repoHost)))` starts with `-` or the URL holds whitespace: borg passes the host to the remote shell as an argument",
+                fix: "set BORG_REPO=ssh://backup-server/FULL/PATH/TO/REPO")
         }
 
         let socket = try required("BACKUP_SOCKET", hint: "/run/borg/HOST.socket")
         // The same rule as the server's socket paths: they reach ssh -R and sockaddr_un.
         if let problem = ConfigValues.socketPathProblem(socket.value) {
-            throw ConfigError(file: envPath, line: socket.line,
-                              problem: "BACKUP_SOCKET=\(LogText.sanitize(socket.value)) \(problem)",
-                              fix: "set BACKUP_SOCKET=/run/borg/HOST.socket (the same path as the server's REMOTE_SOCKET_PATH)")
+            throw ConfigError(
+                file: envPath, line: socket.line,
+                problem: "BACKUP_SOCKET=\(LogText.sanitize(socket.value)) \(problem)",
+                fix: "set BACKUP_SOCKET=/run/borg/HOST.socket (the same path as the server's REMOTE_SOCKET_PATH)")
         }
 
         // BORG_RSH: the seed's socat line is understood and replaced by the built-in relay.
         if let rsh = env.assignment("BORG_RSH") {
             guard let seedPath = SeedRSH.socketPath(in: rsh.value) else {
-                throw ConfigError(file: envPath, line: rsh.line,
-                                  problem: "BORG_RSH is managed by borgpull (its built-in relay checks the socket's peer)",
-                                  fix: "remove the BORG_RSH line")
+                throw ConfigError(
+                    file: envPath, line: rsh.line,
+                    problem: "BORG_RSH is managed by borgpull (its built-in relay checks the socket's peer)",
+                    fix: "remove the BORG_RSH line")
             }
             guard seedPath == socket.value else {
-                throw ConfigError(file: envPath, line: rsh.line,
-                                  problem: "BORG_RSH connects to \(seedPath) but BACKUP_SOCKET is \(socket.value)",
-                                  fix: "remove the BORG_RSH line (the relay uses BACKUP_SOCKET)")
+                throw ConfigError(
+                    file: envPath, line: rsh.line,
+                    problem: "BORG_RSH connects to \(seedPath) but BACKUP_SOCKET is \(socket.value)",
+                    fix: "remove the BORG_RSH line (the relay uses BACKUP_SOCKET)")
             }
             notices.append("\(envPath):\(rsh.line): BORG_RSH (socat) is replaced by the built-in relay to \(seedPath)")
         }
@@ -237,9 +252,10 @@ public struct ClientConfig: Sendable {
         let sources = ["BORG_PASSPHRASE", "PASSPHRASE_FILE", "BORG_PASSCOMMAND"].compactMap { env.assignment($0) }
             .filter { !$0.value.isEmpty }
         if sources.count > 1 {
-            throw ConfigError(file: envPath, line: sources[1].line,
-                              problem: "more than one passphrase source (\(sources.map(\.key).joined(separator: ", ")))",
-                              fix: "keep exactly one of BORG_PASSPHRASE, PASSPHRASE_FILE, BORG_PASSCOMMAND")
+            throw ConfigError(
+                file: envPath, line: sources[1].line,
+                problem: "more than one passphrase source (\(sources.map(\.key).joined(separator: ", ")))",
+                fix: "keep exactly one of BORG_PASSPHRASE, PASSPHRASE_FILE, BORG_PASSCOMMAND")
         }
         var passphrase = PassphraseSource.none
         if let s = sources.first {
@@ -247,16 +263,18 @@ public struct ClientConfig: Sendable {
             case "BORG_PASSPHRASE": passphrase = .inline(s.value)
             case "PASSPHRASE_FILE":
                 guard ConfigValues.isAbsolutePath(s.value) else {
-                    throw ConfigError(file: envPath, line: s.line, problem: "PASSPHRASE_FILE must be an absolute path without ..",
-                                      fix: "set PASSPHRASE_FILE=/etc/borgpull/passphrase")
+                    throw ConfigError(
+                        file: envPath, line: s.line, problem: "PASSPHRASE_FILE must be an absolute path without ..",
+                        fix: "set PASSPHRASE_FILE=/etc/borgpull/passphrase")
                 }
                 passphrase = .file(s.value)
             default: passphrase = .command(s.value)
             }
         }
         if let fd = env.assignment("BORG_PASSPHRASE_FD") {
-            throw ConfigError(file: envPath, line: fd.line, problem: "BORG_PASSPHRASE_FD is managed by borgpull",
-                              fix: "remove it and set BORG_PASSPHRASE or PASSPHRASE_FILE")
+            throw ConfigError(
+                file: envPath, line: fd.line, problem: "BORG_PASSPHRASE_FD is managed by borgpull",
+                fix: "remove it and set BORG_PASSPHRASE or PASSPHRASE_FILE")
         }
 
         let sshUser = env["BORG_BACKUP_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "borgpull"
@@ -264,30 +282,34 @@ public struct ClientConfig: Sendable {
         let runner = env["RUNNER_USER"].flatMap { $0.isEmpty ? nil : $0 } ?? "borgpull-runner"
         for (key, name) in [("BORG_BACKUP_USER", sshUser), ("BORG_BACKUP_GROUP", sshGroup ?? "x"), ("RUNNER_USER", runner)] {
             guard ConfigValues.isAccountName(name) else {
-                throw ConfigError(file: envPath, line: env.assignment(key)?.line, problem: "\(key)=\(name) is not a user or group name",
-                                  fix: "set \(key) to an account name such as borgpull")
+                throw ConfigError(
+                    file: envPath, line: env.assignment(key)?.line, problem: "\(key)=\(name) is not a user or group name",
+                    fix: "set \(key) to an account name such as borgpull")
             }
         }
 
         if runner == "nobody" || runner == "root" || runner == sshUser {
-            throw ConfigError(file: envPath, line: env.assignment("RUNNER_USER")?.line,
-                              problem: "RUNNER_USER=\(runner) must be an account of its own (not root, nobody or the ssh user): borg's state and its processes belong to it",
-                              fix: "useradd -r -M -d /nonexistent -s /usr/sbin/nologin -G \(sshUser) borgpull-runner; set RUNNER_USER=borgpull-runner")
+            throw ConfigError(
+                file: envPath, line: env.assignment("RUNNER_USER")?.line,
+                problem: "RUNNER_USER=\(runner) must be an account of its own (not root, nobody or the ssh user): borg's state and its processes belong to it",
+                fix: "useradd -r -M -d /nonexistent -s /usr/sbin/nologin -G \(sshUser) borgpull-runner; set RUNNER_USER=borgpull-runner")
         }
 
         var bindMask: UInt32 = 0o117
         if let m = env.assignment("STREAM_LOCAL_BIND_MASK") {
             guard let v = UInt32(m.value, radix: 8), v <= 0o777 else {
-                throw ConfigError(file: envPath, line: m.line, problem: "STREAM_LOCAL_BIND_MASK=\(m.value) is not an octal mask",
-                                  fix: "set STREAM_LOCAL_BIND_MASK=0117 (the same value as sshd's StreamLocalBindMask)")
+                throw ConfigError(
+                    file: envPath, line: m.line, problem: "STREAM_LOCAL_BIND_MASK=\(m.value) is not an octal mask",
+                    fix: "set STREAM_LOCAL_BIND_MASK=0117 (the same value as sshd's StreamLocalBindMask)")
             }
             bindMask = v
         }
 
         let prefix = env["ARCHIVE_PREFIX"] ?? "{hostname}"
         if let problem = ArchiveNames.prefixProblem(prefix) {
-            throw ConfigError(file: envPath, line: env.assignment("ARCHIVE_PREFIX")?.line,
-                              problem: "ARCHIVE_PREFIX=\(prefix): \(problem)", fix: "set ARCHIVE_PREFIX={hostname}")
+            throw ConfigError(
+                file: envPath, line: env.assignment("ARCHIVE_PREFIX")?.line,
+                problem: "ARCHIVE_PREFIX=\(prefix): \(problem)", fix: "set ARCHIVE_PREFIX={hostname}")
         }
 
         var retention: [RetentionRule] = []
@@ -295,17 +317,19 @@ public struct ClientConfig: Sendable {
             guard let value = env[key] ?? d else { continue }
             let valid = key == "KEEP_WITHIN" ? ArchiveNames.isInterval(value) : (Int(value).map { $0 >= 0 } ?? false)
             guard valid else {
-                throw ConfigError(file: envPath, line: env.assignment(key)?.line,
-                                  problem: "\(key)=\(value) is not valid for --\(option)",
-                                  fix: key == "KEEP_WITHIN" ? "use a number and unit, e.g. KEEP_WITHIN=2d" : "use a whole number, e.g. \(key)=\(d ?? "3")")
+                throw ConfigError(
+                    file: envPath, line: env.assignment(key)?.line,
+                    problem: "\(key)=\(value) is not valid for --\(option)",
+                    fix: key == "KEEP_WITHIN" ? "use a number and unit, e.g. KEEP_WITHIN=2d" : "use a whole number, e.g. \(key)=\(d ?? "3")")
             }
             retention.append(RetentionRule(option: option, value: value))
         }
 
         let missing = env["MISSING_PATHS"] ?? "error"
         guard missing == "error" || missing == "warn" else {
-            throw ConfigError(file: envPath, line: env.assignment("MISSING_PATHS")?.line,
-                              problem: "MISSING_PATHS=\(missing) must be `error` or `warn`", fix: "set MISSING_PATHS=error")
+            throw ConfigError(
+                file: envPath, line: env.assignment("MISSING_PATHS")?.line,
+                problem: "MISSING_PATHS=\(missing) must be `error` or `warn`", fix: "set MISSING_PATHS=error")
         }
 
         let stateDir = try absolutePath("STATE_DIR", default: "/var/lib/borgpull")
@@ -316,27 +340,34 @@ public struct ClientConfig: Sendable {
         let restorePolicy = try absolutePath("SECCOMP_RESTORE_POLICY", default: "/\(policyDir)/borg-restore.policy")
         let landlockAssignment = env.assignment("LANDLOCK")
         guard let landlock = LandlockMode(rawValue: landlockAssignment?.value ?? LandlockMode.auto.rawValue) else {
-            throw ConfigError(file: envPath, line: landlockAssignment?.line,
-                              problem: "LANDLOCK=\(LogText.sanitize(landlockAssignment?.value ?? "")) must be `auto` or `required`",
-                              fix: "set LANDLOCK=auto (Landlock whenever the kernel has it) or LANDLOCK=required (borg never runs without it)")
+            throw ConfigError(
+                file: envPath, line: landlockAssignment?.line,
+                problem: "LANDLOCK=\(LogText.sanitize(landlockAssignment?.value ?? "")) must be `auto` or `required`",
+                fix: "set LANDLOCK=auto (Landlock whenever the kernel has it) or LANDLOCK=required (borg never runs without it)")
         }
 
         var firstLine: [String: Int] = [:]
         for a in env.assignments {
             if let first = firstLine[a.key] {
                 notices.append("\(envPath):\(a.line): \(a.key) is assigned again (first at line \(first)); the last value wins")
-            } else { firstLine[a.key] = a.line }
+            } else {
+                firstLine[a.key] = a.line
+            }
         }
 
         var borgEnv: [(key: String, value: String)] = []
         for a in env.finalAssignments where stateDirectoryKeys.contains(a.key) {
-            throw ConfigError(file: envPath, line: a.line,
-                              problem: "\(a.key) moves borg's state out of STATE_DIR/borg, the only place the sandbox lets borg write (and the restore borg, root, would read state kept elsewhere by another user)",
-                              fix: "remove the \(a.key) line; set STATE_DIR to move all of borg's state")
+            throw ConfigError(
+                file: envPath, line: a.line,
+                problem:
+                    "\(a.key) moves borg's state out of STATE_DIR/borg, the only place the sandbox lets borg write (and the restore borg, root, would read state kept elsewhere by another user)",
+                fix: "remove the \(a.key) line; set STATE_DIR to move all of borg's state")
         }
         for a in env.finalAssignments where !knownKeys.contains(a.key) {
             if a.key.hasPrefix("BORG_") && !managedBorgKeys.contains(a.key) {
-                if a.exported { borgEnv.append((a.key, a.value)) } else {
+                if a.exported {
+                    borgEnv.append((a.key, a.value))
+                } else {
                     notices.append("\(envPath):\(a.line): \(a.key) is not exported, so borg does not see it (as in the original); write `export \(a.key)=...`")
                 }
             } else if !managedBorgKeys.contains(a.key) {
@@ -346,16 +377,18 @@ public struct ClientConfig: Sendable {
 
         // borg_paths: required, not empty.
         guard let pathsText = input.texts[.paths] else {
-            throw ConfigError(file: path(.paths), problem: "borg_paths is missing",
-                              fix: "create it with one path to back up per line")
+            throw ConfigError(
+                file: path(.paths), problem: "borg_paths is missing",
+                fix: "create it with one path to back up per line")
         }
         let paths = ListFile.parse(pathsText, file: path(.paths))
         guard !paths.items.isEmpty else {
             throw ConfigError(file: path(.paths), problem: "borg_paths lists no path", fix: "add one absolute path per line")
         }
         for item in paths.items where !item.value.hasPrefix("/") {
-            throw ConfigError(file: path(.paths), line: item.line, problem: "`\(item.value)` is not an absolute path",
-                              fix: "write the full path, starting with /")
+            throw ConfigError(
+                file: path(.paths), line: item.line, problem: "`\(item.value)` is not an absolute path",
+                fix: "write the full path, starting with /")
         }
 
         let createOptions = try OptionsList.validate(input.texts[.optionsCreate], file: path(.optionsCreate), command: .create)
@@ -369,8 +402,9 @@ public struct ClientConfig: Sendable {
         func hook(_ f: ClientFile) throws(ConfigError) -> String? {
             guard let executable = input.hookExecutable[f] else { return nil }
             guard executable else {
-                throw ConfigError(file: path(f), problem: "the hook exists but is not executable, so nothing runs (not even the other hook)",
-                                  fix: "chmod 0700 \(path(f))  (or remove the file to have no \(f.rawValue))")
+                throw ConfigError(
+                    file: path(f), problem: "the hook exists but is not executable, so nothing runs (not even the other hook)",
+                    fix: "chmod 0700 \(path(f))  (or remove the file to have no \(f.rawValue))")
             }
             return path(f)
         }
@@ -444,7 +478,7 @@ public enum OptionsList {
     static func managedLong(for command: Command) -> [(name: String, why: String)] {
         var out: [(String, String)] = [
             ("--rsh", "the transport is borgpull's relay"), ("--remote-path", "the transport is borgpull's relay"),
-            ("--json", "borgpull sets it"), ("--lock-wait", "borgpull sets it (see LOCK_WAIT)"),
+            ("--json", "borgpull sets it"), ("--lock-wait", "borgpull sets it (see LOCK_WAIT)")
         ]
         if command == .prune {
             let keep = "retention belongs in borg_env (KEEP_DAILY=..., KEEP_WEEKLY=...), where it wins over the defaults"
@@ -489,13 +523,15 @@ public enum OptionsList {
                 let head = v.split(separator: "=", maxSplits: 1).first.map(String.init) ?? v
                 if head.contains(" ") || head.contains("\t") {
                     let parts = head.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                    throw ConfigError(file: file, line: item.line,
-                                      problem: "`\(v)` holds an option and its value on one line; it would reach borg as one argument",
-                                      fix: "write `\(parts[0])=\(String(v.dropFirst(parts[0].count)).trimmingBlanks())` or put the value on its own line")
+                    throw ConfigError(
+                        file: file, line: item.line,
+                        problem: "`\(v)` holds an option and its value on one line; it would reach borg as one argument",
+                        fix: "write `\(parts[0])=\(String(v.dropFirst(parts[0].count)).trimmingBlanks())` or put the value on its own line")
                 }
                 if let why = managed(v, for: command) {
-                    throw ConfigError(file: file, line: item.line, problem: "`\(head)` is not allowed here: \(why)",
-                                      fix: "remove this line")
+                    throw ConfigError(
+                        file: file, line: item.line, problem: "`\(head)` is not allowed here: \(why)",
+                        fix: "remove this line")
                 }
             }
             out.append(v)

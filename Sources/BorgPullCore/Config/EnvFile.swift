@@ -55,12 +55,14 @@ public struct EnvFile: Sendable, Equatable {
     /// - Throws: `ConfigError` with the line of the first problem.
     public static func parse(_ text: String, file: String) throws(ConfigError) -> EnvFile {
         if text.unicodeScalars.first == "\u{FEFF}" {
-            throw ConfigError(file: file, line: 1, problem: "the file starts with an invisible UTF-8 byte-order mark",
-                              fix: "remove it: sed -i '1s/^\\xEF\\xBB\\xBF//' \(file)")
+            throw ConfigError(
+                file: file, line: 1, problem: "the file starts with an invisible UTF-8 byte-order mark",
+                fix: "remove it: sed -i '1s/^\\xEF\\xBB\\xBF//' \(file)")
         }
         if let nul = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex(where: { $0.contains("\u{0}") }) {
-            throw ConfigError(file: file, line: nul + 1, problem: "the line holds a NUL byte, which no program argument or environment can carry",
-                              fix: "remove the NUL byte (cat -v \(file) shows it as ^@)")
+            throw ConfigError(
+                file: file, line: nul + 1, problem: "the line holds a NUL byte, which no program argument or environment can carry",
+                fix: "remove the NUL byte (cat -v \(file) shows it as ^@)")
         }
         var parser = Parser(chars: Array(text.unicodeScalars), file: file)
         return EnvFile(file: file, assignments: try parser.run())
@@ -131,7 +133,8 @@ public struct EnvFile: Sendable, Equatable {
                 }
             }
             guard !word.isEmpty, current == "=" || exported else {
-                let rest = String(String.UnicodeScalarView(chars[pos..<min(chars.count, pos + 40)]))
+                let rest =
+                    String(String.UnicodeScalarView(chars[pos..<min(chars.count, pos + 40)]))
                     .split(separator: "\n").first.map(String.init) ?? ""
                 let shown = (word + rest).trimmingBlanks()
                 throw error(
@@ -145,8 +148,9 @@ public struct EnvFile: Sendable, Equatable {
                 // `export KEY`: mark an earlier assignment exported.
                 try endOfStatement()
                 guard let i = result.lastIndex(where: { $0.key == word }) else {
-                    throw error("`export \(word)` names a key that is not assigned above",
-                                fix: "write `export \(word)=value`", at: startLine)
+                    throw error(
+                        "`export \(word)` names a key that is not assigned above",
+                        fix: "write `export \(word)=value`", at: startLine)
                 }
                 result[i].exported = true
                 return
@@ -170,8 +174,9 @@ public struct EnvFile: Sendable, Equatable {
         mutating func readValue() throws(ConfigError) -> String {
             var out = String.UnicodeScalarView()
             if current == "~" {
-                throw error("a value starting with `~` depends on the shell's home directory",
-                            fix: "write the full path, for example /root/...")
+                throw error(
+                    "a value starting with `~` depends on the shell's home directory",
+                    fix: "write the full path, for example /root/...")
             }
             while let c = current {
                 if Parser.isBlank(c) || c == "\n" { break }
@@ -251,8 +256,9 @@ public struct EnvFile: Sendable, Equatable {
                 pos += 2
                 name = readWord()
                 guard current == "}", !name.isEmpty else {
-                    throw error("only plain `${NAME}` is supported (no operators such as :- or #)",
-                                fix: "write the value itself or `${NAME}` of a key defined above")
+                    throw error(
+                        "only plain `${NAME}` is supported (no operators such as :- or #)",
+                        fix: "write the value itself or `${NAME}` of a key defined above")
                 }
                 pos += 1
             } else if Parser.isNameStart(n) {
@@ -267,8 +273,9 @@ public struct EnvFile: Sendable, Equatable {
                 return
             }
             guard let value = result.last(where: { $0.key == name })?.value else {
-                throw error("`$\(name)` is used before it is defined in this file (the environment is not read)",
-                            fix: "define \(name)=... above this line, or write the value itself")
+                throw error(
+                    "`$\(name)` is used before it is defined in this file (the environment is not read)",
+                    fix: "define \(name)=... above this line, or write the value itself")
             }
             out.append(contentsOf: value.unicodeScalars)
         }

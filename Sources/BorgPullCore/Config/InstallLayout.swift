@@ -48,6 +48,8 @@ public struct InstallLayout: Sendable, Equatable {
 /// systemd's unit search path for system units, highest precedence first (systemd.unit(5),
 /// "Unit File Load Path"). The first directory holding a unit is the one systemd loads.
 public enum UnitSearchPath {
-    public static let system = ["/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
-                                "/usr/lib/systemd/system", "/lib/systemd/system"]
+    public static let system = [
+        "/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+        "/usr/lib/systemd/system", "/lib/systemd/system"
+    ]
 }

@@ -77,7 +77,7 @@ public struct ServerConfig: Sendable, Equatable {
         "SOCKET_PATH", "REMOTE_SOCKET_PATH", "SSH_PORT", "SSH_IDENTITY", "SSH_KNOWN_HOSTS",
         "CONNECT_TIMEOUT", "ALIVE_INTERVAL", "ALIVE_COUNT", "BACKUP_TIMEOUT", "APPEND_ONLY",
         "BORG_SERVE_OPTIONS", "BORG_BINARY", "SOCAT_BINARY", "SSH_BINARY", "LOCK_FILE",
-        "COMPACT_THRESHOLD", "CHECK_MAX_DURATION", "STATE_DIR", "MAX_BACKUP_AGE", "PROMETHEUS_TEXTFILE_DIR",
+        "COMPACT_THRESHOLD", "CHECK_MAX_DURATION", "STATE_DIR", "MAX_BACKUP_AGE", "PROMETHEUS_TEXTFILE_DIR"
     ]).union(ServerOperations.clientKeys)
 
     /// Parses and validates a server config file; `defaults` is the server-wide defaults file.
@@ -112,8 +112,9 @@ public struct ServerConfig: Sendable, Equatable {
         func integer(_ key: String, default d: Int, range: ClosedRange<Int>, unit: String) throws(ConfigError) -> Int {
             guard let a = env.assignment(key), !a.value.isEmpty else { return d }
             guard let v = ConfigValues.wholeNumber(a.value, in: range) else {
-                throw fail(key, "\(key)=\(a.value) is not a whole number in \(range.lowerBound)...\(range.upperBound)",
-                           fix: "set \(key)=\(d) (\(unit))")
+                throw fail(
+                    key, "\(key)=\(a.value) is not a whole number in \(range.lowerBound)...\(range.upperBound)",
+                    fix: "set \(key)=\(d) (\(unit))")
             }
             return v
         }
@@ -124,7 +125,9 @@ public struct ServerConfig: Sendable, Equatable {
         }
         func socketPath(_ key: String, _ v: String, side: String) throws(ConfigError) {
             if let problem = ConfigValues.socketPathProblem(v) {
-                let fix = v.hasSuffix("/") && ConfigValues.isAbsolutePath(v) ? "set \(key)=\"\(v)NAME.socket\""
+                let fix =
+                    v.hasSuffix("/") && ConfigValues.isAbsolutePath(v)
+                    ? "set \(key)=\"\(v)NAME.socket\""
                     : "choose a path of letters, digits and . _ - / for \(key) (\(side)), at most \(ConfigValues.maxSocketPathBytes) bytes, for example /run/borg/NAME.socket"
                 throw fail(key, "\(key)=\(v) \(problem)", fix: fix)
             }
@@ -132,24 +135,30 @@ public struct ServerConfig: Sendable, Equatable {
 
         let localUser = try accountName("LOCAL_USER", default: "borg")
         let remoteUser = try accountName("REMOTE_USER", default: "borgpull")
-        let remoteHost = try required("REMOTE_HOST", example: "client.example.org",
-                                      meaning: "the client to back up: host name, address or ssh config entry")
+        let remoteHost = try required(
+            "REMOTE_HOST", example: "client.example.org",
+            meaning: "the client to back up: host name, address or ssh config entry")
         guard !remoteHost.hasPrefix("-"), remoteHost.allSatisfy({ $0.isLetter || $0.isNumber || ".-_:[]%".contains($0) }) else {
-            throw fail("REMOTE_HOST", "REMOTE_HOST=\(remoteHost) is not a host name, address or ssh config entry",
-                       fix: "set REMOTE_HOST to a name such as client.example.org (no blanks, not starting with -)")
+            throw fail(
+                "REMOTE_HOST", "REMOTE_HOST=\(remoteHost) is not a host name, address or ssh config entry",
+                fix: "set REMOTE_HOST to a name such as client.example.org (no blanks, not starting with -)")
         }
         let repoName = try required("REPO_NAME", example: "client", meaning: "the name of this client's repository")
         guard !repoName.hasPrefix("-"), !repoName.hasPrefix("."),
-              repoName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
-            throw fail("REPO_NAME", "REPO_NAME=\(repoName) may only hold letters, digits, . _ - (it names the socket and the lock)",
-                       fix: "set REPO_NAME=\"client-a\"")
+            repoName.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+        else {
+            throw fail(
+                "REPO_NAME", "REPO_NAME=\(repoName) may only hold letters, digits, . _ - (it names the socket and the lock)",
+                fix: "set REPO_NAME=\"client-a\"")
         }
-        let repoDir = try required("REPO_DIR", example: "/srv/borg/\(repoName)",
-                                   meaning: "the repository directory on this server, passed to borg serve --restrict-to-repository")
+        let repoDir = try required(
+            "REPO_DIR", example: "/srv/borg/\(repoName)",
+            meaning: "the repository directory on this server, passed to borg serve --restrict-to-repository")
         try absolutePath("REPO_DIR", repoDir, example: "/srv/borg/\(repoName)")
         if let bad = repoDir.first(where: { !ConfigValues.isSafePathCharacter($0) }) {
-            throw fail("REPO_DIR", "REPO_DIR=\(repoDir) contains `\(bad)`; socat's EXEC splits its command at blanks and treats : , ! \" ' as syntax",
-                       fix: "move the repository to a path of letters, digits and . _ - / only")
+            throw fail(
+                "REPO_DIR", "REPO_DIR=\(repoDir) contains `\(bad)`; socat's EXEC splits its command at blanks and treats : , ! \" ' as syntax",
+                fix: "move the repository to a path of letters, digits and . _ - / only")
         }
         let runDir = value("RUN_DIR", default: "/run/borg")
         try absolutePath("RUN_DIR", runDir, example: "/run/borg")
@@ -187,12 +196,14 @@ public struct ServerConfig: Sendable, Equatable {
             serveOptions = v.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             for o in serveOptions {
                 if let why = managedServeOption(o) {
-                    throw fail("BORG_SERVE_OPTIONS", "`\(o)` is not allowed in BORG_SERVE_OPTIONS: \(why)",
-                               fix: "remove `\(o)` from BORG_SERVE_OPTIONS")
+                    throw fail(
+                        "BORG_SERVE_OPTIONS", "`\(o)` is not allowed in BORG_SERVE_OPTIONS: \(why)",
+                        fix: "remove `\(o)` from BORG_SERVE_OPTIONS")
                 }
                 if let bad = o.first(where: { !(ConfigValues.isSafePathCharacter($0) || $0 == "=") }) {
-                    throw fail("BORG_SERVE_OPTIONS", "`\(o)` contains `\(bad)`, which socat's EXEC address would interpret",
-                               fix: "use only letters, digits, = and . _ - / in borg serve options")
+                    throw fail(
+                        "BORG_SERVE_OPTIONS", "`\(o)` contains `\(bad)`, which socat's EXEC address would interpret",
+                        fix: "use only letters, digits, = and . _ - / in borg serve options")
                 }
             }
         }
@@ -202,8 +213,9 @@ public struct ServerConfig: Sendable, Equatable {
             let v = value(key, default: d)
             try absolutePath(key, v, example: d)
             if key == "BORG_BINARY", let bad = v.first(where: { !ConfigValues.isSafePathCharacter($0) }) {
-                throw fail(key, "\(key)=\(v) contains `\(bad)`, which socat's EXEC address would interpret",
-                           fix: "set \(key)=\(d)")
+                throw fail(
+                    key, "\(key)=\(v) contains `\(bad)`, which socat's EXEC address would interpret",
+                    fix: "set \(key)=\(d)")
             }
             binaries.append(v)
         }
@@ -221,8 +233,9 @@ public struct ServerConfig: Sendable, Equatable {
         var maxBackupAge = 26 * 3600
         if let a = env.assignment("MAX_BACKUP_AGE"), !a.value.isEmpty {
             guard let v = DurationText.seconds(a.value) else {
-                throw fail("MAX_BACKUP_AGE", "MAX_BACKUP_AGE=\(a.value) is not a duration (a number with s, m, h, d or w, e.g. 26h, 3d, 90m)",
-                           fix: "set MAX_BACKUP_AGE=26h")
+                throw fail(
+                    "MAX_BACKUP_AGE", "MAX_BACKUP_AGE=\(a.value) is not a duration (a number with s, m, h, d or w, e.g. 26h, 3d, 90m)",
+                    fix: "set MAX_BACKUP_AGE=26h")
             }
             maxBackupAge = v
         }
@@ -263,7 +276,10 @@ public struct ServerConfig: Sendable, Equatable {
         ("--restrict-to-path", "borgpull restricts borg serve to REPO_DIR; a path would let the client reach every repository under it"),
         // borg's default 0077 keeps the repository's files private to LOCAL_USER; a stricter
         // value (one that still masks 0077) is accepted.
-        ("--umask", "only a umask that keeps group and other out (--umask=0077 or stricter) is accepted: a wider one would let other accounts on this server read the repository"),
+        (
+            "--umask",
+            "only a umask that keeps group and other out (--umask=0077 or stricter) is accepted: a wider one would let other accounts on this server read the repository"
+        )
     ]
 
     /// Why `option` (one blank-separated word of BORG_SERVE_OPTIONS) is not allowed, or nil.

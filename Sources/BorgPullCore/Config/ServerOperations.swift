@@ -33,7 +33,7 @@ public struct ServerDefaults: Sendable, Equatable {
 
     /// Keys only the defaults file may set (one value for the whole server).
     public static let serverWideKeys: Set<String> = [
-        "SLOT_DIR", "SLOT_WAIT_TIMEOUT", "NOTIFY_TIMEOUT", "HEALTHCHECK_TIMEOUT", "CURL_BINARY",
+        "SLOT_DIR", "SLOT_WAIT_TIMEOUT", "NOTIFY_TIMEOUT", "HEALTHCHECK_TIMEOUT", "CURL_BINARY"
     ]
     /// Keys both files may set; a client's value replaces the default (MAX_CONCURRENT: only lower).
     public static let sharedKeys: Set<String> = ["MAX_CONCURRENT", "NOTIFY_COMMAND"]
@@ -48,8 +48,9 @@ public struct ServerDefaults: Sendable, Equatable {
         d.env = env
         for a in env.finalAssignments where !serverWideKeys.contains(a.key) && !sharedKeys.contains(a.key) {
             if a.key == "HEALTHCHECK_URL" {
-                throw ConfigError(file: file, line: a.line, problem: "HEALTHCHECK_URL is one check per client and cannot be a server-wide default",
-                                  fix: "move the line into each client's config (one check URL per client)")
+                throw ConfigError(
+                    file: file, line: a.line, problem: "HEALTHCHECK_URL is one check per client and cannot be a server-wide default",
+                    fix: "move the line into each client's config (one check URL per client)")
             }
             d.notices.append("\(file):\(a.line): \(a.key) is not a setting of the defaults file and is ignored")
         }
@@ -107,25 +108,30 @@ public struct ServerOperations: Sendable, Equatable {
         }
         guard let c = client else { return o }
         for a in c.finalAssignments where ServerDefaults.serverWideKeys.contains(a.key) {
-            throw ConfigError(file: c.file, line: a.line, problem: "\(a.key) is a server-wide setting and cannot be set per client",
-                              fix: "remove the line and set \(a.key) in \(defaults.file ?? ServerDefaults.path)")
+            throw ConfigError(
+                file: c.file, line: a.line, problem: "\(a.key) is a server-wide setting and cannot be set per client",
+                fix: "remove the line and set \(a.key) in \(defaults.file ?? ServerDefaults.path)")
         }
         if let n = try integer(c, "MAX_CONCURRENT", 1...1000, "BACKUPs at once") {
             // Why only lower: the server-wide limit protects the server (CPU, disks, memory); a
             // client's file must not be able to lift it for itself.
             if let limit = o.maxConcurrent, n > limit {
-                throw ConfigError(file: c.file, line: c.assignment("MAX_CONCURRENT")?.line,
-                                  problem: "MAX_CONCURRENT=\(n) is above the server-wide MAX_CONCURRENT=\(limit) of \(defaults.file ?? ServerDefaults.path); a client may only lower it",
-                                  fix: "set MAX_CONCURRENT=\(limit) or lower, or remove the line")
+                throw ConfigError(
+                    file: c.file, line: c.assignment("MAX_CONCURRENT")?.line,
+                    problem:
+                        "MAX_CONCURRENT=\(n) is above the server-wide MAX_CONCURRENT=\(limit) of \(defaults.file ?? ServerDefaults.path); a client may only lower it",
+                    fix: "set MAX_CONCURRENT=\(limit) or lower, or remove the line")
             }
             o.maxConcurrent = n
         }
         if let cmd = try command(c) { o.notifyCommand = cmd }
         if let a = c.assignment("HEALTHCHECK_URL"), !a.value.isEmpty {
             guard let url = HealthcheckPing.validURL(a.value) else {
-                throw ConfigError(file: c.file, line: a.line,
-                                  problem: "HEALTHCHECK_URL is not an http:// or https:// URL with a host, without blanks, quotes, backslashes, a query (?) or a fragment (#)",
-                                  fix: "set HEALTHCHECK_URL=\"https://hc-ping.com/YOUR-CHECK-UUID\"")
+                throw ConfigError(
+                    file: c.file, line: a.line,
+                    problem:
+                        "HEALTHCHECK_URL is not an http:// or https:// URL with a host, without blanks, quotes, backslashes, a query (?) or a fragment (#)",
+                    fix: "set HEALTHCHECK_URL=\"https://hc-ping.com/YOUR-CHECK-UUID\"")
             }
             o.healthcheckURL = url
         }
@@ -135,16 +141,18 @@ public struct ServerOperations: Sendable, Equatable {
     static func integer(_ env: EnvFile, _ key: String, _ range: ClosedRange<Int>, _ unit: String) throws(ConfigError) -> Int? {
         guard let a = env.assignment(key), !a.value.isEmpty else { return nil }
         guard let v = Int(a.value), range.contains(v) else {
-            throw ConfigError(file: env.file, line: a.line, problem: "\(key)=\(a.value) is not a whole number in \(range.lowerBound)...\(range.upperBound)",
-                              fix: "set \(key) to a number in \(range.lowerBound)...\(range.upperBound) (\(unit)), or remove the line")
+            throw ConfigError(
+                file: env.file, line: a.line, problem: "\(key)=\(a.value) is not a whole number in \(range.lowerBound)...\(range.upperBound)",
+                fix: "set \(key) to a number in \(range.lowerBound)...\(range.upperBound) (\(unit)), or remove the line")
         }
         return v
     }
 
     static func absolute(_ env: EnvFile, _ key: String, _ v: String, example: String) throws(ConfigError) {
         guard v.hasPrefix("/"), !v.split(separator: "/").contains(".."), !v.contains(where: { $0.isNewline || $0 == "\0" }) else {
-            throw ConfigError(file: env.file, line: env.assignment(key)?.line, problem: "\(key)=\(v) must be an absolute path without ..",
-                              fix: "set \(key)=\"\(example)\"")
+            throw ConfigError(
+                file: env.file, line: env.assignment(key)?.line, problem: "\(key)=\(v) must be an absolute path without ..",
+                fix: "set \(key)=\"\(example)\"")
         }
     }
 
@@ -154,10 +162,12 @@ public struct ServerOperations: Sendable, Equatable {
         guard let a = env.assignment("NOTIFY_COMMAND"), !a.value.isEmpty else { return nil }
         let argv = a.value.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard let first = argv.first, first.hasPrefix("/"), !first.split(separator: "/").contains(".."),
-              !a.value.contains(where: { $0.isNewline || $0 == "\0" }) else {
-            throw ConfigError(file: env.file, line: a.line,
-                              problem: "NOTIFY_COMMAND must start with the absolute path of a program (it is run without a shell, its words split at blanks)",
-                              fix: "set NOTIFY_COMMAND=\"/usr/local/bin/borgpull-mail admin@example.org\"")
+            !a.value.contains(where: { $0.isNewline || $0 == "\0" })
+        else {
+            throw ConfigError(
+                file: env.file, line: a.line,
+                problem: "NOTIFY_COMMAND must start with the absolute path of a program (it is run without a shell, its words split at blanks)",
+                fix: "set NOTIFY_COMMAND=\"/usr/local/bin/borgpull-mail admin@example.org\"")
         }
         return argv
     }

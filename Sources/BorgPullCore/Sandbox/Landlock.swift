@@ -46,14 +46,14 @@ public struct LandlockAccess: OptionSet, Hashable, Sendable, CustomStringConvert
         (.readDir, "READ_DIR", 1), (.removeDir, "REMOVE_DIR", 1), (.removeFile, "REMOVE_FILE", 1),
         (.makeChar, "MAKE_CHAR", 1), (.makeDir, "MAKE_DIR", 1), (.makeReg, "MAKE_REG", 1),
         (.makeSock, "MAKE_SOCK", 1), (.makeFifo, "MAKE_FIFO", 1), (.makeBlock, "MAKE_BLOCK", 1),
-        (.makeSym, "MAKE_SYM", 1), (.refer, "REFER", 2), (.truncate, "TRUNCATE", 3), (.ioctlDev, "IOCTL_DEV", 5),
+        (.makeSym, "MAKE_SYM", 1), (.refer, "REFER", 2), (.truncate, "TRUNCATE", 3), (.ioctlDev, "IOCTL_DEV", 5)
     ]
 
     /// The rights that change the filesystem (everything but EXECUTE, READ_FILE, READ_DIR, and
     /// IOCTL_DEV). Reads stay global: borg must read every source file.
     public static let writeRights: LandlockAccess = [
         .writeFile, .removeDir, .removeFile, .makeChar, .makeDir, .makeReg, .makeSock, .makeFifo,
-        .makeBlock, .makeSym, .refer, .truncate,
+        .makeBlock, .makeSym, .refer, .truncate
     ]
 
     /// The rights a rule on a non-directory may carry (landlock_add_rule(2) answers EINVAL for others).
@@ -116,7 +116,7 @@ public struct LandlockRuleset: Equatable, Sendable {
     /// `2>/dev/null` in a BORG_PASSCOMMAND shell line does (O_WRONLY|O_CREAT|O_TRUNC, so WRITE_FILE
     /// and TRUNCATE on the device; MAKE_REG is not needed for a file that exists).
     public static let borgDevices: [LandlockRule] = [
-        LandlockRule(path: "/dev/null", kind: .characterDevice, access: [.writeFile, .truncate]),
+        LandlockRule(path: "/dev/null", kind: .characterDevice, access: [.writeFile, .truncate])
     ]
 
     /// The borg sandbox's ruleset on ABI `abi`: every write right handled (`handledWrites`),
@@ -152,7 +152,8 @@ public enum LandlockDecision: Equatable, Sendable {
 extension LandlockMode {
     /// The fix for a kernel without Landlock (landlock(7): CONFIG_SECURITY_LANDLOCK=y and
     /// `landlock` in the active LSM list).
-    public static let kernelFix = "boot with `lsm=landlock,...` (append landlock to the current list in /sys/kernel/security/lsm, e.g. in GRUB_CMDLINE_LINUX) or use a kernel built with CONFIG_SECURITY_LANDLOCK=y (Linux >= 5.13)"
+    public static let kernelFix =
+        "boot with `lsm=landlock,...` (append landlock to the current list in /sys/kernel/security/lsm, e.g. in GRUB_CMDLINE_LINUX) or use a kernel built with CONFIG_SECURITY_LANDLOCK=y (Linux >= 5.13)"
 
     /// Decides the Landlock step.
     /// - Parameters:
@@ -162,7 +163,10 @@ extension LandlockMode {
         guard let abi, abi >= 1 else {
             switch self {
             case .auto:
-                return .runWithout(warning: "the kernel has no Landlock: borg runs without the Landlock layer and may write wherever the runner uid may (LANDLOCK=auto; fix: \(Self.kernelFix))")
+                return .runWithout(
+                    warning:
+                        "the kernel has no Landlock: borg runs without the Landlock layer and may write wherever the runner uid may (LANDLOCK=auto; fix: \(Self.kernelFix))"
+                )
             case .required:
                 return .refuse("the kernel has no Landlock and LANDLOCK=required, so borg does not run; fix: \(Self.kernelFix), or set LANDLOCK=auto")
             }
@@ -178,21 +182,24 @@ extension LandlockMode {
         if let abi, abi >= 1 {
             let handled = LandlockAccess.handledWrites(abi: abi)
             let missing = LandlockAccess.writeRights.subtracting(handled)
-            return Finding(.ok, check: "sandbox.landlock",
-                           what: "Landlock is available: borg may write only beneath its base directory (LANDLOCK=\(rawValue))",
-                           location: location, expected: "Landlock ABI >= 1",
-                           actual: "ABI \(abi), handles \(handled)" + (missing.isEmpty ? "" : " (this ABI cannot restrict \(missing))"))
+            return Finding(
+                .ok, check: "sandbox.landlock",
+                what: "Landlock is available: borg may write only beneath its base directory (LANDLOCK=\(rawValue))",
+                location: location, expected: "Landlock ABI >= 1",
+                actual: "ABI \(abi), handles \(handled)" + (missing.isEmpty ? "" : " (this ABI cannot restrict \(missing))"))
         }
         switch self {
         case .auto:
-            return Finding(.warn, check: "sandbox.landlock",
-                           what: "the kernel has no Landlock: borg runs without the layer that keeps its writes beneath its base directory (LANDLOCK=auto)",
-                           location: location, expected: "Landlock ABI >= 1", actual: "not available", fix: Self.kernelFix)
+            return Finding(
+                .warn, check: "sandbox.landlock",
+                what: "the kernel has no Landlock: borg runs without the layer that keeps its writes beneath its base directory (LANDLOCK=auto)",
+                location: location, expected: "Landlock ABI >= 1", actual: "not available", fix: Self.kernelFix)
         case .required:
-            return Finding(.fail, check: "sandbox.landlock",
-                           what: "the kernel has no Landlock and LANDLOCK=required: BACKUP refuses to run borg",
-                           location: location, expected: "Landlock ABI >= 1", actual: "not available",
-                           fix: "\(Self.kernelFix); or set LANDLOCK=auto")
+            return Finding(
+                .fail, check: "sandbox.landlock",
+                what: "the kernel has no Landlock and LANDLOCK=required: BACKUP refuses to run borg",
+                location: location, expected: "Landlock ABI >= 1", actual: "not available",
+                fix: "\(Self.kernelFix); or set LANDLOCK=auto")
         }
     }
 }

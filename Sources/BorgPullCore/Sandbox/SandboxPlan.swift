@@ -32,7 +32,7 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
         "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
         "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
         "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
-        "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+        "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"
     ]
 
     public var description: String {
@@ -78,7 +78,7 @@ public struct Capability: Hashable, Sendable, CustomStringConvertible {
 /// uses sandbox-exec's `--status-fd` (close-on-exec pipe: EOF = borg started, one byte = step).
 public enum SandboxStep: Int32, CaseIterable, Sendable, CustomStringConvertible {
     case arguments = 0, policy, runner, setgroups, setresgid, keepcaps, setresuid, capabilities,
-         ambient, bounding, securebits, trim, noNewPrivs, landlock, seccomp, execve
+        ambient, bounding, securebits, trim, noNewPrivs, landlock, seccomp, execve
 
     /// Base of the exit statuses: step N exits with `exitStatusBase + N`.
     public static let exitStatusBase: Int32 = 100
@@ -149,9 +149,11 @@ public struct SandboxPlan: Equatable, Sendable {
     /// What the Landlock step does on a kernel without Landlock (`LANDLOCK=` in borg_env).
     public var landlock: LandlockMode
 
-    public init(runnerUID: UInt32, runnerGID: UInt32, supplementaryGIDs: [UInt32] = [],
-                keptCapabilities: [Capability] = [.dacReadSearch], policy: SeccompPolicy,
-                writableDirectories: [String] = [], landlock: LandlockMode = .auto) {
+    public init(
+        runnerUID: UInt32, runnerGID: UInt32, supplementaryGIDs: [UInt32] = [],
+        keptCapabilities: [Capability] = [.dacReadSearch], policy: SeccompPolicy,
+        writableDirectories: [String] = [], landlock: LandlockMode = .auto
+    ) {
         self.runnerUID = runnerUID
         self.runnerGID = runnerGID
         self.supplementaryGIDs = supplementaryGIDs
@@ -176,8 +178,9 @@ public struct SandboxPlan: Equatable, Sendable {
     /// The restore sandbox: uid 0 and gid 0 (files and borg's base directory stay root's; no
     /// runner-writable directory is ever used), no supplementary groups, `restoreCapabilities`.
     public static func restore(policy: SeccompPolicy, writableDirectories: [String], landlock: LandlockMode) -> SandboxPlan {
-        var plan = SandboxPlan(runnerUID: 0, runnerGID: 0, keptCapabilities: restoreCapabilities, policy: policy,
-                               writableDirectories: writableDirectories, landlock: landlock)
+        var plan = SandboxPlan(
+            runnerUID: 0, runnerGID: 0, keptCapabilities: restoreCapabilities, policy: policy,
+            writableDirectories: writableDirectories, landlock: landlock)
         plan.purpose = .restore
         return plan
     }
@@ -191,12 +194,14 @@ public struct SandboxPlan: Equatable, Sendable {
     public func validate() throws {
         if purpose == .restore {
             if runnerUID != 0 || runnerGID != 0 || !supplementaryGIDs.isEmpty {
-                throw SandboxPlanError(problem: "a restore plan runs as uid 0, gid 0 without groups, not \(runnerUID)/\(runnerGID)/\(supplementaryGIDs)",
-                                       fix: "build it with SandboxPlan.restore")
+                throw SandboxPlanError(
+                    problem: "a restore plan runs as uid 0, gid 0 without groups, not \(runnerUID)/\(runnerGID)/\(supplementaryGIDs)",
+                    fix: "build it with SandboxPlan.restore")
             }
             if let extra = keptCapabilities.first(where: { !Self.restoreCapabilities.contains($0) }) {
-                throw SandboxPlanError(problem: "capability \(extra) would be kept by a restore",
-                                       fix: "keep only \(Self.restoreCapabilities.map(\.description).joined(separator: ", "))")
+                throw SandboxPlanError(
+                    problem: "capability \(extra) would be kept by a restore",
+                    fix: "keep only \(Self.restoreCapabilities.map(\.description).joined(separator: ", "))")
             }
             if writableDirectories.isEmpty {
                 throw SandboxPlanError(problem: "a restore plan without a writable directory", fix: "give the restore target and the base directory")
@@ -220,10 +225,13 @@ public struct SandboxPlan: Equatable, Sendable {
     }
 
     func validateDirectories() throws {
-        for d in writableDirectories where !d.hasPrefix("/") || d.split(separator: "/").isEmpty
-            || d.split(separator: "/").contains("..") {
-            throw SandboxPlanError(problem: "writable directory `\(d)` is not an absolute directory below / without ..",
-                                   fix: "give borg's base directory, e.g. /var/lib/borgpull/borg")
+        for d in writableDirectories
+        where !d.hasPrefix("/") || d.split(separator: "/").isEmpty
+            || d.split(separator: "/").contains("..")
+        {
+            throw SandboxPlanError(
+                problem: "writable directory `\(d)` is not an absolute directory below / without ..",
+                fix: "give borg's base directory, e.g. /var/lib/borgpull/borg")
         }
     }
 
@@ -231,12 +239,16 @@ public struct SandboxPlan: Equatable, Sendable {
     /// `sandbox-exec (--runner-uid U --runner-gid G [--groups A,B] | --restore) --landlock auto|required
     /// [--writable DIR]... --policy FILE [--status-fd N] -- EXECUTABLE ARGS...`. `executable`
     /// must be absolute (no PATH search in the sandbox).
-    public func sandboxExecArguments(policyPath: String, executable: String, arguments: [String],
-                                     statusFD: Int32? = nil) -> [String] {
+    public func sandboxExecArguments(
+        policyPath: String, executable: String, arguments: [String],
+        statusFD: Int32? = nil
+    ) -> [String] {
         var argv = ["sandbox-exec"]
         // A restore's uid, gid and capabilities are not arguments: sandbox-exec takes them from
         // `SandboxPlan.restore`, the one place they are decided.
-        if purpose == .restore { argv.append("--restore") } else {
+        if purpose == .restore {
+            argv.append("--restore")
+        } else {
             argv += ["--runner-uid", String(runnerUID), "--runner-gid", String(runnerGID)]
         }
         if !supplementaryGIDs.isEmpty {

@@ -127,7 +127,7 @@ public enum SeccompDangerousSyscalls {
         "io_uring_setup", "io_uring_enter", "io_uring_register", "fsopen", "fsmount", "fsconfig",
         "fspick", "move_mount", "open_tree", "mount_setattr", "acct", "iopl", "ioperm",
         "quotactl", "syslog", "uselib", "pidfd_getfd", "lookup_dcookie", "settimeofday",
-        "clock_settime", "clock_adjtime", "adjtimex", "vhangup", "fanotify_init", "kcmp",
+        "clock_settime", "clock_adjtime", "adjtimex", "vhangup", "fanotify_init", "kcmp"
     ]
 
     /// Allowed only with a `# why:` reason next to the entry: each widens what a compromised
@@ -139,7 +139,7 @@ public enum SeccompDangerousSyscalls {
         "setuid", "setgid", "setreuid", "setregid", "setresuid", "setresgid", "setgroups",
         "setfsuid", "setfsgid", "capset", "modify_ldt", "seccomp", "memfd_create", "pkey_mprotect",
         "move_pages", "migrate_pages", "mbind", "set_mempolicy", "sched_setattr",
-        "sched_setscheduler", "setpriority", "ioprio_set",
+        "sched_setscheduler", "setpriority", "ioprio_set"
     ]).union(modeArgument.keys)
 
     /// Calls that set a file's mode, and the index of the mode argument: the chmod family
@@ -149,7 +149,7 @@ public enum SeccompDangerousSyscalls {
     /// in that argument, or (open, openat) require that the flags create nothing.
     public static let modeArgument: [String: Int] = [
         "chmod": 1, "fchmod": 1, "fchmodat": 2, "fchmodat2": 2,
-        "open": 2, "openat": 3, "creat": 1, "mknod": 1, "mknodat": 2,
+        "open": 2, "openat": 3, "creat": 1, "mknod": 1, "mknodat": 2
     ]
 
     /// open(2)/openat(2): the index of the flags argument; an entry requiring
@@ -172,7 +172,7 @@ public enum SeccompConstants {
         "PR_GET_NO_NEW_PRIVS": 39,
         "S_ISUID": 0o4000, "S_ISGID": 0o2000,
         // open(2) flags (asm-generic/fcntl.h, x86_64): O_TMPFILE is __O_TMPFILE|O_DIRECTORY.
-        "O_CREAT": 0o100, "__O_TMPFILE": 0o20000000,
+        "O_CREAT": 0o100, "__O_TMPFILE": 0o20000000
     ]
 
     /// S_ISUID | S_ISGID (inode(7)): the mode bits that make an executable run with its owner
@@ -186,7 +186,7 @@ public enum SeccompConstants {
         "EPERM": 1, "ENOENT": 2, "EINTR": 4, "EIO": 5, "EBADF": 9, "EAGAIN": 11, "ENOMEM": 12,
         "EACCES": 13, "EFAULT": 14, "EBUSY": 16, "EEXIST": 17, "EINVAL": 22, "ENOTTY": 25,
         "ENOSPC": 28, "EROFS": 30, "ENOSYS": 38, "ENOTSUP": 95, "EOPNOTSUPP": 95,
-        "EPROTONOSUPPORT": 93, "EAFNOSUPPORT": 97, "EADDRNOTAVAIL": 99, "ENETUNREACH": 101,
+        "EPROTONOSUPPORT": 93, "EAFNOSUPPORT": 97, "EADDRNOTAVAIL": 99, "ENETUNREACH": 101
     ]
 
     public static func errnoName(_ value: Int32) -> String? {
@@ -211,9 +211,10 @@ extension SeccompPolicy {
         guard parser.diagnostics.isEmpty, let defaultAction = parser.defaultAction else {
             var diags = parser.diagnostics
             if parser.defaultAction == nil && !diags.contains(where: { $0.problem.contains("default") }) {
-                diags.append(SeccompPolicyDiagnostic(
-                    file: file, line: max(parser.lineCount, 1), problem: "no default action",
-                    fix: "add a line `default kill_process` before the first entry"))
+                diags.append(
+                    SeccompPolicyDiagnostic(
+                        file: file, line: max(parser.lineCount, 1), problem: "no default action",
+                        fix: "add a line `default kill_process` before the first entry"))
             }
             throw SeccompPolicyError(diagnostics: diags.sorted { $0.line < $1.line })
         }
@@ -295,11 +296,13 @@ private struct Parser {
                 return
             }
             if action == .allow {
-                fail(line, "default action `allow` turns the allow-list into a deny-list",
-                     "use `default kill_process` (or `errno EPERM` only with care: it silently hides missing entries)")
+                fail(
+                    line, "default action `allow` turns the allow-list into a deny-list",
+                    "use `default kill_process` (or `errno EPERM` only with care: it silently hides missing entries)")
             } else if action == .log && why == nil {
-                fail(line, "default action `log` (learning mode: nothing is blocked) without a reason",
-                     "use `default kill_process`; for a measurement run add `# why: learning run ...`")
+                fail(
+                    line, "default action `log` (learning mode: nothing is blocked) without a reason",
+                    "use `default kill_process`; for a measurement run add `# why: learning run ...`")
             }
             defaultAction = action
             defaultLine = line
@@ -307,8 +310,9 @@ private struct Parser {
         }
         let name = words[0]
         guard Self.isSyscallName(name) else {
-            fail(line, "`\(name)` is not a syscall name or directive",
-                 "start the line with `default` or a syscall name (lowercase letters, digits, _)")
+            fail(
+                line, "`\(name)` is not a syscall name or directive",
+                "start the line with `default` or a syscall name (lowercase letters, digits, _)")
             return
         }
         var rest = Array(words.dropFirst())
@@ -356,8 +360,9 @@ private struct Parser {
             words.removeFirst()
             if let v = SeccompConstants.errnos[e] { return .errno(v) }
             if let v = Int32(e), (1...4095).contains(v) { return .errno(v) }
-            fail(line, "unknown errno `\(e)`",
-                 "use a number 1...4095 or one of \(SeccompConstants.errnos.keys.sorted().joined(separator: ", "))")
+            fail(
+                line, "unknown errno `\(e)`",
+                "use a number 1...4095 or one of \(SeccompConstants.errnos.keys.sorted().joined(separator: ", "))")
             return nil
         default:
             fail(line, "unknown action `\(word)`", "use one of allow, log, kill_process, kill_thread, trap, errno NAME")
@@ -394,8 +399,10 @@ private struct Parser {
                 result.append(SeccompCondition(argument: index, comparison: .maskedEqual(mask: mask), value: v))
                 continue
             }
-            let ops: [String: SeccompComparison] = ["==": .equal, "!=": .notEqual, "<": .less, "<=": .lessOrEqual,
-                                                    ">": .greater, ">=": .greaterOrEqual]
+            let ops: [String: SeccompComparison] = [
+                "==": .equal, "!=": .notEqual, "<": .less, "<=": .lessOrEqual,
+                ">": .greater, ">=": .greaterOrEqual
+            ]
             guard let op = ops[g[1]] else {
                 fail(line, "unknown comparison `\(g[1])`", "use == != < <= > >= or `& MASK ==`")
                 return nil
@@ -404,8 +411,9 @@ private struct Parser {
             result.append(SeccompCondition(argument: index, comparison: op, value: v))
         }
         if result.count == 2 && result[0].argument == result[1].argument {
-            fail(line, "two conditions on arg\(result[0].argument) in one entry (libseccomp rejects that with EINVAL)",
-                 "use one masked condition, or two entries")
+            fail(
+                line, "two conditions on arg\(result[0].argument) in one entry (libseccomp rejects that with EINVAL)",
+                "use one masked condition, or two entries")
             return nil
         }
         return result
@@ -422,8 +430,9 @@ private struct Parser {
             } else if let v = UInt64(p) {
                 total |= v
             } else {
-                fail(line, "unknown value `\(p)`",
-                     "use a decimal or 0x number, or one of \(SeccompConstants.values.keys.sorted().joined(separator: ", "))")
+                fail(
+                    line, "unknown value `\(p)`",
+                    "use a decimal or 0x number, or one of \(SeccompConstants.values.keys.sorted().joined(separator: ", "))")
                 return nil
             }
         }
@@ -437,49 +446,63 @@ private struct Parser {
         for rule in rules {
             let key = "\(rule.syscall) \(rule.conditions)"
             if let first = seen[key] {
-                fail(rule.line, "duplicate entry for `\(rule.syscall)` (same conditions as line \(first))",
-                     "keep one entry and delete this line")
+                fail(
+                    rule.line, "duplicate entry for `\(rule.syscall)` (same conditions as line \(first))",
+                    "keep one entry and delete this line")
                 continue
             }
             seen[key] = rule.line
-            if rule.conditions.isEmpty { unconditional[rule.syscall] = rule.line } else {
+            if rule.conditions.isEmpty {
+                unconditional[rule.syscall] = rule.line
+            } else {
                 conditional[rule.syscall] = conditional[rule.syscall] ?? rule.line
             }
             if SeccompDangerousSyscalls.neverAllowed.contains(rule.syscall) && rule.action.permitsSyscall {
-                fail(rule.line, "`\(rule.syscall)` must never be allowed in a borg sandbox",
-                     "delete the line (the default action blocks it) or answer it with `errno EPERM` and a `# why:`")
+                fail(
+                    rule.line, "`\(rule.syscall)` must never be allowed in a borg sandbox",
+                    "delete the line (the default action blocks it) or answer it with `errno EPERM` and a `# why:`")
                 continue
             }
             if SeccompDangerousSyscalls.needsReason.contains(rule.syscall) && rule.why == nil {
-                fail(rule.line, "dangerous syscall `\(rule.syscall)` has no reason",
-                     "add `# why: ...` at the end of the line or in the comment directly above it")
+                fail(
+                    rule.line, "dangerous syscall `\(rule.syscall)` has no reason",
+                    "add `# why: ...` at the end of the line or in the comment directly above it")
             }
             if rule.syscall == "clone" && rule.action.permitsSyscall && !Self.refusesNamespaces(rule) {
-                fail(rule.line, "`clone` allowed without refusing namespace flags",
-                     "write `clone allow if arg0 & CLONE_NEW_ALL == 0`")
+                fail(
+                    rule.line, "`clone` allowed without refusing namespace flags",
+                    "write `clone allow if arg0 & CLONE_NEW_ALL == 0`")
             }
             if let index = SeccompDangerousSyscalls.modeArgument[rule.syscall], rule.action.permitsSyscall,
-               !Self.refusesSetIDModes(rule, argument: index),
-               !(SeccompDangerousSyscalls.createFlagsArgument[rule.syscall].map { Self.refusesCreation(rule, flagsArgument: $0) } ?? false) {
-                fail(rule.line, "`\(rule.syscall)` allowed without refusing setuid/setgid modes",
-                     "write `\(rule.syscall) allow if arg\(index) & S_ISUID|S_ISGID == 0` and `\(rule.syscall) errno EPERM if arg\(index) & S_ISUID|S_ISGID == ...` for S_ISUID, S_ISGID and S_ISUID|S_ISGID")
+                !Self.refusesSetIDModes(rule, argument: index),
+                !(SeccompDangerousSyscalls.createFlagsArgument[rule.syscall].map { Self.refusesCreation(rule, flagsArgument: $0) } ?? false)
+            {
+                fail(
+                    rule.line, "`\(rule.syscall)` allowed without refusing setuid/setgid modes",
+                    "write `\(rule.syscall) allow if arg\(index) & S_ISUID|S_ISGID == 0` and `\(rule.syscall) errno EPERM if arg\(index) & S_ISUID|S_ISGID == ...` for S_ISUID, S_ISGID and S_ISUID|S_ISGID"
+                )
             }
             if rule.syscall == "socket" && rule.action.permitsSyscall
-                && !rule.conditions.contains(SeccompCondition(argument: 0, comparison: .equal, value: 1)) {
-                fail(rule.line, "`socket` allowed for families other than AF_UNIX",
-                     "write `socket allow if arg0 == AF_UNIX` and `socket errno EAFNOSUPPORT if arg0 != AF_UNIX`")
+                && !rule.conditions.contains(SeccompCondition(argument: 0, comparison: .equal, value: 1))
+            {
+                fail(
+                    rule.line, "`socket` allowed for families other than AF_UNIX",
+                    "write `socket allow if arg0 == AF_UNIX` and `socket errno EAFNOSUPPORT if arg0 != AF_UNIX`")
             }
         }
         if let def = defaultAction {
             for rule in rules where rule.action == def {
-                fail(rule.line, "entry for `\(rule.syscall)` repeats the default action `\(def)` (libseccomp refuses such a rule)",
-                     "delete the line; the default action already applies")
+                fail(
+                    rule.line, "entry for `\(rule.syscall)` repeats the default action `\(def)` (libseccomp refuses such a rule)",
+                    "delete the line; the default action already applies")
             }
         }
         for (name, line) in unconditional {
             if let other = conditional[name] {
-                fail(line, "`\(name)` has an unconditional entry and a conditional one (line \(other)); libseccomp would let the unconditional one replace the others",
-                     "give every `\(name)` entry a condition, e.g. the complement `if arg0 != ...`")
+                fail(
+                    line,
+                    "`\(name)` has an unconditional entry and a conditional one (line \(other)); libseccomp would let the unconditional one replace the others",
+                    "give every `\(name)` entry a condition, e.g. the complement `if arg0 != ...`")
             }
         }
     }

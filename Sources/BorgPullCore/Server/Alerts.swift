@@ -132,7 +132,8 @@ public enum NotifyPolicy {
     ///   - exitStatus: `MONITOR_EXIT_STATUS`: the exit status, or the signal name.
     public static func notifyReports(unit: String, exitCode: String, exitStatus: String) -> Bool {
         guard unit.hasPrefix("borgpull-server@"), exitCode == "exited",
-              let n = Int32(exitStatus), let e = ServerExit(rawValue: n) else { return true }
+            let n = Int32(exitStatus), let e = ServerExit(rawValue: n)
+        else { return true }
         // BACKUP reported every other status itself (or, 0 and 1, it was no failure).
         return e == .connectFailed
     }

@@ -2,9 +2,9 @@
 // (ok, stale, failed, never), the exit status, the table and the JSON.
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What a client needs, judged from its history.
@@ -51,8 +51,10 @@ public struct ClientStatus: Equatable, Sendable {
     /// - Parameters: `maxAgeSeconds` from `--max-age` or the config's MAX_BACKUP_AGE; `now`
     ///   seconds since 1970; `compact`/`check` the `last-*.json` records, used when the history
     ///   has none (records written before the history existed).
-    public static func judge(client: String, config: String, history: RunHistory, maxAgeSeconds: Int, now: Double,
-                             compact: RunRecord? = nil, check: RunRecord? = nil) -> ClientStatus {
+    public static func judge(
+        client: String, config: String, history: RunHistory, maxAgeSeconds: Int, now: Double,
+        compact: RunRecord? = nil, check: RunRecord? = nil
+    ) -> ClientStatus {
         let lastBackup = history.last(.backup)
         let lastSuccess = history.lastSuccess(.backup)
         let age = lastSuccess?.finishedSeconds.map { max(0, now - $0) }
@@ -66,11 +68,12 @@ public struct ClientStatus: Equatable, Sendable {
         } else {
             state = .stale
         }
-        return ClientStatus(client: client, config: config, state: state, maxAgeSeconds: maxAgeSeconds,
-                            lastBackup: lastBackup, lastSuccess: lastSuccess,
-                            lastCompact: history.last(.compact) ?? compact, lastCheck: history.last(.check) ?? check,
-                            repositoryBytes: history.repositoryBytes ?? compact?.bytesAfter ?? check?.bytesAfter,
-                            ageSeconds: age, skippedLines: history.skipped.count, error: nil)
+        return ClientStatus(
+            client: client, config: config, state: state, maxAgeSeconds: maxAgeSeconds,
+            lastBackup: lastBackup, lastSuccess: lastSuccess,
+            lastCompact: history.last(.compact) ?? compact, lastCheck: history.last(.check) ?? check,
+            repositoryBytes: history.repositoryBytes ?? compact?.bytesAfter ?? check?.bytesAfter,
+            ageSeconds: age, skippedLines: history.skipped.count, error: nil)
     }
 
     /// The row of a client whose config or history could not be read.
@@ -87,13 +90,15 @@ public struct ClientStatus: Equatable, Sendable {
         case .error:
             return error
         case .never:
-            return "no BACKUP recorded (fix: systemctl enable --now borgpull-server@\(ClientStatus.instance(config)).timer; run one with systemctl start \(unit))"
+            return
+                "no BACKUP recorded (fix: systemctl enable --now borgpull-server@\(ClientStatus.instance(config)).timer; run one with systemctl start \(unit))"
         case .failed:
             let r = lastBackup
             return "last BACKUP \(r?.name ?? "failed") (exit \(r?.status ?? 0)) at \(r?.finished ?? "?"): \(r?.message ?? "") (journalctl -u \(unit))"
         case .stale:
             let ago = ageSeconds.map(DurationText.format) ?? "?"
-            return "last successful BACKUP \(ago) ago, more than \(DurationText.format(Double(maxAgeSeconds))) (fix: systemctl list-timers 'borgpull-server@*'; journalctl -u \(unit))"
+            return
+                "last successful BACKUP \(ago) ago, more than \(DurationText.format(Double(maxAgeSeconds))) (fix: systemctl list-timers 'borgpull-server@*'; journalctl -u \(unit))"
         }
     }
 
@@ -142,7 +147,7 @@ public struct FleetStatus: Sendable {
                 c.repositoryBytes.map(FleetStatus.shortBytes) ?? "-",
                 maintenanceCell(c.lastCompact),
                 maintenanceCell(c.lastCheck),
-                c.lastSuccess?.record?.archive ?? "-",
+                c.lastSuccess?.record?.archive ?? "-"
             ])
         }
         // Client names and outcomes are cut to keep the row within `width`; the archive takes
@@ -174,7 +179,9 @@ public struct FleetStatus: Sendable {
         }
         let counts = Dictionary(grouping: clients, by: \.state).mapValues(\.count)
         out.append("")
-        out.append("\(clients.count) client(s): " + [ClientState.ok, .stale, .failed, .never, .error].map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
+        out.append(
+            "\(clients.count) client(s): "
+                + [ClientState.ok, .stale, .failed, .never, .error].map { "\(counts[$0] ?? 0) \($0.rawValue)" }.joined(separator: ", "))
         return out.joined(separator: "\n") + "\n"
     }
 
@@ -205,7 +212,7 @@ public struct FleetStatus: Sendable {
 
     /// `MM-DD HH:MM` in UTC.
     static func shortTime(_ seconds: Double) -> String {
-        let iso = RunRecord.timestamp(seconds)   // 2026-12-01T03:00:00Z
+        let iso = RunRecord.timestamp(seconds)  // 2026-12-01T03:00:00Z
         let chars = Array(iso)
         guard chars.count >= 16 else { return iso }
         return String(chars[5..<10]) + " " + String(chars[11..<16])
@@ -285,13 +292,14 @@ struct StatusJSON: Encodable {
             case .error: sum.error += 1
             }
             let stats = c.lastSuccess?.record?.stats
-            return Client(client: c.client, config: c.config, state: c.state.rawValue, attention: c.attention,
-                          maxAgeSeconds: c.maxAgeSeconds, lastSuccess: c.lastSuccess?.finished,
-                          lastSuccessAgeSeconds: c.ageSeconds.map { $0.rounded() }, lastRun: c.lastBackup.map(Run.init),
-                          archive: c.lastSuccess?.record?.archive, originalBytes: stats?.originalSize,
-                          deduplicatedBytes: stats?.deduplicatedSize, durationSeconds: c.lastBackup?.seconds,
-                          repositoryBytes: c.repositoryBytes, lastCompact: c.lastCompact.map(Run.init),
-                          lastCheck: c.lastCheck.map(Run.init), skippedLines: c.skippedLines)
+            return Client(
+                client: c.client, config: c.config, state: c.state.rawValue, attention: c.attention,
+                maxAgeSeconds: c.maxAgeSeconds, lastSuccess: c.lastSuccess?.finished,
+                lastSuccessAgeSeconds: c.ageSeconds.map { $0.rounded() }, lastRun: c.lastBackup.map(Run.init),
+                archive: c.lastSuccess?.record?.archive, originalBytes: stats?.originalSize,
+                deduplicatedBytes: stats?.deduplicatedSize, durationSeconds: c.lastBackup?.seconds,
+                repositoryBytes: c.repositoryBytes, lastCompact: c.lastCompact.map(Run.init),
+                lastCheck: c.lastCheck.map(Run.init), skippedLines: c.skippedLines)
         }
         sum.total = s.clients.count
         summary = sum

@@ -4,9 +4,9 @@
 // "Repository config" (append_only), "Message IDs / exit codes".
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// What the server's maintenance modes run. Both need no key and no passphrase: `borg compact`
@@ -79,9 +79,14 @@ public struct MaintenanceVerdict: Equatable, Sendable {
         case (0?, _):
             return .init(exit: .ok, message: "compacted \(repoDir): freed \(ByteCount.format(max(0, freed)))", damage: [])
         case (1?, _):
-            return .init(exit: .warning, message: "borg compact finished with a warning (see its lines above); freed \(ByteCount.format(max(0, freed)))", damage: [])
+            return .init(
+                exit: .warning, message: "borg compact finished with a warning (see its lines above); freed \(ByteCount.format(max(0, freed)))", damage: [])
         case (let r?, _):
-            return .init(exit: .maintenanceFailed, message: "borg compact failed (rc \(r)); nothing was deleted that a transaction had not freed (fix: read borg's message above; `borgpull-server CHECK` tests the repository)", damage: [])
+            return .init(
+                exit: .maintenanceFailed,
+                message:
+                    "borg compact failed (rc \(r)); nothing was deleted that a transaction had not freed (fix: read borg's message above; `borgpull-server CHECK` tests the repository)",
+                damage: [])
         case (nil, let s):
             return .init(exit: .maintenanceFailed, message: "borg compact was killed by signal \(s ?? 0)", damage: [])
         }
@@ -90,8 +95,10 @@ public struct MaintenanceVerdict: Equatable, Sendable {
     /// The verdict of `borg check --repository-only`: rc 0 no problems; rc 1 with borg's
     /// "errors found" (or any integrity line) means a damaged repository; rc >= 2 means the
     /// check itself could not run (lock, permissions, not a repository).
-    public static func check(rc: Int32?, signal: Int32?, interrupted: Bool, lines: [String], partial: Bool,
-                             repoDir: String) -> MaintenanceVerdict {
+    public static func check(
+        rc: Int32?, signal: Int32?, interrupted: Bool, lines: [String], partial: Bool,
+        repoDir: String
+    ) -> MaintenanceVerdict {
         let damage = damageLines(lines)
         if interrupted {
             return .init(exit: .interrupted, message: "CHECK interrupted; run it again (with CHECK_MAX_DURATION it continues where it stopped)", damage: damage)
@@ -101,10 +108,12 @@ public struct MaintenanceVerdict: Equatable, Sendable {
             let scope = partial ? "this slice of the repository (CHECK_MAX_DURATION): the next CHECK continues" : "the whole repository"
             return .init(exit: .ok, message: "no problems found in \(scope) of \(repoDir)", damage: [])
         case (0?, _), (1?, _):
-            let where_ = damage.first.map { ": \($0)" } ?? ""
-            return .init(exit: .repositoryDamaged,
-                         message: "the repository \(repoDir) is damaged\(where_). Next: keep a copy of REPO_DIR, find the cause (disk, memory: dmesg, smartctl), then decide on `borg check --repair` yourself (README, \"When CHECK finds damage\"); borgpull never repairs",
-                         damage: damage)
+            let location = damage.first.map { ": \($0)" } ?? ""
+            return .init(
+                exit: .repositoryDamaged,
+                message:
+                    "the repository \(repoDir) is damaged\(location). Next: keep a copy of REPO_DIR, find the cause (disk, memory: dmesg, smartctl), then decide on `borg check --repair` yourself (README, \"When CHECK finds damage\"); borgpull never repairs",
+                damage: damage)
         case (let r?, _):
             return .init(exit: .maintenanceFailed, message: "borg check could not check \(repoDir) (rc \(r)); see borg's message above", damage: damage)
         case (nil, let s):
@@ -134,46 +143,63 @@ public enum MaintenanceAudit {
     /// - Parameters: `instance` is the config file's name without `.conf` (the timers'
     ///   instance), `enabled` whether each timer is enabled, `records` the last record of each
     ///   mode (nil: none yet), `now` seconds since 1970.
-    public static func findings(configFile: String, instance: String, enabled: [ServerMode: Bool],
-                                records: [ServerMode: RunRecord], recordPaths: [ServerMode: String],
-                                now: Double) -> [Finding] {
+    public static func findings(
+        configFile: String, instance: String, enabled: [ServerMode: Bool],
+        records: [ServerMode: RunRecord], recordPaths: [ServerMode: String],
+        now: Double
+    ) -> [Finding] {
         var out: [Finding] = []
         for mode in [ServerMode.compact, .check] {
             let unit = "borgpull-\(mode.rawValue.lowercased())@\(instance).timer"
             if enabled[mode] == true {
-                out.append(Finding(.ok, check: "server.maintenance.timer", what: "\(unit) is enabled", location: unit,
-                                   expected: "enabled", actual: "enabled"))
+                out.append(
+                    Finding(
+                        .ok, check: "server.maintenance.timer", what: "\(unit) is enabled", location: unit,
+                        expected: "enabled", actual: "enabled"))
             } else {
-                out.append(Finding(.warn, check: "server.maintenance.timer",
-                                   what: mode == .compact ? "no weekly COMPACT: what the client prunes is never freed and the repository grows"
-                                                          : "no monthly CHECK: damage to the repository goes unnoticed until a restore",
-                                   location: unit, expected: "enabled", actual: "not enabled",
-                                   fix: "systemctl enable --now \(unit)"))
+                out.append(
+                    Finding(
+                        .warn, check: "server.maintenance.timer",
+                        what: mode == .compact
+                            ? "no weekly COMPACT: what the client prunes is never freed and the repository grows"
+                            : "no monthly CHECK: damage to the repository goes unnoticed until a restore",
+                        location: unit, expected: "enabled", actual: "not enabled",
+                        fix: "systemctl enable --now \(unit)"))
             }
             let path = recordPaths[mode] ?? configFile
             guard let r = records[mode] else {
-                out.append(Finding(.ok, check: "server.maintenance.last", what: "no \(mode.rawValue) has run yet for this client",
-                                   location: path, expected: "a record after the first run", actual: "none"))
+                out.append(
+                    Finding(
+                        .ok, check: "server.maintenance.last", what: "no \(mode.rawValue) has run yet for this client",
+                        location: path, expected: "a record after the first run", actual: "none"))
                 continue
             }
             let finished = r.finishedSeconds
             let age = finished.map { max(0, now - $0) }
             let ageText = age.map { "\(Int($0 / 86400)) day(s) ago" } ?? "at an unreadable time"
             if r.status == ServerExit.repositoryDamaged.rawValue {
-                out.append(Finding(.fail, check: "server.maintenance.last", what: "the last CHECK found the repository damaged: \(r.damage?.first ?? r.message)",
-                                   location: path, expected: "no problems found", actual: "\(r.name), \(ageText)",
-                                   fix: "see README, \"When CHECK finds damage\"; then run borgpull-server -c \(configFile) CHECK"))
+                out.append(
+                    Finding(
+                        .fail, check: "server.maintenance.last", what: "the last CHECK found the repository damaged: \(r.damage?.first ?? r.message)",
+                        location: path, expected: "no problems found", actual: "\(r.name), \(ageText)",
+                        fix: "see README, \"When CHECK finds damage\"; then run borgpull-server -c \(configFile) CHECK"))
             } else if r.status != 0 {
-                out.append(Finding(.warn, check: "server.maintenance.last", what: "the last \(mode.rawValue) did not succeed: \(r.message)",
-                                   location: path, expected: "ok", actual: "\(r.name), \(ageText)",
-                                   fix: "borgpull-server -c \(configFile) \(mode.rawValue)"))
+                out.append(
+                    Finding(
+                        .warn, check: "server.maintenance.last", what: "the last \(mode.rawValue) did not succeed: \(r.message)",
+                        location: path, expected: "ok", actual: "\(r.name), \(ageText)",
+                        fix: "borgpull-server -c \(configFile) \(mode.rawValue)"))
             } else if let age, age > (staleAfter[mode] ?? .infinity) {
-                out.append(Finding(.warn, check: "server.maintenance.last", what: "the last successful \(mode.rawValue) is old",
-                                   location: path, expected: "within \(Int((staleAfter[mode] ?? 0) / 86400)) days", actual: ageText,
-                                   fix: "systemctl status \(unit); borgpull-server -c \(configFile) \(mode.rawValue)"))
+                out.append(
+                    Finding(
+                        .warn, check: "server.maintenance.last", what: "the last successful \(mode.rawValue) is old",
+                        location: path, expected: "within \(Int((staleAfter[mode] ?? 0) / 86400)) days", actual: ageText,
+                        fix: "systemctl status \(unit); borgpull-server -c \(configFile) \(mode.rawValue)"))
             } else {
-                out.append(Finding(.ok, check: "server.maintenance.last", what: "the last \(mode.rawValue) succeeded", location: path,
-                                   expected: "ok", actual: "ok, \(ageText)"))
+                out.append(
+                    Finding(
+                        .ok, check: "server.maintenance.last", what: "the last \(mode.rawValue) succeeded", location: path,
+                        expected: "ok", actual: "ok, \(ageText)"))
             }
         }
         return out

@@ -26,7 +26,7 @@ public enum RunMetrics {
         ("borgpull_last_compact_timestamp_seconds", "End of the last COMPACT that succeeded, 0 if none."),
         ("borgpull_last_check_success_timestamp_seconds", "End of the last CHECK that found no problems, 0 if none."),
         ("borgpull_last_check_status", "Exit status of the last CHECK (0 ok, 11 repository damaged)."),
-        ("borgpull_max_backup_age_seconds", "MAX_BACKUP_AGE of the client's config: the age after which its last success is stale."),
+        ("borgpull_max_backup_age_seconds", "MAX_BACKUP_AGE of the client's config: the age after which its last success is stale.")
     ]
 
     /// The values of `help`'s metrics for `history`; nil means the metric is left out.

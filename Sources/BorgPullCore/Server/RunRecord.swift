@@ -3,9 +3,9 @@
 // `last-compact.json` / `last-check.json` files and what monitoring reads.
 
 #if canImport(FoundationEssentials)
-import FoundationEssentials
+    import FoundationEssentials
 #else
-import Foundation
+    import Foundation
 #endif
 
 /// One BACKUP, COMPACT or CHECK of one client, as the server saw it. Schema `version` 1; JSON
@@ -52,11 +52,13 @@ public struct RunRecord: Codable, Equatable, Sendable {
         case borgRC = "borg_rc", bytesBefore = "bytes_before", bytesAfter = "bytes_after"
     }
 
-    public init(mode: String, client: String? = nil, target: String? = nil, repository: String? = nil,
-                started: String? = nil, finished: String? = nil, seconds: Double? = nil,
-                status: Int32, name: String, message: String, record: ClientReport? = nil, notices: [String]? = nil,
-                borgRC: Int32? = nil, bytesBefore: Int64? = nil, bytesAfter: Int64? = nil,
-                damage: [String]? = nil, partial: Bool? = nil) {
+    public init(
+        mode: String, client: String? = nil, target: String? = nil, repository: String? = nil,
+        started: String? = nil, finished: String? = nil, seconds: Double? = nil,
+        status: Int32, name: String, message: String, record: ClientReport? = nil, notices: [String]? = nil,
+        borgRC: Int32? = nil, bytesBefore: Int64? = nil, bytesAfter: Int64? = nil,
+        damage: [String]? = nil, partial: Bool? = nil
+    ) {
         self.mode = mode
         self.client = client
         self.target = target
@@ -77,31 +79,40 @@ public struct RunRecord: Codable, Equatable, Sendable {
     }
 
     /// The record of a COMPACT or CHECK that ran borg (times in seconds since 1970).
-    public init(mode: String, client: String, repository: String, started: String, finished: String, verdict: MaintenanceVerdict,
-                borgRC: Int32?, bytesBefore: Int64?, bytesAfter: Int64?, partial: Bool, seconds: Double? = nil) {
-        self.init(mode: mode, client: client, repository: repository, started: started, finished: finished, seconds: seconds,
-                  status: verdict.exit.rawValue, name: verdict.exit.name, message: verdict.message, borgRC: borgRC,
-                  bytesBefore: bytesBefore, bytesAfter: bytesAfter, damage: verdict.damage, partial: partial)
+    public init(
+        mode: String, client: String, repository: String, started: String, finished: String, verdict: MaintenanceVerdict,
+        borgRC: Int32?, bytesBefore: Int64?, bytesAfter: Int64?, partial: Bool, seconds: Double? = nil
+    ) {
+        self.init(
+            mode: mode, client: client, repository: repository, started: started, finished: finished, seconds: seconds,
+            status: verdict.exit.rawValue, name: verdict.exit.name, message: verdict.message, borgRC: borgRC,
+            bytesBefore: bytesBefore, bytesAfter: bytesAfter, damage: verdict.damage, partial: partial)
     }
 
     /// The record of a BACKUP: the server's outcome and the client's record inside it.
     /// - Parameters: `config` nil when the config could not be read; `started`/`finished` in
     ///   seconds since 1970; `repositoryBytes` the size of REPO_DIR after the run.
-    public static func backup(config c: ServerConfig?, outcome: ServerOutcome, started: Double, finished: Double,
-                              notices: [String], repositoryBytes: Int64?) -> RunRecord {
-        RunRecord(mode: ServerMode.backup.rawValue, client: c?.repoName,
-                  target: c.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" }, repository: c?.repoDir,
-                  started: timestamp(started), finished: timestamp(finished), seconds: max(0, finished - started),
-                  status: outcome.exit.rawValue, name: outcome.exit.name, message: outcome.message,
-                  record: outcome.report, notices: notices, bytesAfter: repositoryBytes)
+    public static func backup(
+        config c: ServerConfig?, outcome: ServerOutcome, started: Double, finished: Double,
+        notices: [String], repositoryBytes: Int64?
+    ) -> RunRecord {
+        RunRecord(
+            mode: ServerMode.backup.rawValue, client: c?.repoName,
+            target: c.map { "\($0.remoteUser)@\($0.remoteHost):\($0.sshPort)" }, repository: c?.repoDir,
+            started: timestamp(started), finished: timestamp(finished), seconds: max(0, finished - started),
+            status: outcome.exit.rawValue, name: outcome.exit.name, message: outcome.message,
+            record: outcome.report, notices: notices, bytesAfter: repositoryBytes)
     }
 
     /// The record of a COMPACT or CHECK that ended before borg ran (lock held, bad repository).
-    public static func maintenance(config c: ServerConfig?, mode: ServerMode, verdict: MaintenanceVerdict,
-                                   started: Double, finished: Double) -> RunRecord {
-        RunRecord(mode: mode.rawValue, client: c?.repoName, repository: c?.repoDir, started: timestamp(started),
-                  finished: timestamp(finished), seconds: max(0, finished - started), status: verdict.exit.rawValue,
-                  name: verdict.exit.name, message: verdict.message, damage: verdict.damage)
+    public static func maintenance(
+        config c: ServerConfig?, mode: ServerMode, verdict: MaintenanceVerdict,
+        started: Double, finished: Double
+    ) -> RunRecord {
+        RunRecord(
+            mode: mode.rawValue, client: c?.repoName, repository: c?.repoDir, started: timestamp(started),
+            finished: timestamp(finished), seconds: max(0, finished - started), status: verdict.exit.rawValue,
+            name: verdict.exit.name, message: verdict.message, damage: verdict.damage)
     }
 
     /// Whether the run did its work: ok, or ok with warnings (borg rc 1: the archive exists).

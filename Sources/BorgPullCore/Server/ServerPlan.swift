@@ -57,8 +57,10 @@ public enum ServerPlan {
     /// - `max-children=4`: borg's commands are sequential; a flood of connections cannot fork
     ///   unbounded `borg serve` processes.
     public static func socatArguments(_ c: ServerConfig, profile: BorgProfile = .borg1) -> [String] {
-        ["UNIX-LISTEN:\(c.socketPath),fork,mode=0600,max-children=4",
-         "EXEC:" + serveCommand(c, profile: profile).joined(separator: " ")]
+        [
+            "UNIX-LISTEN:\(c.socketPath),fork,mode=0600,max-children=4",
+            "EXEC:" + serveCommand(c, profile: profile).joined(separator: " ")
+        ]
     }
 
     /// ssh's argv (after the program path).
@@ -68,22 +70,24 @@ public enum ServerPlan {
     /// makes ssh exit 255 before any command runs when sshd cannot bind C. `BatchMode=yes` never
     /// asks a person; `StrictHostKeyChecking=yes` never accepts an unknown or changed host key.
     public static func sshArguments(_ c: ServerConfig, mode: ServerMode) -> [String] {
-        var a = ["-T",
-                 "-o", "BatchMode=yes",
-                 "-o", "ExitOnForwardFailure=yes",
-                 "-o", "StrictHostKeyChecking=yes",
-                 "-o", "ConnectTimeout=\(c.connectTimeout)",
-                 "-o", "ServerAliveInterval=\(c.aliveInterval)",
-                 "-o", "ServerAliveCountMax=\(c.aliveCount)",
-                 "-o", "ForwardAgent=no",
-                 "-o", "ForwardX11=no",
-                 "-o", "PermitLocalCommand=no",
-                 "-o", "ClearAllForwardings=no",
-                 // The tunnel's cost is ssh's CPU (bench/README.md): AES-GCM (AES-NI) before
-                 // chacha20-poly1305 cut ssh+sshd CPU from 1.88 to 1.56 s on 200 MB; borg
-                 // compresses already, so ssh compression only burns CPU (1.9-2.3x slower).
-                 "-o", "Ciphers=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com",
-                 "-o", "Compression=no"]
+        var a = [
+            "-T",
+            "-o", "BatchMode=yes",
+            "-o", "ExitOnForwardFailure=yes",
+            "-o", "StrictHostKeyChecking=yes",
+            "-o", "ConnectTimeout=\(c.connectTimeout)",
+            "-o", "ServerAliveInterval=\(c.aliveInterval)",
+            "-o", "ServerAliveCountMax=\(c.aliveCount)",
+            "-o", "ForwardAgent=no",
+            "-o", "ForwardX11=no",
+            "-o", "PermitLocalCommand=no",
+            "-o", "ClearAllForwardings=no",
+            // The tunnel's cost is ssh's CPU (bench/README.md): AES-GCM (AES-NI) before
+            // chacha20-poly1305 cut ssh+sshd CPU from 1.88 to 1.56 s on 200 MB; borg
+            // compresses already, so ssh compression only burns CPU (1.9-2.3x slower).
+            "-o", "Ciphers=aes128-gcm@openssh.com,aes256-gcm@openssh.com,chacha20-poly1305@openssh.com",
+            "-o", "Compression=no"
+        ]
         if let k = c.sshKnownHosts { a += ["-o", "UserKnownHostsFile=\(k)"] }
         if let i = c.sshIdentity { a += ["-o", "IdentitiesOnly=yes", "-i", i] }
         a += ["-p", String(c.sshPort), "-R", "\(c.remoteSocketPath):\(c.socketPath)"]
@@ -217,17 +221,22 @@ public enum SSHDiagnosis: Sendable, Equatable {
         let s = stderr
         if s.contains("REMOTE HOST IDENTIFICATION HAS CHANGED") { return .hostKeyChanged }
         if s.contains("No ED25519 host key is known") || s.contains("host key is known for")
-            || s.contains("No RSA host key is known") || s.contains("No ECDSA host key is known") { return .hostKeyUnknown }
+            || s.contains("No RSA host key is known") || s.contains("No ECDSA host key is known")
+        {
+            return .hostKeyUnknown
+        }
         if s.contains("Host key verification failed") { return .hostKeyFailed }
         if s.contains("Permission denied (") { return .authenticationFailed }
         if s.contains("remote port forwarding failed") || s.contains("forwarding failed for listen path") { return .forwardFailed }
-        for marker in ["Connection timed out", "Connection refused", "No route to host", "Network is unreachable",
-                       "Could not resolve hostname", "Name or service not known", "Temporary failure in name resolution",
-                       "banner exchange", "Operation timed out"] where s.contains(marker) {
+        for marker in [
+            "Connection timed out", "Connection refused", "No route to host", "Network is unreachable",
+            "Could not resolve hostname", "Name or service not known", "Temporary failure in name resolution",
+            "banner exchange", "Operation timed out"
+        ] where s.contains(marker) {
             return .unreachable(marker)
         }
         for marker in ["closed by remote host", "Broken pipe", "Connection reset", "Timeout, server", "client_loop:"]
-            where s.contains(marker) {
+        where s.contains(marker) {
             return .connectionLost
         }
         return .other
@@ -259,26 +268,44 @@ public struct ServerOutcome: Sendable, Equatable {
     ///   - interrupted: this server received SIGINT/SIGTERM and stopped ssh.
     ///   - timedOut: BACKUP_TIMEOUT elapsed and ssh was stopped.
     ///   - stdoutOverflowed: ssh's stdout passed `stdoutLimit`; ssh was stopped, `report` is ignored.
-    public static func backup(config c: ServerConfig, sshExit: Int32?, report: ClientReport?, stderrTail: String,
-                              interrupted: Bool, timedOut: Bool, stdoutOverflowed: Bool = false) -> ServerOutcome {
+    public static func backup(
+        config c: ServerConfig, sshExit: Int32?, report: ClientReport?, stderrTail: String,
+        interrupted: Bool, timedOut: Bool, stdoutOverflowed: Bool = false
+    ) -> ServerOutcome {
         let target = "\(c.remoteUser)@\(c.remoteHost):\(c.sshPort)"
         // Whatever the first 4 MiB held, a record among them is not believed.
         if stdoutOverflowed {
-            return ServerOutcome(exit: .noResult, message: "the client \(target) sent more than \(stdoutLimit >> 20) MiB on ssh's stdout, where only its one-line result record belongs; ssh was stopped and the output was not read as a record, so the outcome of the backup is unknown (fix: on the client, make sshd's ForceCommand `borgpull-client trigger` and check that the ssh user's shell startup files print nothing; look at the client's log)")
+            return ServerOutcome(
+                exit: .noResult,
+                message:
+                    "the client \(target) sent more than \(stdoutLimit >> 20) MiB on ssh's stdout, where only its one-line result record belongs; ssh was stopped and the output was not read as a record, so the outcome of the backup is unknown (fix: on the client, make sshd's ForceCommand `borgpull-client trigger` and check that the ssh user's shell startup files print nothing; look at the client's log)"
+            )
         }
         if let r = report, let code = r.status?.code {
             // An honest trigger exits with the record's code, and an ok record has no failed
             // step. Anything else is not believed: the run counts as failed.
             if let e = sshExit, e != code {
-                return ServerOutcome(exit: .clientFailed, message: "the client's result record says status \(code) but its trigger exited \(e); not trusting the record (fix: look at the client's log; check that sshd's ForceCommand is `borgpull-client trigger`)", report: r)
+                return ServerOutcome(
+                    exit: .clientFailed,
+                    message:
+                        "the client's result record says status \(code) but its trigger exited \(e); not trusting the record (fix: look at the client's log; check that sshd's ForceCommand is `borgpull-client trigger`)",
+                    report: r)
             }
             if code <= 1, let bad = r.failedSteps.first {
-                return ServerOutcome(exit: .clientFailed, message: "the client's result record says status \(code) but lists the failed step \(bad.name ?? "?"); not trusting it (fix: look at the client's log)", report: r)
+                return ServerOutcome(
+                    exit: .clientFailed,
+                    message:
+                        "the client's result record says status \(code) but lists the failed step \(bad.name ?? "?"); not trusting it (fix: look at the client's log)",
+                    report: r)
             }
             return fromClient(code: code, report: r, target: target)
         }
         if timedOut {
-            return ServerOutcome(exit: .timeout, message: "the BACKUP of \(target) did not end within BACKUP_TIMEOUT=\(c.backupTimeout) s (\(c.file)); ssh was stopped, the client's backup is interrupted by sshd closing the session (fix: raise BACKUP_TIMEOUT or look at the client's log)")
+            return ServerOutcome(
+                exit: .timeout,
+                message:
+                    "the BACKUP of \(target) did not end within BACKUP_TIMEOUT=\(c.backupTimeout) s (\(c.file)); ssh was stopped, the client's backup is interrupted by sshd closing the session (fix: raise BACKUP_TIMEOUT or look at the client's log)"
+            )
         }
         if interrupted {
             return ServerOutcome(exit: .interrupted, message: "interrupted by a signal; ssh, socat and borg serve were stopped")
@@ -289,15 +316,26 @@ public struct ServerOutcome: Sendable, Equatable {
             return connectFailure(config: c, stderrTail: stderrTail, target: target)
         }
         if sshExit == 255 {
-            return ServerOutcome(exit: .noResult, message: "the connection to \(target) was lost during the backup: \(lastLines(stderrTail, 2)) (fix: look at the client's log; run BACKUP again)")
+            return ServerOutcome(
+                exit: .noResult,
+                message: "the connection to \(target) was lost during the backup: \(lastLines(stderrTail, 2)) (fix: look at the client's log; run BACKUP again)"
+            )
         }
         guard let code = sshExit else {
-            return ServerOutcome(exit: .noResult, message: "ssh to \(target) was killed before the client's result arrived; the client's backup may still be running or was cut off (fix: look at the client's log and run BACKUP again)")
+            return ServerOutcome(
+                exit: .noResult,
+                message:
+                    "ssh to \(target) was killed before the client's result arrived; the client's backup may still be running or was cut off (fix: look at the client's log and run BACKUP again)"
+            )
         }
         // The trigger exits with the client's status but printed no record (e.g. it could not read
         // RESULT_FILE, or the client stopped before writing one).
         if code == 0 || code == 1 {
-            return ServerOutcome(exit: .noResult, message: "the client reported status \(code) but sent no result record (fix: check that the ssh user on \(c.remoteHost) can read the client's RESULT_FILE, and that sshd's ForceCommand is `borgpull-client trigger`)")
+            return ServerOutcome(
+                exit: .noResult,
+                message:
+                    "the client reported status \(code) but sent no result record (fix: check that the ssh user on \(c.remoteHost) can read the client's RESULT_FILE, and that sshd's ForceCommand is `borgpull-client trigger`)"
+            )
         }
         return fromClient(code: code, report: nil, target: target)
     }
@@ -308,10 +346,11 @@ public struct ServerOutcome: Sendable, Equatable {
     /// Maps the client's exit status (see borgpull-client's exit statuses).
     static func fromClient(code: Int32, report: ClientReport?, target: String) -> ServerOutcome {
         let clientMessage = report?.status?.message.map { ": \($0)" } ?? ""
-        let failed = report?.failedSteps.compactMap { s -> String? in
-            guard let n = s.name else { return nil }
-            return "\(n) \(s.status ?? "failed")" + (s.message.map { " (\($0))" } ?? "")
-        } ?? []
+        let failed =
+            report?.failedSteps.compactMap { s -> String? in
+                guard let n = s.name else { return nil }
+                return "\(n) \(s.status ?? "failed")" + (s.message.map { " (\($0))" } ?? "")
+            } ?? []
         let stepText = failed.isEmpty ? "" : "; failed step: " + failed.joined(separator: ", ")
         let name = report?.status?.name ?? clientStatusName(code)
         switch code {
@@ -321,9 +360,13 @@ public struct ServerOutcome: Sendable, Equatable {
             let n = report?.warnings?.count ?? 0
             return ServerOutcome(exit: .warning, message: "backup of \(target) ok with \(n) warning(s)\(clientMessage)", report: report)
         case 11:
-            return ServerOutcome(exit: .locked, message: "the client \(target) is already running a BACKUP (client status 11 \(name)); nothing was started (fix: wait for it to finish)", report: report)
+            return ServerOutcome(
+                exit: .locked,
+                message: "the client \(target) is already running a BACKUP (client status 11 \(name)); nothing was started (fix: wait for it to finish)",
+                report: report)
         default:
-            return ServerOutcome(exit: .clientFailed, message: "backup of \(target) failed: client status \(code) \(name)\(clientMessage)\(stepText)", report: report)
+            return ServerOutcome(
+                exit: .clientFailed, message: "backup of \(target) failed: client status \(code) \(name)\(clientMessage)\(stepText)", report: report)
         }
     }
 
@@ -341,19 +384,44 @@ public struct ServerOutcome: Sendable, Equatable {
         let detail = lastLines(stderrTail, 3)
         switch SSHDiagnosis.classify(stderrTail) {
         case .hostKeyUnknown, .hostKeyFailed:
-            return ServerOutcome(exit: .connectFailed, message: "host key verification of \(target) failed: \(known) has no matching key for \(hostEntry); nothing was started on the client (fix: verify the client's host key out of band, then add `\(hostEntry) <type> <key>` to \(known))")
+            return ServerOutcome(
+                exit: .connectFailed,
+                message:
+                    "host key verification of \(target) failed: \(known) has no matching key for \(hostEntry); nothing was started on the client (fix: verify the client's host key out of band, then add `\(hostEntry) <type> <key>` to \(known))"
+            )
         case .hostKeyChanged:
-            return ServerOutcome(exit: .connectFailed, message: "the host key of \(target) does NOT match \(known); nothing was started on the client (fix: find out why the key changed; only if the change is expected, replace the entry for \(hostEntry) in \(known))")
+            return ServerOutcome(
+                exit: .connectFailed,
+                message:
+                    "the host key of \(target) does NOT match \(known); nothing was started on the client (fix: find out why the key changed; only if the change is expected, replace the entry for \(hostEntry) in \(known))"
+            )
         case .authenticationFailed:
-            return ServerOutcome(exit: .connectFailed, message: "\(c.remoteUser)@\(c.remoteHost) refused our key; nothing was started on the client (fix: put the public key of \(c.sshIdentity ?? "~\(c.localUser)/.ssh/id_*") into the client's AuthorizedKeysFile for \(c.remoteUser), and check that the account is not locked: usermod -p '*' \(c.remoteUser))")
+            return ServerOutcome(
+                exit: .connectFailed,
+                message:
+                    "\(c.remoteUser)@\(c.remoteHost) refused our key; nothing was started on the client (fix: put the public key of \(c.sshIdentity ?? "~\(c.localUser)/.ssh/id_*") into the client's AuthorizedKeysFile for \(c.remoteUser), and check that the account is not locked: usermod -p '*' \(c.remoteUser))"
+            )
         case .unreachable(let why):
-            return ServerOutcome(exit: .connectFailed, message: "cannot reach \(target): \(why) (CONNECT_TIMEOUT=\(c.connectTimeout) s); nothing was started on the client (fix: check REMOTE_HOST and SSH_PORT in \(c.file), that sshd runs on the client, and the network path)")
+            return ServerOutcome(
+                exit: .connectFailed,
+                message:
+                    "cannot reach \(target): \(why) (CONNECT_TIMEOUT=\(c.connectTimeout) s); nothing was started on the client (fix: check REMOTE_HOST and SSH_PORT in \(c.file), that sshd runs on the client, and the network path)"
+            )
         case .forwardFailed:
-            return ServerOutcome(exit: .connectFailed, message: "sshd on \(c.remoteHost) refused to bind \(c.remoteSocketPath); nothing was started on the client (fix: on the client use our Match block (AllowStreamLocalForwarding remote, AllowTcpForwarding remote, StreamLocalBindUnlink yes) and make sure the directory of \(c.remoteSocketPath) exists and is writable by \(c.remoteUser): borgpull-client -c /etc/borgpull SETUP)")
+            return ServerOutcome(
+                exit: .connectFailed,
+                message:
+                    "sshd on \(c.remoteHost) refused to bind \(c.remoteSocketPath); nothing was started on the client (fix: on the client use our Match block (AllowStreamLocalForwarding remote, AllowTcpForwarding remote, StreamLocalBindUnlink yes) and make sure the directory of \(c.remoteSocketPath) exists and is writable by \(c.remoteUser): borgpull-client -c /etc/borgpull SETUP)"
+            )
         case .connectionLost:
-            return ServerOutcome(exit: .noResult, message: "the connection to \(target) was lost before the result arrived: \(detail) (fix: look at the client's log; run BACKUP again)")
+            return ServerOutcome(
+                exit: .noResult,
+                message: "the connection to \(target) was lost before the result arrived: \(detail) (fix: look at the client's log; run BACKUP again)")
         case .other:
-            return ServerOutcome(exit: .connectFailed, message: "ssh to \(target) failed (exit 255): \(detail.isEmpty ? "no message" : detail) (fix: run the same ssh by hand as \(c.localUser) with -v)")
+            return ServerOutcome(
+                exit: .connectFailed,
+                message:
+                    "ssh to \(target) failed (exit 255): \(detail.isEmpty ? "no message" : detail) (fix: run the same ssh by hand as \(c.localUser) with -v)")
         }
     }
 
@@ -380,9 +448,11 @@ extension ServerOutcome {
         if let h = r.host { lines.append("  client:   \(h)") }
         if let a = r.archive { lines.append("  archive:  \(a)") }
         if let s = r.stats {
-            let parts = [s.files.map { "\($0) files" }, s.originalSize.map { "original \(ByteCount.format($0))" },
-                         s.compressedSize.map { "compressed \(ByteCount.format($0))" },
-                         s.deduplicatedSize.map { "deduplicated \(ByteCount.format($0))" }].compactMap { $0 }
+            let parts = [
+                s.files.map { "\($0) files" }, s.originalSize.map { "original \(ByteCount.format($0))" },
+                s.compressedSize.map { "compressed \(ByteCount.format($0))" },
+                s.deduplicatedSize.map { "deduplicated \(ByteCount.format($0))" }
+            ].compactMap { $0 }
             if !parts.isEmpty { lines.append("  stats:    " + parts.joined(separator: ", ")) }
         }
         if let st = r.started, let fi = r.finished { lines.append("  time:     \(st) .. \(fi)") }

@@ -1,6 +1,7 @@
 import BorgPullCore
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the client audit reads from the machine: file facts, file contents, directory
@@ -105,8 +106,9 @@ enum AuditOS {
         init(_ argv: [String], timeout: Double) {
             self.timeout = timeout
             // Its own working directory: a relative path the caller gave (--sshd-config) means the same.
-            let spec = SpawnSpec(argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "SYSTEMD_COLORS": "0"],
-                                 stdout: .capture, stderr: .capture, workingDirectory: nil)
+            let spec = SpawnSpec(
+                argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "SYSTEMD_COLORS": "0"],
+                stdout: .capture, stderr: .capture, workingDirectory: nil)
             child = try? supervisor.start(spec)
         }
 
@@ -120,8 +122,9 @@ enum AuditOS {
             case .exited(let code): status = code
             case .signaled(let signal): status = signal
             }
-            return Output(status: status, stdout: String(decoding: r.stdout, as: UTF8.self),
-                          stderr: String(decoding: r.stderr, as: UTF8.self), launched: true)
+            return Output(
+                status: status, stdout: String(decoding: r.stdout, as: UTF8.self),
+                stderr: String(decoding: r.stderr, as: UTF8.self), launched: true)
         }
     }
 

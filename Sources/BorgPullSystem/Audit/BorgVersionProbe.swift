@@ -21,9 +21,10 @@ struct BorgVersionProbe {
     func finding() -> Finding {
         if let v = pinned { return BorgVersion.check("borg \(v)", binary: binary) }
         guard let out = running?.wait(), out.launched else {
-            return Finding(.fail, check: "borg.version", what: "borg is not installed or not executable",
-                           location: binary, expected: "borg 1.2.x or 1.4.x", actual: "cannot execute",
-                           fix: "apt-get install borgbackup  (or set BORG_BINARY)")
+            return Finding(
+                .fail, check: "borg.version", what: "borg is not installed or not executable",
+                location: binary, expected: "borg 1.2.x or 1.4.x", actual: "cannot execute",
+                fix: "apt-get install borgbackup  (or set BORG_BINARY)")
         }
         return BorgVersion.check(out.stdout + out.stderr, binary: binary)
     }

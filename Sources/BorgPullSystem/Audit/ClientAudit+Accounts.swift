@@ -22,8 +22,9 @@ extension Auditor {
 
     /// The bounded walk for directories the ssh user can create entries in.
     mutating func checkWritable(_ u: AuditOS.Account, socketDirectory: String?) {
-        let scan = WritableScan.run(roots: options.writableRoots, credentials: ClientAudit.credentials(u), socketDirectory: socketDirectory,
-                                    limits: options.writableLimits, mountInfo: options.mountInfo)
+        let scan = WritableScan.run(
+            roots: options.writableRoots, credentials: ClientAudit.credentials(u), socketDirectory: socketDirectory,
+            limits: options.writableLimits, mountInfo: options.mountInfo)
         add(ExposureRules.findings(scan, user: u.name, primaryGID: u.gid, groupName: AuditOS.groupName))
     }
 }

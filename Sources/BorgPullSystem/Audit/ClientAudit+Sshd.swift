@@ -13,13 +13,17 @@ extension Auditor {
             var fix = "sshd -t\(options.sshdConfig.map { " -f \($0)" } ?? "")   (and fix what it reports)"
             if err.contains("privilege separation directory") { fix = "mkdir -p -m 0755 /run/sshd" }
             if !out.launched { fix = "apt-get install openssh-server" }
-            add(Finding(.fail, check: "sshd.config", what: "sshd cannot evaluate its configuration", location: source,
-                        expected: "exit 0", actual: err.isEmpty ? "exit \(out.status)" : err, fix: fix))
+            add(
+                Finding(
+                    .fail, check: "sshd.config", what: "sshd cannot evaluate its configuration", location: source,
+                    expected: "exit 0", actual: err.isEmpty ? "exit \(out.status)" : err, fix: fix))
             return nil
         }
         let cfg = SshdEffectiveConfig.parse(out.stdout)
-        add(SshdRules.check(cfg, user: user, bindMask: bindMask, source: source,
-                            configFile: options.sshdConfig ?? "/etc/ssh/sshd_config", forceCommand: options.layout.forceCommand))
+        add(
+            SshdRules.check(
+                cfg, user: user, bindMask: bindMask, source: source,
+                configFile: options.sshdConfig ?? "/etc/ssh/sshd_config", forceCommand: options.layout.forceCommand))
         if let u = account {
             var any = false
             for entry in SshdRules.authorizedKeysFiles(cfg) {
@@ -29,10 +33,12 @@ extension Auditor {
                 checkFile(p, role: "authorized keys file")
             }
             if !any {
-                add(Finding(.fail, check: "sshd.authorizedkeys", what: "no authorized keys file exists: the server cannot log in",
-                            location: "\(source): AuthorizedKeysFile", expected: "a root-owned file with the server's key",
-                            actual: SshdRules.authorizedKeysFiles(cfg).joined(separator: " "),
-                            fix: "install -D -o root -g \(u.name) -m 0640 server_key.pub /etc/ssh/authorized_keys/borg_backup/backup_server_keys"))
+                add(
+                    Finding(
+                        .fail, check: "sshd.authorizedkeys", what: "no authorized keys file exists: the server cannot log in",
+                        location: "\(source): AuthorizedKeysFile", expected: "a root-owned file with the server's key",
+                        actual: SshdRules.authorizedKeysFiles(cfg).joined(separator: " "),
+                        fix: "install -D -o root -g \(u.name) -m 0640 server_key.pub /etc/ssh/authorized_keys/borg_backup/backup_server_keys"))
             }
         }
         return cfg

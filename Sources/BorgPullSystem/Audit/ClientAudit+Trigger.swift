@@ -34,11 +34,13 @@ extension Auditor {
             }
         }
         if !sudo.grantsTrigger && !polkitGrants {
-            add(Finding(.fail, check: "trigger.missing",
-                        what: "nothing allows the ssh user to start \(TriggerRules.unit); the ForceCommand will fail",
-                        location: (options.polkitRulesDirectories + [options.sudoersDirectory]).joined(separator: ", "),
-                        expected: "the polkit rule or the sudoers line", actual: "neither",
-                        fix: "install -o root -g root -m 0644 policy/polkit/50-borgpull.rules /etc/polkit-1/rules.d/50-borgpull.rules"))
+            add(
+                Finding(
+                    .fail, check: "trigger.missing",
+                    what: "nothing allows the ssh user to start \(TriggerRules.unit); the ForceCommand will fail",
+                    location: (options.polkitRulesDirectories + [options.sudoersDirectory]).joined(separator: ", "),
+                    expected: "the polkit rule or the sudoers line", actual: "neither",
+                    fix: "install -o root -g root -m 0644 policy/polkit/50-borgpull.rules /etc/polkit-1/rules.d/50-borgpull.rules"))
         }
     }
 }

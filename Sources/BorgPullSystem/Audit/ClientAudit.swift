@@ -24,9 +24,13 @@ public enum ClientAudit {
             let p = "\(dir)/\(f.rawValue)"
             guard let facts = a.machine.facts(p) else {
                 if f.isRequired {
-                    a.add(Finding(.fail, check: "file.missing", what: "\(f.rawValue) is required", location: p,
-                                  expected: "a root-owned file", actual: "missing",
-                                  fix: "create \(p) (see borgpull.conf(5); to restore the package's skeleton: apt-get install --reinstall -o Dpkg::Options::=--force-confmiss borgpull-client)"))
+                    a.add(
+                        Finding(
+                            .fail, check: "file.missing", what: "\(f.rawValue) is required", location: p,
+                            expected: "a root-owned file", actual: "missing",
+                            fix:
+                                "create \(p) (see borgpull.conf(5); to restore the package's skeleton: apt-get install --reinstall -o Dpkg::Options::=--force-confmiss borgpull-client)"
+                        ))
                 }
                 continue
             }
@@ -34,9 +38,13 @@ public enum ClientAudit {
             let secret = f == .env && (text.map(holdsPassphrase) ?? false)
             a.checkFile(p, role: f.isHook ? "hook" : "config file", secret: secret, facts: facts)
             if facts.kind == .regular {
-                if let text { texts[f] = text } else {
-                    a.add(Finding(.fail, check: "file.read", what: "cannot read \(f.rawValue)", location: p,
-                                  expected: "readable by root", actual: "read failed", fix: "ls -l \(p)"))
+                if let text {
+                    texts[f] = text
+                } else {
+                    a.add(
+                        Finding(
+                            .fail, check: "file.read", what: "cannot read \(f.rawValue)", location: p,
+                            expected: "readable by root", actual: "read failed", fix: "ls -l \(p)"))
                 }
                 if f.isHook { hookExec[f] = facts.mode & 0o100 != 0 }
             }
@@ -45,36 +53,50 @@ public enum ClientAudit {
         // The configuration itself.
         var config: ClientConfig? = nil
         do {
-            let c = try ClientConfig.build(ClientConfigInput(directory: dir, texts: texts, hookExecutable: hookExec,
-                                                             layout: options.layout))
+            let c = try ClientConfig.build(
+                ClientConfigInput(
+                    directory: dir, texts: texts, hookExecutable: hookExec,
+                    layout: options.layout))
             config = c
-            a.add(Finding(.ok, check: "config.parse", what: "the client configuration is valid", location: dir,
-                          expected: "borg_env and list files parse", actual: "valid"))
+            a.add(
+                Finding(
+                    .ok, check: "config.parse", what: "the client configuration is valid", location: dir,
+                    expected: "borg_env and list files parse", actual: "valid"))
             // The shipped skeleton parses, but it is not a configuration yet.
-            let placeholder: String? = c.repository.contains("CHANGE-ME") ? "BORG_REPO"
+            let placeholder: String? =
+                c.repository.contains("CHANGE-ME")
+                ? "BORG_REPO"
                 : (c.passphrase == .inline("CHANGE-ME") ? "BORG_PASSPHRASE" : nil)
             if let key = placeholder {
-                a.add(Finding(.fail, check: "config.placeholder", what: "\(key) still holds the skeleton's CHANGE-ME",
-                              location: c.envFile, expected: "the real value", actual: "CHANGE-ME",
-                              fix: "edit \(key) in \(c.envFile) (see borgpull.conf(5)), then systemctl restart borg-backup-create-directory.service"))
+                a.add(
+                    Finding(
+                        .fail, check: "config.placeholder", what: "\(key) still holds the skeleton's CHANGE-ME",
+                        location: c.envFile, expected: "the real value", actual: "CHANGE-ME",
+                        fix: "edit \(key) in \(c.envFile) (see borgpull.conf(5)), then systemctl restart borg-backup-create-directory.service"))
             }
             for n in c.notices {
-                a.add(Finding(.warn, check: "config.notice", what: n, location: c.envFile, expected: "no notices",
-                              actual: n, fix: "edit the line named in the message"))
+                a.add(
+                    Finding(
+                        .warn, check: "config.notice", what: n, location: c.envFile, expected: "no notices",
+                        actual: n, fix: "edit the line named in the message"))
             }
         } catch {
-            a.add(Finding(.fail, check: "config.parse", what: error.problem,
-                          location: error.line.map { "\(error.file):\($0)" } ?? error.file,
-                          expected: "a valid configuration", actual: error.problem, fix: error.fix))
+            a.add(
+                Finding(
+                    .fail, check: "config.parse", what: error.problem,
+                    location: error.line.map { "\(error.file):\($0)" } ?? error.file,
+                    expected: "a valid configuration", actual: error.problem, fix: error.fix))
         }
         if let c = config { borgBinary = c.borgBinary }
         // borg runs as the runner with the passphrase, and `--version` below runs it as root:
         // the binary gets the same rule as hooks (root-owned, not writable by others, up to /).
         let failsBeforeBorg = a.findings.filter { $0.severity == .fail }.count
         if a.machine.facts(borgBinary) == nil {
-            a.add(Finding(.fail, check: "borg.binary", what: "borg is not installed", location: borgBinary,
-                          expected: "a root-owned borg 1.2.x or 1.4.x", actual: "missing",
-                          fix: "apt-get install borgbackup  (or set BORG_BINARY in borg_env)"))
+            a.add(
+                Finding(
+                    .fail, check: "borg.binary", what: "borg is not installed", location: borgBinary,
+                    expected: "a root-owned borg 1.2.x or 1.4.x", actual: "missing",
+                    fix: "apt-get install borgbackup  (or set BORG_BINARY in borg_env)"))
         } else {
             a.checkFile(borgBinary, role: "borg binary")
         }
@@ -93,13 +115,14 @@ public enum ClientAudit {
             a.checkSecrets(c)
             // STATE_DIR holds the run lock and the result record and is chowned by SETUP: it and
             // every parent must be root's (safe_path), or a planted symlink could redirect a chown.
-            if a.machine.facts(c.stateDirectory) != nil { a.checkFile(c.stateDirectory, role: "state directory") }
-            else { a.checkParents(of: c.stateDirectory) }
+            if a.machine.facts(c.stateDirectory) != nil { a.checkFile(c.stateDirectory, role: "state directory") } else { a.checkParents(of: c.stateDirectory) }
             if options.checkPaths { a.checkPaths(c) }
             if options.checkKeyExport {
                 let path = KeyExport.recordPath(stateDirectory: c.stateDirectory)
-                a.add(KeyExport.finding(recordText: a.machine.facts(path) == nil ? nil : (a.machine.read(path) ?? ""), recordPath: path,
-                                        repository: c.repository, configDirectory: c.directory, host: shortHostName()))
+                a.add(
+                    KeyExport.finding(
+                        recordText: a.machine.facts(path) == nil ? nil : (a.machine.read(path) ?? ""), recordPath: path,
+                        repository: c.repository, configDirectory: c.directory, host: shortHostName()))
             }
         }
         a.checkBinaries()
@@ -115,12 +138,16 @@ public enum ClientAudit {
             let shadow = AuditOS.shadow(u.name, file: options.shadowFile)
             if shadow.readable {
                 let usePAM = sshd?["usepam"].map { $0.lowercased() == "yes" }
-                a.add(SshdRules.checkAccountLock(user: u.name, passwordField: shadow.password, expireDay: shadow.expire,
-                                                 today: AuditOS.today(), usePAM: usePAM))
+                a.add(
+                    SshdRules.checkAccountLock(
+                        user: u.name, passwordField: shadow.password, expireDay: shadow.expire,
+                        today: AuditOS.today(), usePAM: usePAM))
             } else {
-                a.add(Finding(.warn, check: "user.locked", what: "cannot read \(options.shadowFile) to see whether the ssh user is locked",
-                              location: options.shadowFile, expected: "readable by root", actual: "unreadable",
-                              fix: "run borgpull-check as root"))
+                a.add(
+                    Finding(
+                        .warn, check: "user.locked", what: "cannot read \(options.shadowFile) to see whether the ssh user is locked",
+                        location: options.shadowFile, expected: "readable by root", actual: "unreadable",
+                        fix: "run borgpull-check as root"))
             }
             if let c = config, options.checkSocket { a.checkSocket(c, user: u) }
             if options.checkHome { a.checkHome(u) }
@@ -158,8 +185,9 @@ public enum ClientAudit {
                 }
             }
         }
-        return ExposureRules.checkHome(home, path: u.home, homeACL: home == nil ? nil : WritableScan.acl(u.home),
-                                       entries: entries, user: u.name, credentials(u))
+        return ExposureRules.checkHome(
+            home, path: u.home, homeACL: home == nil ? nil : WritableScan.acl(u.home),
+            entries: entries, user: u.name, credentials(u))
     }
 
     /// Whether a borg_env text assigns a non-empty BORG_PASSPHRASE (textual, so it also works
@@ -203,13 +231,17 @@ struct Auditor {
     }
 
     /// A security-relevant file or directory and its parents. One OK when all is well.
-    mutating func checkFile(_ path: String, role: String, secret: Bool = false, required: Bool = false,
-                            facts: FileFacts? = nil, allowParentOwners: [String: UInt32] = [:]) {
+    mutating func checkFile(
+        _ path: String, role: String, secret: Bool = false, required: Bool = false,
+        facts: FileFacts? = nil, allowParentOwners: [String: UInt32] = [:]
+    ) {
         guard let f = facts ?? machine.facts(path) else {
             if required {
-                add(Finding(.fail, check: "file.missing", what: "the \(role) does not exist", location: path,
-                            expected: "owned by root, not writable by group or other", actual: "missing",
-                            fix: "install -d -o root -g root -m 0700 \(path)"))
+                add(
+                    Finding(
+                        .fail, check: "file.missing", what: "the \(role) does not exist", location: path,
+                        expected: "owned by root, not writable by group or other", actual: "missing",
+                        fix: "install -d -o root -g root -m 0700 \(path)"))
             }
             return
         }
@@ -217,17 +249,22 @@ struct Auditor {
         add(own)
         let parentsSafe = checkParents(of: path, allowOwners: allowParentOwners)
         if own.isEmpty && parentsSafe {
-            add(Finding(.ok, check: "file.safe", what: "\(role) and its parent directories are root-owned, not group/other-writable\(secret ? ", not readable by others" : "")",
-                        location: path, expected: "safe_path rule", actual: "\(FileRules.octal(f.mode)) uid \(f.uid)"))
+            add(
+                Finding(
+                    .ok, check: "file.safe",
+                    what: "\(role) and its parent directories are root-owned, not group/other-writable\(secret ? ", not readable by others" : "")",
+                    location: path, expected: "safe_path rule", actual: "\(FileRules.octal(f.mode)) uid \(f.uid)"))
         }
     }
 
     mutating func checkSecrets(_ c: ClientConfig) {
         if case .file(let p) = c.passphrase {
             if machine.facts(p) == nil {
-                add(Finding(.fail, check: "file.missing", what: "PASSPHRASE_FILE does not exist", location: p,
-                            expected: "a root-owned 0600 file", actual: "missing",
-                            fix: "install -o root -g root -m 0600 /dev/null \(p) and write the passphrase into it"))
+                add(
+                    Finding(
+                        .fail, check: "file.missing", what: "PASSPHRASE_FILE does not exist", location: p,
+                        expected: "a root-owned 0600 file", actual: "missing",
+                        fix: "install -o root -g root -m 0600 /dev/null \(p) and write the passphrase into it"))
             } else {
                 checkFile(p, role: "passphrase file", secret: true)
             }
@@ -244,9 +281,11 @@ struct Auditor {
         for (i, b) in options.layout.binaries.enumerated() {
             if machine.facts(b) == nil {
                 if i == 0 {
-                    add(Finding(.fail, check: "file.missing", what: "borgpull-client is not installed (sshd's ForceCommand and the units run it)",
-                                location: b, expected: "root-owned 0755 binary", actual: "missing",
-                                fix: "apt-get install ./borgpull-client_*.deb  (or make install-client PREFIX=\(options.layout.prefix))"))
+                    add(
+                        Finding(
+                            .fail, check: "file.missing", what: "borgpull-client is not installed (sshd's ForceCommand and the units run it)",
+                            location: b, expected: "root-owned 0755 binary", actual: "missing",
+                            fix: "apt-get install ./borgpull-client_*.deb  (or make install-client PREFIX=\(options.layout.prefix))"))
                 }
                 continue
             }
@@ -259,9 +298,11 @@ struct Auditor {
     mutating func checkPolicy(_ config: ClientConfig?) {
         let path = config?.seccompPolicy ?? options.layout.seccompPolicy
         guard machine.facts(path) != nil else {
-            add(Finding(.fail, check: "policy.present", what: "the seccomp policy is missing, so BACKUP refuses to run borg",
-                        location: path, expected: "a root-owned policy file", actual: "missing",
-                        fix: "apt-get install --reinstall borgpull-client  (or install -D -m 0644 policy/seccomp/borg.policy \(path))"))
+            add(
+                Finding(
+                    .fail, check: "policy.present", what: "the seccomp policy is missing, so BACKUP refuses to run borg",
+                    location: path, expected: "a root-owned policy file", actual: "missing",
+                    fix: "apt-get install --reinstall borgpull-client  (or install -D -m 0644 policy/seccomp/borg.policy \(path))"))
             return
         }
         let failsBefore = findings.filter { $0.severity == .fail }.count
@@ -271,9 +312,11 @@ struct Auditor {
         do {
             _ = try SeccompPolicyFile.load(path: path)
         } catch {
-            add(Finding(.fail, check: "policy.valid", what: "the seccomp policy does not load: \(error)", location: path,
-                        expected: "a policy that parses, lints and compiles", actual: "rejected",
-                        fix: "restore it from the release: install -m 0644 policy/seccomp/borg.policy \(path)"))
+            add(
+                Finding(
+                    .fail, check: "policy.valid", what: "the seccomp policy does not load: \(error)", location: path,
+                    expected: "a policy that parses, lints and compiles", actual: "rejected",
+                    fix: "restore it from the release: install -m 0644 policy/seccomp/borg.policy \(path)"))
         }
     }
 
@@ -287,9 +330,11 @@ struct Auditor {
         do {
             add(mode.finding(abi: try Landlock.abiVersion(), location: location))
         } catch {
-            add(Finding(.fail, check: "sandbox.landlock", what: "cannot ask the kernel for its Landlock ABI: \(error)",
-                        location: location, expected: "an ABI version, or ENOSYS/EOPNOTSUPP", actual: "errno \(error.errno)",
-                        fix: "check the kernel (uname -r) and its seccomp/LSM setup for this process"))
+            add(
+                Finding(
+                    .fail, check: "sandbox.landlock", what: "cannot ask the kernel for its Landlock ABI: \(error)",
+                    location: location, expected: "an ABI version, or ENOSYS/EOPNOTSUPP", actual: "errno \(error.errno)",
+                    fix: "check the kernel (uname -r) and its seccomp/LSM setup for this process"))
         }
     }
 }

@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 /// The audit of one server config file (`borgpull-check --server-config FILE`).
 ///
@@ -34,13 +34,17 @@ public enum ServerAudit {
         // The audit judges what the server would run with: the parsed config, its defaults included.
         let c: ServerConfig
         do { c = try ServerConfig.parse(text, file: configFile) } catch {
-            a.add(Finding(.fail, check: "server.parse", what: error.problem,
-                          location: error.line.map { "\(error.file):\($0)" } ?? error.file,
-                          expected: "a valid server config", actual: error.problem, fix: error.fix))
+            a.add(
+                Finding(
+                    .fail, check: "server.parse", what: error.problem,
+                    location: error.line.map { "\(error.file):\($0)" } ?? error.file,
+                    expected: "a valid server config", actual: error.problem, fix: error.fix))
             return a.findings
         }
-        a.add(Finding(.ok, check: "server.parse", what: "the server config parses and has its required keys",
-                      location: configFile, expected: "REMOTE_HOST, REPO_NAME, REPO_DIR", actual: "present"))
+        a.add(
+            Finding(
+                .ok, check: "server.parse", what: "the server config parses and has its required keys",
+                location: configFile, expected: "REMOTE_HOST, REPO_NAME, REPO_DIR", actual: "present"))
 
         // The config parsed, so its assignments do too; judged against the defaults file as BACKUP does.
         if let env = try? EnvFile.parse(text, file: configFile) {
@@ -51,9 +55,11 @@ public enum ServerAudit {
         let borgBinary = c.borgBinary
         var borgProbe: BorgVersionProbe? = nil
         if AuditOS.facts(borgBinary) == nil {
-            a.add(Finding(.fail, check: "borg.binary", what: "borg is not installed", location: "\(configFile): BORG_BINARY=\(borgBinary)",
-                          expected: "a root-owned borg 1.2.x or 1.4.x", actual: "missing",
-                          fix: "apt-get install borgbackup  (or set BORG_BINARY in \(configFile))"))
+            a.add(
+                Finding(
+                    .fail, check: "borg.binary", what: "borg is not installed", location: "\(configFile): BORG_BINARY=\(borgBinary)",
+                    expected: "a root-owned borg 1.2.x or 1.4.x", actual: "missing",
+                    fix: "apt-get install borgbackup  (or set BORG_BINARY in \(configFile))"))
         } else {
             let failsBefore = a.findings.filter { $0.severity == .fail }.count
             a.checkFile(borgBinary, role: "borg binary")
@@ -89,19 +95,25 @@ public enum ServerAudit {
             guard let f = AuditOS.facts(id) else { continue }
             foundIdentity = true
             if f.kind == .regular && f.uid == local.uid && f.mode & 0o077 == 0 {
-                a.add(Finding(.ok, check: "server.identity", what: "the ssh identity is private to LOCAL_USER", location: id,
-                              expected: "\(localName), 0600", actual: FileRules.octal(f.mode)))
+                a.add(
+                    Finding(
+                        .ok, check: "server.identity", what: "the ssh identity is private to LOCAL_USER", location: id,
+                        expected: "\(localName), 0600", actual: FileRules.octal(f.mode)))
             } else {
-                a.add(Finding(.fail, check: "server.identity", what: "the ssh identity must be a file of LOCAL_USER that nobody else can read",
-                              location: id, expected: "regular file of \(localName), mode 0600",
-                              actual: "\(f.kind.rawValue), uid \(f.uid), \(FileRules.octal(f.mode))",
-                              fix: "chown \(localName) \(id) && chmod 0600 \(id)"))
+                a.add(
+                    Finding(
+                        .fail, check: "server.identity", what: "the ssh identity must be a file of LOCAL_USER that nobody else can read",
+                        location: id, expected: "regular file of \(localName), mode 0600",
+                        actual: "\(f.kind.rawValue), uid \(f.uid), \(FileRules.octal(f.mode))",
+                        fix: "chown \(localName) \(id) && chmod 0600 \(id)"))
             }
         }
         if !foundIdentity {
-            a.add(Finding(.fail, check: "server.identity", what: "no ssh identity for LOCAL_USER",
-                          location: identities.joined(separator: ", "), expected: "a private key", actual: "missing",
-                          fix: "sudo -u \(localName) ssh-keygen -t ed25519 -N '' -f \(identities[0])"))
+            a.add(
+                Finding(
+                    .fail, check: "server.identity", what: "no ssh identity for LOCAL_USER",
+                    location: identities.joined(separator: ", "), expected: "a private key", actual: "missing",
+                    fix: "sudo -u \(localName) ssh-keygen -t ed25519 -N '' -f \(identities[0])"))
         }
 
         // known_hosts has the client. ssh reads the user's files (UserKnownHostsFile: SSH_KNOWN_HOSTS,
@@ -115,35 +127,47 @@ public enum ServerAudit {
             guard let f = AuditOS.facts(file) else { continue }
             present.append(file)
             if f.mode & 0o022 != 0 || (f.uid != 0 && f.uid != local.uid) {
-                a.add(Finding(.fail, check: "server.knownhosts", what: "known_hosts can be changed by others", location: file,
-                              expected: "owned by root or \(localName), no group/other write",
-                              actual: "uid \(f.uid), \(FileRules.octal(f.mode))", fix: "chown \(localName) \(file) && chmod 0644 \(file)"))
+                a.add(
+                    Finding(
+                        .fail, check: "server.knownhosts", what: "known_hosts can be changed by others", location: file,
+                        expected: "owned by root or \(localName), no group/other write",
+                        actual: "uid \(f.uid), \(FileRules.octal(f.mode))", fix: "chown \(localName) \(file) && chmod 0644 \(file)"))
             }
             let out = AuditOS.run([options.sshKeygen, "-F", name, "-f", file])
             if holder == nil && out.status == 0 && !out.stdout.isEmpty { holder = file }
         }
         if let holder {
-            a.add(Finding(.ok, check: "server.knownhosts", what: "known_hosts has the client's host key", location: holder,
-                          expected: "an entry for \(name)", actual: "found"))
+            a.add(
+                Finding(
+                    .ok, check: "server.knownhosts", what: "known_hosts has the client's host key", location: holder,
+                    expected: "an entry for \(name)", actual: "found"))
         } else if present.isEmpty {
-            a.add(Finding(.fail, check: "server.knownhosts", what: "the known_hosts file does not exist", location: userFiles[0],
-                          expected: "an entry for \(name)", actual: "missing",
-                          fix: keyscan + "   (then verify the fingerprint)"))
+            a.add(
+                Finding(
+                    .fail, check: "server.knownhosts", what: "the known_hosts file does not exist", location: userFiles[0],
+                    expected: "an entry for \(name)", actual: "missing",
+                    fix: keyscan + "   (then verify the fingerprint)"))
         } else {
-            a.add(Finding(.fail, check: "server.knownhosts", what: "known_hosts has no key for the client; ssh (StrictHostKeyChecking=yes) refuses",
-                          location: userFiles[0], expected: "an entry for \(name) in \(present.joined(separator: ", "))", actual: "none",
-                          fix: keyscan + "   (then compare the fingerprint with the client's: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"))
+            a.add(
+                Finding(
+                    .fail, check: "server.knownhosts", what: "known_hosts has no key for the client; ssh (StrictHostKeyChecking=yes) refuses",
+                    location: userFiles[0], expected: "an entry for \(name) in \(present.joined(separator: ", "))", actual: "none",
+                    fix: keyscan + "   (then compare the fingerprint with the client's: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub)"))
         }
 
         // borg serve options.
         if c.appendOnly {
-            a.add(Finding(.ok, check: "server.appendonly", what: "borg serve runs with --append-only", location: "\(configFile): APPEND_ONLY",
-                          expected: "yes", actual: "yes"))
+            a.add(
+                Finding(
+                    .ok, check: "server.appendonly", what: "borg serve runs with --append-only", location: "\(configFile): APPEND_ONLY",
+                    expected: "yes", actual: "yes"))
         } else {
-            a.add(Finding(.warn, check: "server.appendonly",
-                          what: "append-only is off: a compromised client can delete or overwrite its archives",
-                          location: "\(configFile): APPEND_ONLY", expected: "yes", actual: "no",
-                          fix: "set APPEND_ONLY=yes (prune/compact then run on the server)"))
+            a.add(
+                Finding(
+                    .warn, check: "server.appendonly",
+                    what: "append-only is off: a compromised client can delete or overwrite its archives",
+                    location: "\(configFile): APPEND_ONLY", expected: "yes", actual: "no",
+                    fix: "set APPEND_ONLY=yes (prune/compact then run on the server)"))
         }
 
         // Maintenance: the COMPACT and CHECK timers of this client, and their last records.
@@ -160,10 +184,14 @@ public enum ServerAudit {
                 paths[mode] = ServerMaintenance.recordPath(config, mode)
                 records[mode] = ServerMaintenance.lastRecord(config, mode)
             }
-            a.add(MaintenanceAudit.findings(configFile: configFile, instance: instance, enabled: enabled, records: records,
-                                            recordPaths: paths, now: Double(time(nil))))
-            a.add(MetricsAudit.finding(configFile: configFile, dir: config.prometheusTextfileDir,
-                                       facts: config.prometheusTextfileDir.flatMap { AuditOS.facts($0) }))
+            a.add(
+                MaintenanceAudit.findings(
+                    configFile: configFile, instance: instance, enabled: enabled, records: records,
+                    recordPaths: paths, now: Double(time(nil))))
+            a.add(
+                MetricsAudit.finding(
+                    configFile: configFile, dir: config.prometheusTextfileDir,
+                    facts: config.prometheusTextfileDir.flatMap { AuditOS.facts($0) }))
         }
         return done()
     }

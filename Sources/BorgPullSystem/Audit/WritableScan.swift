@@ -25,8 +25,10 @@ public enum WritableScan {
     /// - Parameters:
     ///   - socketDirectory: dirname(BACKUP_SOCKET), which sshd must be able to write.
     ///   - mountInfo: the mount table (proc(5) mountinfo format).
-    public static func run(roots: [String], credentials c: ExposureRules.Credentials, socketDirectory: String?,
-                           limits: Limits = Limits(), mountInfo: String = "/proc/self/mountinfo") -> ExposureRules.Scan {
+    public static func run(
+        roots: [String], credentials c: ExposureRules.Credentials, socketDirectory: String?,
+        limits: Limits = Limits(), mountInfo: String = "/proc/self/mountinfo"
+    ) -> ExposureRules.Scan {
         var scan = ExposureRules.Scan(roots: roots)
         let start = now()
         let deadline = start + limits.seconds
@@ -62,8 +64,9 @@ public enum WritableScan {
                 // Nothing can be created on a read-only mount (EROFS).
                 if m.readOnly { continue }
                 guard reachable(s) else { continue }
-                walk(s, mountPoints: mountPoints, c: c, socketDirectory: socketDirectory, limits: limits,
-                     deadline: deadline, scan: &scan, stopped: &stopped)
+                walk(
+                    s, mountPoints: mountPoints, c: c, socketDirectory: socketDirectory, limits: limits,
+                    deadline: deadline, scan: &scan, stopped: &stopped)
             }
         }
         scan.milliseconds = Int((now() - start) * 1000)
@@ -71,8 +74,10 @@ public enum WritableScan {
     }
 
     /// Depth-first, names sorted, from `top` down to (not into) other mount points.
-    static func walk(_ top: String, mountPoints: Set<String>, c: ExposureRules.Credentials, socketDirectory: String?,
-                     limits: Limits, deadline: Double, scan: inout ExposureRules.Scan, stopped: inout Bool) {
+    static func walk(
+        _ top: String, mountPoints: Set<String>, c: ExposureRules.Credentials, socketDirectory: String?,
+        limits: Limits, deadline: Double, scan: inout ExposureRules.Scan, stopped: inout Bool
+    ) {
         var stack = [top]
         while let dir = stack.popLast() {
             if scan.directories >= limits.directories {

@@ -1,7 +1,7 @@
+import BorgPullCore
+import CLinux
 import Glibc
 import Logging
-import CLinux
-import BorgPullCore
 
 /// Runs one client BACKUP: config → socket → lock → pre hook → create → prune → post hook →
 /// result record. Every decision comes from the core (`BackupPipeline`, `Hook`, `BackupVerdict`);
@@ -52,12 +52,17 @@ public final class BackupRunner {
             throw EarlyExit(status: .configError, message: "the configuration audit failed; nothing ran:\n" + lines.joined(separator: "\n"))
         }
         guard let ssh = Account.user(config.sshUser) else {
-            throw EarlyExit(status: .configError, message: "\(config.envFile): the ssh user \(config.sshUser) (BORG_BACKUP_USER) does not exist (fix: create it, see README, or set BORG_BACKUP_USER)")
+            throw EarlyExit(
+                status: .configError,
+                message:
+                    "\(config.envFile): the ssh user \(config.sshUser) (BORG_BACKUP_USER) does not exist (fix: create it, see README, or set BORG_BACKUP_USER)")
         }
         var gid = ssh.gid
         if let g = config.sshGroup {
             guard let id = Account.groupID(g) else {
-                throw EarlyExit(status: .configError, message: "\(config.envFile): the group \(g) (BORG_BACKUP_GROUP) does not exist (fix: groupadd \(g), or remove the key)")
+                throw EarlyExit(
+                    status: .configError,
+                    message: "\(config.envFile): the group \(g) (BORG_BACKUP_GROUP) does not exist (fix: groupadd \(g), or remove the key)")
             }
             gid = id
         }
@@ -68,7 +73,11 @@ public final class BackupRunner {
         // The sandbox is decided before anything runs: a bad policy file or a missing runner
         // stops here, before the pre hook (fail closed; borg never runs unconfined).
         guard let runner = Account.user(config.runnerUser) else {
-            throw EarlyExit(status: .configError, message: "\(config.envFile): the runner user \(config.runnerUser) (RUNNER_USER) does not exist; borg never runs as root (fix: useradd -r -M -d /nonexistent -s /usr/sbin/nologin -G \(ssh.name) \(config.runnerUser))")
+            throw EarlyExit(
+                status: .configError,
+                message:
+                    "\(config.envFile): the runner user \(config.runnerUser) (RUNNER_USER) does not exist; borg never runs as root (fix: useradd -r -M -d /nonexistent -s /usr/sbin/nologin -G \(ssh.name) \(config.runnerUser))"
+            )
         }
         let sandbox: SandboxPlan
         do {
@@ -76,8 +85,9 @@ public final class BackupRunner {
             // Why the ssh user's group: the runner must reach the socket sshd creates 0660.
             // Why only the base directory is writable: borg keeps everything it writes there
             // (cache, security, keys, TMPDIR); the repository is behind the socket.
-            sandbox = SandboxPlan(runnerUID: runner.uid, runnerGID: runner.gid, supplementaryGIDs: [gid], policy: policy,
-                                  writableDirectories: [config.borgBaseDirectory], landlock: config.landlock)
+            sandbox = SandboxPlan(
+                runnerUID: runner.uid, runnerGID: runner.gid, supplementaryGIDs: [gid], policy: policy,
+                writableDirectories: [config.borgBaseDirectory], landlock: config.landlock)
             try sandbox.validate()
         } catch {
             throw EarlyExit(status: .configError, message: "\(error)")
@@ -87,10 +97,12 @@ public final class BackupRunner {
         let relay = [selfPath, "relay", "--socket", config.socketPath, "--peer-uid", String(ssh.uid), "--"]
         // BORG_HOST_ID: borg derives it from the MAC through an AF_INET socket, which the
         // filter refuses; without a stable id borg could never remove its own stale locks.
-        let commands = BorgCommands(config: config, relayCommand: relay, baseDirectory: config.borgBaseDirectory,
-                                    hostID: BackupRunner.hostID())
-        let prepared = Prepared(config: config, commands: commands, sshUser: ssh, sshGID: gid, runner: runner,
-                                passphrase: passphrase, sandbox: sandbox)
+        let commands = BorgCommands(
+            config: config, relayCommand: relay, baseDirectory: config.borgBaseDirectory,
+            hostID: BackupRunner.hostID())
+        let prepared = Prepared(
+            config: config, commands: commands, sshUser: ssh, sshGID: gid, runner: runner,
+            passphrase: passphrase, sandbox: sandbox)
         try prepareState(prepared)
         return prepared
     }
@@ -108,11 +120,19 @@ public final class BackupRunner {
         // `borg serve` for this probe, which is stopped at once (it may log a SigTerm traceback).
         switch UnixSocket.isListening(config.socketPath, as: (ssh.uid, ssh.gid)) {
         case .success(let peer) where peer.uid != ssh.uid:
-            throw EarlyExit(status: .socketProblem, message: "the listener behind \(config.socketPath) runs as uid \(peer.uid), not the ssh user \(ssh.name) (uid \(ssh.uid)); refusing to send the backup there")
+            throw EarlyExit(
+                status: .socketProblem,
+                message:
+                    "the listener behind \(config.socketPath) runs as uid \(peer.uid), not the ssh user \(ssh.name) (uid \(ssh.uid)); refusing to send the backup there"
+            )
         case .success:
             break
         case .failure(let e) where e.errno == ECONNREFUSED:
-            throw EarlyExit(status: .socketProblem, message: "stale socket \(config.socketPath): the file exists but nobody listens (a dead ssh session left it). The server must forward it again; sshd replaces it when StreamLocalBindUnlink is yes")
+            throw EarlyExit(
+                status: .socketProblem,
+                message:
+                    "stale socket \(config.socketPath): the file exists but nobody listens (a dead ssh session left it). The server must forward it again; sshd replaces it when StreamLocalBindUnlink is yes"
+            )
         case .failure(let e):
             throw EarlyExit(status: .socketProblem, message: "cannot connect to \(config.socketPath): \(e)")
         }
@@ -144,15 +164,17 @@ public final class BackupRunner {
     ///   - plan: the sandbox, with the policy file it was loaded from; default `p.sandbox` under
     ///     SECCOMP_POLICY. `restore` passes `SandboxPlan.restore` under SECCOMP_RESTORE_POLICY.
     ///   - lineSink: receives each line of a `.lines` output; default: the log.
-    public func runBorg(_ p: Prepared, argv: [String], stdout: SpawnSpec.Output, stderr: SpawnSpec.Output,
-                        workingDirectory: String = "/",
-                        plan: (sandbox: SandboxPlan, policyPath: String)? = nil,
-                        lineSink: ((String) -> Void)? = nil) throws(SystemError) -> BorgRun {
+    public func runBorg(
+        _ p: Prepared, argv: [String], stdout: SpawnSpec.Output, stderr: SpawnSpec.Output,
+        workingDirectory: String = "/",
+        plan: (sandbox: SandboxPlan, policyPath: String)? = nil,
+        lineSink: ((String) -> Void)? = nil
+    ) throws(SystemError) -> BorgRun {
         let sink = lineSink ?? { line in self.log.info("\(LogText.sanitize(line))") }
         let (sandbox, policyPath) = plan ?? (p.sandbox, p.config.seccompPolicy)
         var descriptors: [(child: Int32, parent: Int32)] = []
         var parentEnds: [Int32] = []
-        defer { parentEnds.forEach { close($0) } }
+        defer { for fd in parentEnds { close(fd) } }
         if let pass = p.passphrase {
             var fds: [Int32] = [0, 0]
             guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
@@ -171,11 +193,15 @@ public final class BackupRunner {
         let statusRead = fds[0]
         parentEnds.append(fds[0])
         descriptors.append((4, fds[1]))
-        let command = [selfPath] + sandbox.sandboxExecArguments(policyPath: policyPath, executable: argv[0],
-                                                                arguments: Array(argv.dropFirst()), statusFD: 4)
+        let command =
+            [selfPath]
+            + sandbox.sandboxExecArguments(
+                policyPath: policyPath, executable: argv[0],
+                arguments: Array(argv.dropFirst()), statusFD: 4)
         let env = p.commands.environment(passphraseFD: p.passphrase == nil ? nil : 3)
-        let spec = SpawnSpec(argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
-                             workingDirectory: workingDirectory)
+        let spec = SpawnSpec(
+            argv: command, environment: env, stdout: stdout, stderr: stderr, descriptors: descriptors,
+            workingDirectory: workingDirectory)
         let child: ProcessResult
         do { child = try supervisor.run(spec, lineSink: sink) } catch {
             close(fds[1])
@@ -220,7 +246,11 @@ public final class BackupRunner {
         log.info("running \(name) \(hook.path) (timeout \(hook.timeout) s)")
         let spec = SpawnSpec(argv: [hook.path], environment: hook.environment, stdout: .lines(prefix: "[\(name)] "), stderr: .lines(prefix: "[\(name)] "))
         let r: ProcessResult
-        do { r = try supervisor.run(spec, timeout: Double(hook.timeout), forwardSignals: hook.forwardsSignals) { line in self.log.info("\(LogText.sanitize(line))") } } catch {
+        do {
+            r = try supervisor.run(spec, timeout: Double(hook.timeout), forwardSignals: hook.forwardsSignals) { line in
+                self.log.info("\(LogText.sanitize(line))")
+            }
+        } catch {
             log.error("\(name) could not start: \(error)")
             return hook.notStarted
         }
@@ -297,7 +327,9 @@ public final class BackupRunner {
                 // Cut output is not borg's JSON, even if its first bytes parse.
                 let parsed = run.process.stdoutOverflowed ? nil : BorgCreateJSON.parse(run.process.stdout)
                 if run.process.stdoutOverflowed {
-                    warnings.append("borg create printed more than \(OutputReader.captureLimit >> 20) MiB on stdout, where --json prints a few KiB; it was not read, so the record has no archive name or stats (fix: check BORG_BINARY and borg_options_create: borg create --json prints one JSON object)")
+                    warnings.append(
+                        "borg create printed more than \(OutputReader.captureLimit >> 20) MiB on stdout, where --json prints a few KiB; it was not read, so the record has no archive name or stats (fix: check BORG_BINARY and borg_options_create: borg create --json prints one JSON object)"
+                    )
                 }
                 archive = parsed?.archiveName
                 stats = parsed?.stats

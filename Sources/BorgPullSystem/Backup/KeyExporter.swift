@@ -1,6 +1,6 @@
+import BorgPullCore
 import Glibc
 import Logging
-import BorgPullCore
 
 /// Runs one `borgpull-client key-export FILE [--paper]`: config and socket (as for BACKUP; the
 /// repokey lives in the repository, so the server must be in SERVE) → `borg key export` in the
@@ -35,8 +35,9 @@ public final class KeyExporter {
         }
         let run: BackupRunner.BorgRun
         do {
-            run = try runner.runBorg(p, argv: KeyExport.arguments(borgBinary: p.config.borgBinary, paper: paper),
-                                     stdout: .capture, stderr: .lines(prefix: "[borg key export] "))
+            run = try runner.runBorg(
+                p, argv: KeyExport.arguments(borgBinary: p.config.borgBinary, paper: paper),
+                stdout: .capture, stderr: .lines(prefix: "[borg key export] "))
         } catch {
             return refuse(.internalError, "borg key export could not start: \(error)", fix: "see the log")
         }
@@ -47,8 +48,9 @@ public final class KeyExporter {
         let output = String(decoding: run.process.stdout, as: UTF8.self)
         guard run.process.termination == .exited(0), !run.process.stdoutOverflowed else {
             let headline = BorgMessages.headline(run.process.tail) ?? "no message"
-            return refuse(.borgFailed, "borg key export failed: \(LogText.sanitize(headline))",
-                          fix: "an unencrypted repository has no key; otherwise check SERVE and borgpull-client borg info")
+            return refuse(
+                .borgFailed, "borg key export failed: \(LogText.sanitize(headline))",
+                fix: "an unencrypted repository has no key; otherwise check SERVE and borgpull-client borg info")
         }
         guard KeyExport.looksLikeKey(output, paper: paper) else {
             return refuse(.borgFailed, "borg key export printed no key", fix: "check BORG_BINARY (a real borg 1.2.x or 1.4.x)")
@@ -56,16 +58,21 @@ public final class KeyExporter {
         do {
             try Files.createExclusive(file, bytes: Array(output.utf8), mode: 0o600)
         } catch {
-            return refuse(.configError, "cannot write the key to \(file): \(error)", fix: "a new file in a root-owned directory, e.g. /root/borg-key-\(shortHostName()).txt")
+            return refuse(
+                .configError, "cannot write the key to \(file): \(error)",
+                fix: "a new file in a root-owned directory, e.g. /root/borg-key-\(shortHostName()).txt")
         }
-        let record = KeyExportRecord(exported: BackupRecord.timestamp(Double(time(nil))), file: file,
-                                     format: paper ? "paper" : "text", repository: p.config.repository)
+        let record = KeyExportRecord(
+            exported: BackupRecord.timestamp(Double(time(nil))), file: file,
+            format: paper ? "paper" : "text", repository: p.config.repository)
         let recordPath = KeyExport.recordPath(stateDirectory: p.config.stateDirectory)
         do { try Files.writeAtomically(recordPath, contents: record.json(), mode: 0o600, uid: 0, gid: 0) } catch {
             log.error("the key is in \(file), but the record \(recordPath) could not be written: \(error); borgpull-check will keep warning (key.export)")
             return .internalError
         }
-        log.info("key of \(p.config.repository) exported to \(file) (\(record.format), root 0600). Keep it off this machine, and the passphrase apart from it (README, \"Key escrow\")")
+        log.info(
+            "key of \(p.config.repository) exported to \(file) (\(record.format), root 0600). Keep it off this machine, and the passphrase apart from it (README, \"Key escrow\")"
+        )
         return .ok
     }
 }

@@ -14,8 +14,9 @@ public enum PassphraseReader {
                 let text = try Files.readTrusted(path, limit: 65536)
                 return String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
             } catch {
-                throw ConfigError(file: path, problem: "cannot read the passphrase file: \(error.path == path ? "" : "\(error.path): ")\(error.problem)",
-                                  fix: error.errno == 0 ? error.fix : "chown root:root \(path); chmod 0600 \(path)")
+                throw ConfigError(
+                    file: path, problem: "cannot read the passphrase file: \(error.path == path ? "" : "\(error.path): ")\(error.problem)",
+                    fix: error.errno == 0 ? error.fix : "chown root:root \(path); chmod 0600 \(path)")
             }
         }
     }

@@ -24,7 +24,9 @@ public enum Relay {
             let peer = try UnixSocket.peer(sock)
             guard peer.uid == peerUID else {
                 close(sock)
-                warn("refusing \(socketPath): its listener runs as uid \(peer.uid) (pid \(peer.pid)), not the ssh user's uid \(peerUID); it is not sshd's forwarded socket")
+                warn(
+                    "refusing \(socketPath): its listener runs as uid \(peer.uid) (pid \(peer.pid)), not the ssh user's uid \(peerUID); it is not sshd's forwarded socket"
+                )
                 return connectionFailed
             }
         } catch {
@@ -54,7 +56,7 @@ public enum Relay {
         for fd in [0, 1, sock] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
         let cap = 1 << 18
         var buf = [UInt8](repeating: 0, count: cap)
-        var up = Pipe(), down = Pipe()        // up: stdin -> socket, down: socket -> stdout
+        var up = Pipe(), down = Pipe()  // up: stdin -> socket, down: socket -> stdout
         var stdinEOF = false, sockEOF = false, shutDown = false, stdoutClosed = false
         var ok = true
 
@@ -82,14 +84,18 @@ public enum Relay {
             }
             if ready(idx.sockOut) || (up.pending > 0 && !shutDown) {
                 let n = up.bytes[up.start...].withUnsafeBytes { b in retrying { write(sock, b.baseAddress, b.count) } }
-                if n > 0 { up.consume(n) } else if n < 0 && errno != EAGAIN {
+                if n > 0 {
+                    up.consume(n)
+                } else if n < 0 && errno != EAGAIN {
                     // The server side is gone: nothing more can be sent.
                     up = Pipe(); stdinEOF = true
                 }
             }
             if ready(idx.stdout) || down.pending > 0 && !stdoutClosed {
                 let n = down.bytes[down.start...].withUnsafeBytes { b in retrying { write(1, b.baseAddress, b.count) } }
-                if n > 0 { down.consume(n) } else if n < 0 && errno != EAGAIN {
+                if n > 0 {
+                    down.consume(n)
+                } else if n < 0 && errno != EAGAIN {
                     // borg closed its end: stop reading for it.
                     down = Pipe(); close(1); stdoutClosed = true; sockEOF = true
                 }

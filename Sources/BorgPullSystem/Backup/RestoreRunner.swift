@@ -1,6 +1,6 @@
+import BorgPullCore
 import Glibc
 import Logging
-import BorgPullCore
 
 /// Runs one `borgpull-client restore`: config and socket (as for BACKUP) → archive list (in the
 /// backup sandbox) → plan (`RestorePlan`) → target checks → borg extract in the restore sandbox
@@ -47,7 +47,9 @@ public final class RestoreRunner {
             // cache, security file or Python site directory the runner could have written.
             baseDirectory = try StateLayout.rootBaseDirectory(config)
         } catch {
-            return refuse(RestoreError("\(error)", fix: "install policy/seccomp/borg-restore.policy root-owned at \(config.restorePolicy) (SECCOMP_RESTORE_POLICY), then retry"))
+            return refuse(
+                RestoreError(
+                    "\(error)", fix: "install policy/seccomp/borg-restore.policy root-owned at \(config.restorePolicy) (SECCOMP_RESTORE_POLICY), then retry"))
         }
 
         // The archive list is read in the ordinary (runner) sandbox: it needs no privilege.
@@ -60,7 +62,10 @@ public final class RestoreRunner {
             }
             guard run.process.termination == .exited(0), !run.process.stdoutOverflowed else {
                 let headline = BorgMessages.headline(run.process.tail) ?? "no message"
-                return refuse(RestoreError(.borgFailed, "borg list failed: \(LogText.sanitize(headline))", fix: "check the repository and the passphrase: borgpull-client borg list"))
+                return refuse(
+                    RestoreError(
+                        .borgFailed, "borg list failed: \(LogText.sanitize(headline))",
+                        fix: "check the repository and the passphrase: borgpull-client borg list"))
             }
             archives = String(decoding: run.process.stdout, as: UTF8.self).split(separator: "\n").map(String.init)
         } catch {
@@ -71,8 +76,9 @@ public final class RestoreRunner {
         // borg renders {hostname} in the archive name as the short host name (borg 1.2
         // "Placeholders"), so this host's names start with the rendered prefix.
         do {
-            decided = try RestorePlan.decide(request, archives: archives, stateDirectory: config.stateDirectory,
-                                             prefix: config.archivePrefix.replacing("{hostname}", with: shortHostName()), stamp: "\(Int(startedAt))-\(getpid())")
+            decided = try RestorePlan.decide(
+                request, archives: archives, stateDirectory: config.stateDirectory,
+                prefix: config.archivePrefix.replacing("{hostname}", with: shortHostName()), stamp: "\(Int(startedAt))-\(getpid())")
         } catch { return refuse(error) }
         plan = decided
 
@@ -93,7 +99,8 @@ public final class RestoreRunner {
                     try Files.makeParents(decided.target)
                     try Files.makeDirectory(decided.target, mode: 0o700)
                 } catch {
-                    return refuse(RestoreError(.internalError, "cannot create the target: \(error)", fix: "create \(decided.target) as root, or choose another --to"))
+                    return refuse(
+                        RestoreError(.internalError, "cannot create the target: \(error)", fix: "create \(decided.target) as root, or choose another --to"))
                 }
             }
         } catch let e as RestoreError {
@@ -108,12 +115,16 @@ public final class RestoreRunner {
         }
         var prepared = p
         prepared.commands.baseDirectory = baseDirectory
-        log.info("restore of \(decided.archive)\(decided.paths.isEmpty ? "" : " (\(decided.paths.count) path(s))") \(decided.inPlace ? "in place" : "to \(decided.target)")\(decided.dryRun ? " (dry run)" : "")")
+        log.info(
+            "restore of \(decided.archive)\(decided.paths.isEmpty ? "" : " (\(decided.paths.count) path(s))") \(decided.inPlace ? "in place" : "to \(decided.target)")\(decided.dryRun ? " (dry run)" : "")"
+        )
         let run: BackupRunner.BorgRun
         do {
-            run = try runner.runBorg(prepared, argv: decided.extractArguments(borgBinary: config.borgBinary, lockWait: config.lockWait),
-                                     stdout: .lines(prefix: "[borg extract] "), stderr: .lines(prefix: ""),
-                                     workingDirectory: workingDirectory, plan: (sandbox, config.restorePolicy)) { line in
+            run = try runner.runBorg(
+                prepared, argv: decided.extractArguments(borgBinary: config.borgBinary, lockWait: config.lockWait),
+                stdout: .lines(prefix: "[borg extract] "), stderr: .lines(prefix: ""),
+                workingDirectory: workingDirectory, plan: (sandbox, config.restorePolicy)
+            ) { line in
                 outcome.add(line)
                 if outcome.other.last == line { self.log.info("[borg extract] \(LogText.sanitize(line))") }
             }
@@ -132,7 +143,8 @@ public final class RestoreRunner {
         case .signaled: status = run.process.interruptedBy == nil ? .borgFailed : .interrupted
         }
         let verb = decided.dryRun ? "would restore" : "restored"
-        let message = "\(verb) \(outcome.restored.count) item(s) of \(decided.archive) \(decided.inPlace ? "in place" : "to \(decided.target)"); \(outcome.problems.count) not restored"
+        let message =
+            "\(verb) \(outcome.restored.count) item(s) of \(decided.archive) \(decided.inPlace ? "in place" : "to \(decided.target)"); \(outcome.problems.count) not restored"
             + (status == .ok ? "" : " (\(status.name); the items are named in the log)")
         if status == .ok { log.info("\(message)") } else { log.error("\(message)") }
         return finish(status, message)

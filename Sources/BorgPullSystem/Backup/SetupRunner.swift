@@ -1,6 +1,6 @@
+import BorgPullCore
 import Glibc
 import Logging
-import BorgPullCore
 
 /// `SETUP` (at boot): the socket directory sshd binds the forwarded socket in, and the state
 /// directory. Idempotent; never "fixes" a directory someone unexpected owns, and does nothing at
@@ -23,7 +23,9 @@ public enum SetupRunner {
         let fails = audit.findings.filter { $0.severity == .fail && !establishedBySetup.contains($0.check) }
         guard fails.isEmpty, let config = audit.config else {
             for f in fails { log.error("\(f.location): \(f.what) (fix: \(f.fix))") }
-            log.error("SETUP refused: the configuration audit failed; nothing was created or changed (fix the findings above, then run SETUP again; borgpull-check lists them)")
+            log.error(
+                "SETUP refused: the configuration audit failed; nothing was created or changed (fix the findings above, then run SETUP again; borgpull-check lists them)"
+            )
             return .configError
         }
         guard let ssh = Account.user(config.sshUser) else {
@@ -38,7 +40,9 @@ public enum SetupRunner {
         let results = FileRules.parents(of: config.resultFile).first ?? config.stateDirectory
         for target in [dir, config.stateDirectory, results] {
             if let bad = Files.untrustedParent(of: target) {
-                log.error("\(bad) (above \(target)) is not a root-owned directory closed to group and other writes; SETUP refused and created nothing (fix: chown root:root \(bad) && chmod go-w \(bad), or choose another path in \(config.envFile))")
+                log.error(
+                    "\(bad) (above \(target)) is not a root-owned directory closed to group and other writes; SETUP refused and created nothing (fix: chown root:root \(bad) && chmod go-w \(bad), or choose another path in \(config.envFile))"
+                )
                 return .configError
             }
         }
@@ -53,7 +57,9 @@ public enum SetupRunner {
                     return .configError
                 }
                 if f.uid != ssh.uid {
-                    log.error("\(dir) is owned by uid \(f.uid), not by the ssh user \(config.sshUser) (uid \(ssh.uid)); SETUP does not take over a directory someone else made, which may hold their files (fix: choose another BACKUP_SOCKET directory, or if it is yours: chown \(config.sshUser):\(gid) \(dir))")
+                    log.error(
+                        "\(dir) is owned by uid \(f.uid), not by the ssh user \(config.sshUser) (uid \(ssh.uid)); SETUP does not take over a directory someone else made, which may hold their files (fix: choose another BACKUP_SOCKET directory, or if it is yours: chown \(config.sshUser):\(gid) \(dir))"
+                    )
                     return .configError
                 }
                 if f.gid != gid {

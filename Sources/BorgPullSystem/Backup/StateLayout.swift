@@ -1,6 +1,6 @@
+import BorgPullCore
 import Glibc
 import Logging
-import BorgPullCore
 
 /// The state directory (STATE_DIR, default /var/lib/borgpull):
 ///
@@ -43,8 +43,9 @@ public enum StateLayout {
             }
             if f.uid != runner.uid || f.gid != runner.gid || !Files.entries(base).allSatisfy({ owned("\(base)/\($0)") }) {
                 do { try Files.chownTree(base, uid: runner.uid, gid: runner.gid) } catch {
-                    throw SystemError("give \(base) to the runner \(runner.name): \(error) (run SETUP as root: borg-backup-create-directory.service)",
-                                      path: nil, errno: error.errno)
+                    throw SystemError(
+                        "give \(base) to the runner \(runner.name): \(error) (run SETUP as root: borg-backup-create-directory.service)",
+                        path: nil, errno: error.errno)
                 }
                 log.notice("gave \(base) to the runner \(runner.name)")
             }
@@ -64,8 +65,9 @@ public enum StateLayout {
         try Files.makeParents(config.stateDirectory)
         let f = try directory(path, mode: 0o700)
         guard f.uid == 0, f.mode & 0o077 == 0 else {
-            throw SystemError("refusing \(path) as root's borg base directory: owner uid \(f.uid), mode \(FileRules.octal(f.mode)) (expected root, 0700; fix: move it away, it is recreated)",
-                              path: nil, errno: EPERM)
+            throw SystemError(
+                "refusing \(path) as root's borg base directory: owner uid \(f.uid), mode \(FileRules.octal(f.mode)) (expected root, 0700; fix: move it away, it is recreated)",
+                path: nil, errno: EPERM)
         }
         return path
     }
@@ -75,8 +77,9 @@ public enum StateLayout {
     static func directory(_ path: String, mode: mode_t) throws(SystemError) -> FileFacts {
         try Files.makeDirectory(path, mode: mode)
         guard let f = try Files.facts(path), f.kind == .directory else {
-            throw SystemError("refusing \(path): not a directory (a symlink or file there is never followed; remove it, then run SETUP)",
-                              path: nil, errno: ENOTDIR)
+            throw SystemError(
+                "refusing \(path): not a directory (a symlink or file there is never followed; remove it, then run SETUP)",
+                path: nil, errno: ENOTDIR)
         }
         return f
     }

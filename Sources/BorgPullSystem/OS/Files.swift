@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 /// File-system helpers that keep errno and never follow a symlink where that matters.
 public enum Files {
@@ -67,8 +67,9 @@ public enum Files {
         let dir = retrying { open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard dir >= 0 else { throw SystemError("open", path: parent) }
         defer { close(dir) }
-        try writeAtomically(in: dir, dirPath: parent, name: String(path.split(separator: "/").last ?? ""), contents: contents,
-                            mode: mode, uid: uid, gid: gid)
+        try writeAtomically(
+            in: dir, dirPath: parent, name: String(path.split(separator: "/").last ?? ""), contents: contents,
+            mode: mode, uid: uid, gid: gid)
     }
 
     /// Writes `bytes` to a **new** file `path`, root's with `mode`: the parent is opened with
@@ -171,7 +172,8 @@ public enum Files {
             guard let problem else { return }
             close(fd)
             // A sticky world-writable directory (/tmp) is shared by design: the file must move.
-            let fix = directory && st.st_mode & 0o1002 == 0o1002
+            let fix =
+                directory && st.st_mode & 0o1002 == 0o1002
                 ? "move \(path) out of \(at) (a shared sticky directory; do not chmod it), e.g. below /etc"
                 : "chown root:root \(at); chmod go-w \(at)"
             throw Untrusted(path: at, problem: directory ? "a directory above the file is \(problem)" : problem, fix: fix)
@@ -313,8 +315,10 @@ public enum Files {
         try chownDirectory(fd, path: path, device: st.st_dev, uid: uid, gid: gid, depth: 0)
     }
 
-    private static func chownDirectory(_ dirfd: Int32, path: String, device: dev_t, uid: UInt32, gid: UInt32,
-                                       depth: Int) throws(SystemError) {
+    private static func chownDirectory(
+        _ dirfd: Int32, path: String, device: dev_t, uid: UInt32, gid: UInt32,
+        depth: Int
+    ) throws(SystemError) {
         guard depth < 64 else { throw SystemError("refusing \(path): more than 64 levels deep", errno: ELOOP) }
         guard fchown(dirfd, uid, gid) == 0 else { throw SystemError("fchown", path: path) }
         for name in try entries(of: dirfd, path: path) {
@@ -342,7 +346,9 @@ public enum Files {
                 // Why: a second link means the inode also lives elsewhere (a hard link to a
                 // root-owned file planted by the runner); giving it away would give that file away.
                 if st.st_nlink > 1 {
-                    throw SystemError("refusing \(child): \(st.st_mode & S_IFMT == S_IFREG ? "a regular file" : "a symlink") with \(st.st_nlink) links (a hard link to one elsewhere)", errno: EMLINK)
+                    throw SystemError(
+                        "refusing \(child): \(st.st_mode & S_IFMT == S_IFREG ? "a regular file" : "a symlink") with \(st.st_nlink) links (a hard link to one elsewhere)",
+                        errno: EMLINK)
                 }
                 guard fchownat(fd, "", uid, gid, atEmptyPath) == 0 else { throw SystemError("fchownat", path: child) }
             default:

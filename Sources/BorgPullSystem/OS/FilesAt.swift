@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 /// Files in a directory held open by descriptor (from `Files.openDirectoryNoFollow`): every
 /// name is resolved with openat(2)/renameat(2) relative to that descriptor, with O_NOFOLLOW,
@@ -11,8 +11,10 @@ extension Files {
     /// Readers see the old or the new file, never half of one; a symlink at `name` is replaced,
     /// not followed.
     /// - Throws: `SystemError` naming `dirPath/NAME`; the temporary file is removed.
-    public static func writeAtomically(in dir: Int32, dirPath: String, name: String, contents: String, mode: mode_t,
-                                       uid: UInt32? = nil, gid: UInt32? = nil) throws(SystemError) {
+    public static func writeAtomically(
+        in dir: Int32, dirPath: String, name: String, contents: String, mode: mode_t,
+        uid: UInt32? = nil, gid: UInt32? = nil
+    ) throws(SystemError) {
         let tmp = ".\(name).tmp.\(getpid())"
         let shown = "\(dirPath)/\(name)"
         _ = unlinkat(dir, tmp, 0)
@@ -37,8 +39,10 @@ extension Files {
     /// damaged line is lost. A new file gets `mode` and `uid`:`gid`.
     /// - Throws: `SystemError`; also when `name` is not a regular file with one link (a hard
     ///   link planted there would make the append change another file).
-    public static func appendLine(in dir: Int32, dirPath: String, name: String, line: String, mode: mode_t,
-                                  uid: UInt32? = nil, gid: UInt32? = nil, rotateTo: String, rotateAt: Int) throws(SystemError) {
+    public static func appendLine(
+        in dir: Int32, dirPath: String, name: String, line: String, mode: mode_t,
+        uid: UInt32? = nil, gid: UInt32? = nil, rotateTo: String, rotateAt: Int
+    ) throws(SystemError) {
         let shown = "\(dirPath)/\(name)"
         func openChecked() throws(SystemError) -> (fd: Int32, size: Int) {
             let fd = retrying { openat(dir, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o600) }
@@ -116,7 +120,8 @@ extension Files {
     static func setOwnerAndMode(_ fd: Int32, path: String, mode: mode_t, uid: UInt32?, gid: UInt32?) -> SystemError? {
         var st = stat()
         if fstat(fd, &st) == 0, (uid != nil && st.st_uid != uid!) || (gid != nil && st.st_gid != gid!),
-           fchown(fd, uid ?? UInt32.max, gid ?? UInt32.max) != 0 {
+            fchown(fd, uid ?? UInt32.max, gid ?? UInt32.max) != 0
+        {
             return SystemError("fchown", path: path)
         }
         if st.st_mode & 0o7777 != mode && fchmod(fd, mode) != 0 { return SystemError("fchmod", path: path) }

@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 /// The installation this process belongs to, from the path of its own executable.
 public enum Installation {

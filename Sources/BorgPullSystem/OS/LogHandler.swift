@@ -1,6 +1,6 @@
+import BorgPullCore
 import Glibc
 import Logging
-import BorgPullCore
 
 /// Lines to stderr. When stderr is the journal (JOURNAL_STREAM names it), every line carries
 /// its syslog priority prefix (`JournalLine`); elsewhere lines are plain.

@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 /// A failed system call: which operation, on what, and errno's text.
 public struct SystemError: Error, CustomStringConvertible, Sendable {
@@ -47,32 +47,37 @@ public struct Account: Sendable, Equatable {
 
     /// Looks up a user by name; nil if there is no such user.
     public static func user(_ name: String) -> Account? {
-        nssLookup(passwd(), { getpwnam_r(name, $0, $1, $2, $3) }) {
-            Account(name: name, uid: $0.pw_uid, gid: $0.pw_gid, home: String(cString: $0.pw_dir), shell: String(cString: $0.pw_shell))
-        }
+        nssLookup(
+            passwd(), { getpwnam_r(name, $0, $1, $2, $3) },
+            read: {
+                Account(name: name, uid: $0.pw_uid, gid: $0.pw_gid, home: String(cString: $0.pw_dir), shell: String(cString: $0.pw_shell))
+            })
     }
 
     /// The account of the effective uid (getpwuid_r(3)).
     public static func current() -> Account? {
-        nssLookup(passwd(), { getpwuid_r(geteuid(), $0, $1, $2, $3) }) {
-            Account(name: String(cString: $0.pw_name), uid: $0.pw_uid, gid: $0.pw_gid,
+        nssLookup(
+            passwd(), { getpwuid_r(geteuid(), $0, $1, $2, $3) },
+            read: {
+                Account(
+                    name: String(cString: $0.pw_name), uid: $0.pw_uid, gid: $0.pw_gid,
                     home: String(cString: $0.pw_dir), shell: String(cString: $0.pw_shell))
-        }
+            })
     }
 
     /// Looks up a group id by name.
     public static func groupID(_ name: String) -> UInt32? {
-        nssLookup(group(), { getgrnam_r(name, $0, $1, $2, $3) }) { $0.gr_gid }
+        nssLookup(group(), { getgrnam_r(name, $0, $1, $2, $3) }, read: { $0.gr_gid })
     }
 
     /// The name of the user `uid` (getpwuid_r(3)).
     public static func userName(_ uid: UInt32) -> String? {
-        nssLookup(passwd(), { getpwuid_r(uid, $0, $1, $2, $3) }) { String(cString: $0.pw_name) }
+        nssLookup(passwd(), { getpwuid_r(uid, $0, $1, $2, $3) }, read: { String(cString: $0.pw_name) })
     }
 
     /// The name of the group `gid` (getgrgid_r(3)).
     public static func groupName(_ gid: UInt32) -> String? {
-        nssLookup(group(), { getgrgid_r(gid, $0, $1, $2, $3) }) { String(cString: $0.gr_name) }
+        nssLookup(group(), { getgrgid_r(gid, $0, $1, $2, $3) }, read: { String(cString: $0.gr_name) })
     }
 }
 
@@ -81,9 +86,11 @@ public struct Account: Sendable, Equatable {
 /// group with many members needs more than any fixed size), and reads the entry while its
 /// strings (which point into the buffer) are valid.
 /// - Returns: `read(entry)`; nil when there is no such entry, on any other error, or past `maxBytes`.
-func nssLookup<Entry, T>(_ empty: Entry, maxBytes: Int = 1 << 20,
-                         _ lookup: (UnsafeMutablePointer<Entry>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>) -> Int32,
-                         read: (Entry) -> T) -> T? {
+func nssLookup<Entry, T>(
+    _ empty: Entry, maxBytes: Int = 1 << 20,
+    _ lookup: (UnsafeMutablePointer<Entry>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<Entry>?>) -> Int32,
+    read: (Entry) -> T
+) -> T? {
     var size = 16384
     while size <= maxBytes {
         var entry = empty

@@ -1,6 +1,6 @@
-import Glibc
-import CLinux
 import BorgPullCore
+import CLinux
+import Glibc
 
 /// How a child process ended (wait(2)).
 public enum Termination: Sendable, Equatable {
@@ -58,8 +58,10 @@ public struct SpawnSpec: Sendable {
     /// nil: the helper's own.
     public var workingDirectory: String?
 
-    public init(argv: [String], environment: [String: String], stdout: Output = .inherit, stderr: Output = .inherit,
-                descriptors: [(child: Int32, parent: Int32)] = [], workingDirectory: String? = "/") {
+    public init(
+        argv: [String], environment: [String: String], stdout: Output = .inherit, stderr: Output = .inherit,
+        descriptors: [(child: Int32, parent: Int32)] = [], workingDirectory: String? = "/"
+    ) {
         self.argv = argv
         self.environment = environment
         self.stdout = stdout
@@ -284,8 +286,8 @@ public final class Supervisor: @unchecked Sendable {
         let argv = spec.argv.map { strdup($0) } + [nil]
         let envp = spec.environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for p in argv { free(p) }
+            for p in envp { free(p) }
         }
         var pid: pid_t = 0
         let rc = posix_spawn(&pid, path, &actions, &attr, argv, envp)
@@ -294,8 +296,10 @@ public final class Supervisor: @unchecked Sendable {
     }
 
     /// Runs `spec` to its end (`start`, then `watch`).
-    public func run(_ spec: SpawnSpec, timeout: Double? = nil, grace: Double = 10, forwardSignals: Bool = true,
-                    lineSink: (String) -> Void = { _ in }) throws(SystemError) -> ProcessResult {
+    public func run(
+        _ spec: SpawnSpec, timeout: Double? = nil, grace: Double = 10, forwardSignals: Bool = true,
+        lineSink: (String) -> Void = { _ in }
+    ) throws(SystemError) -> ProcessResult {
         watch(try start(spec), timeout: timeout, grace: grace, forwardSignals: forwardSignals, lineSink: lineSink)
     }
 
@@ -308,8 +312,10 @@ public final class Supervisor: @unchecked Sendable {
     /// - Parameter lineSink: receives each line of a `.lines` output, already prefixed.
     /// - Parameter forwardSignals: false for the post hook, which must finish even while the
     ///   helper is being stopped (the signal is still recorded).
-    public func watch(_ child: Child, timeout: Double? = nil, grace: Double = 10, forwardSignals: Bool = true,
-                      lineSink: (String) -> Void = { _ in }) -> ProcessResult {
+    public func watch(
+        _ child: Child, timeout: Double? = nil, grace: Double = 10, forwardSignals: Bool = true,
+        lineSink: (String) -> Void = { _ in }
+    ) -> ProcessResult {
         var timedOut = false
         var interruptedBy: Int32?
         var killAt: Double?
@@ -336,9 +342,10 @@ public final class Supervisor: @unchecked Sendable {
             child.drain(lineSink)
         }
         child.finish(linger: 0, lineSink)
-        return ProcessResult(termination: child.termination!, stdout: child.stdout, stdoutOverflowed: child.stdoutOverflowed,
-                             stderr: child.capturedStderr, tail: child.tail, timedOut: timedOut, interruptedBy: interruptedBy,
-                             seconds: monotonicSeconds() - child.started)
+        return ProcessResult(
+            termination: child.termination!, stdout: child.stdout, stdoutOverflowed: child.stdoutOverflowed,
+            stderr: child.capturedStderr, tail: child.tail, timedOut: timedOut, interruptedBy: interruptedBy,
+            seconds: monotonicSeconds() - child.started)
     }
 }
 

@@ -1,5 +1,5 @@
-import Glibc
 import CLinux
+import Glibc
 
 /// Client side of a path-based Unix stream socket (unix(7)).
 public enum UnixSocket {

@@ -42,7 +42,8 @@ public enum Landlock {
             let fd = open(rule.path, borgpull_o_path() | O_CLOEXEC | O_NOFOLLOW | (directory ? O_DIRECTORY : 0))
             if fd < 0 {
                 let e = errno
-                let fix = directory
+                let fix =
+                    directory
                     ? "it must be a real directory, not a symlink (run SETUP as root: it creates the state directory)"
                     : "it must be the character device \(rule.path) (mknod -m 0666 \(rule.path) c 1 3)"
                 throw SystemError("open \(rule.path) for a Landlock rule (\(fix))", errno: e)
@@ -52,8 +53,9 @@ public enum Landlock {
             if fstat(fd, &st) != 0 { throw SystemError("fstat", path: rule.path) }
             let type = st.st_mode & S_IFMT
             if type != (directory ? S_IFDIR : S_IFCHR) {
-                throw SystemError("Landlock rule for \(rule.path): not a \(directory ? "directory" : "character device")",
-                                  errno: directory ? ENOTDIR : ENODEV)
+                throw SystemError(
+                    "Landlock rule for \(rule.path): not a \(directory ? "directory" : "character device")",
+                    errno: directory ? ENOTDIR : ENODEV)
             }
             if borgpull_landlock_add_path_rule(rulesetFD, fd, rule.access.rawValue) != 0 {
                 throw SystemError("landlock_add_rule(\(rule.access)) beneath", path: rule.path)

@@ -39,8 +39,10 @@ public enum Sandbox {
     ///   - environment: `KEY=value` strings, passed to execve as is.
     ///   - statusFD: optional fd to report a failed step on; made close-on-exec here, so the
     ///     parent reads EOF once execve succeeded.
-    public static func applyAndExec(plan: SandboxPlan, executable: String, argv: [String],
-                                    environment: [String], statusFD: Int32? = nil) -> Never {
+    public static func applyAndExec(
+        plan: SandboxPlan, executable: String, argv: [String],
+        environment: [String], statusFD: Int32? = nil
+    ) -> Never {
         var step = Step(statusFD: statusFD)
         let parentAtStart = getppid()
 

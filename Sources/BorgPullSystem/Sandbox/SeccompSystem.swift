@@ -62,10 +62,11 @@ public enum SeccompPolicyFile {
         for rule in policy.rules {
             let nr = seccomp_syscall_resolve_name(rule.syscall)
             if nr == -1 {  // __NR_SCMP_ERROR
-                diagnostics.append(SeccompPolicyDiagnostic(
-                    file: policy.file, line: rule.line,
-                    problem: "unknown syscall `\(rule.syscall)` on this architecture",
-                    fix: "check the spelling against syscalls(2) for x86_64, or delete the line"))
+                diagnostics.append(
+                    SeccompPolicyDiagnostic(
+                        file: policy.file, line: rule.line,
+                        problem: "unknown syscall `\(rule.syscall)` on this architecture",
+                        fix: "check the spelling against syscalls(2) for x86_64, or delete the line"))
             }
             numbers.append(nr)
         }
@@ -105,8 +106,9 @@ public final class SeccompFilter {
             default: rc = borgpull_seccomp_rule_add2(ctx, act, nr, cmps[0], cmps[1])
             }
             if rc != 0 {
-                throw Self.error(policy, rule.line, "libseccomp refused the rule for `\(rule.syscall)`: \(errnoText(-rc))",
-                                 "simplify the entry's conditions or action")
+                throw Self.error(
+                    policy, rule.line, "libseccomp refused the rule for `\(rule.syscall)`: \(errnoText(-rc))",
+                    "simplify the entry's conditions or action")
             }
         }
         var rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1)

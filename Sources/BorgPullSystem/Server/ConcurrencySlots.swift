@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 /// MAX_CONCURRENT: at most N BACKUPs of all clients at once. A slot is the flock(2) on one of
 /// the files `SLOT_DIR/slot-1` ... `slot-N`; a BACKUP takes the first free one (LOCK_EX|LOCK_NB
@@ -41,16 +41,21 @@ public enum ConcurrencySlots {
                         log("borgpull-server: got concurrency slot \(i) of MAX_CONCURRENT=\(n) after \(Int(monotonicSeconds() - started)) s", .info)
                     }
                     return Slot(lock: lock, number: i)
-                } catch where error.exit == .locked {
+                } catch  where error.exit == .locked {
                     continue
                 }
             }
             if !announced {
-                log("borgpull-server: all \(n) concurrency slots (MAX_CONCURRENT=\(n)) are taken by other BACKUPs; waiting up to SLOT_WAIT_TIMEOUT=\(o.slotWaitTimeout) s for one", .notice)
+                log(
+                    "borgpull-server: all \(n) concurrency slots (MAX_CONCURRENT=\(n)) are taken by other BACKUPs; waiting up to SLOT_WAIT_TIMEOUT=\(o.slotWaitTimeout) s for one",
+                    .notice)
                 announced = true
             }
             if monotonicSeconds() - started > Double(o.slotWaitTimeout) {
-                throw ServerFailure(.locked, "no concurrency slot came free within SLOT_WAIT_TIMEOUT=\(o.slotWaitTimeout) s: \(n) other BACKUPs (MAX_CONCURRENT=\(n)) held all of them; nothing was started (fix: raise MAX_CONCURRENT or SLOT_WAIT_TIMEOUT in the defaults file, or spread the timers; `fuser -v \(dir)/slot-*` shows the holders)")
+                throw ServerFailure(
+                    .locked,
+                    "no concurrency slot came free within SLOT_WAIT_TIMEOUT=\(o.slotWaitTimeout) s: \(n) other BACKUPs (MAX_CONCURRENT=\(n)) held all of them; nothing was started (fix: raise MAX_CONCURRENT or SLOT_WAIT_TIMEOUT in the defaults file, or spread the timers; `fuser -v \(dir)/slot-*` shows the holders)"
+                )
             }
             usleep(500_000)
         }
@@ -62,7 +67,8 @@ public enum ConcurrencySlots {
         var fd: Int32
         do { fd = try Files.openDirectoryNoFollow(dir) } catch {
             guard error.errno == ENOENT else {
-                throw ServerFailure(.serveFailed, "SLOT_DIR=\(dir): \(error) (fix: make it a real directory, not a symbolic link: install -d -o \(local.name) -m 0700 \(dir))")
+                throw ServerFailure(
+                    .serveFailed, "SLOT_DIR=\(dir): \(error) (fix: make it a real directory, not a symbolic link: install -d -o \(local.name) -m 0700 \(dir))")
             }
             do {
                 try Files.makeParents(dir)
@@ -76,7 +82,10 @@ public enum ConcurrencySlots {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ServerFailure(.serveFailed, "SLOT_DIR=\(dir): fstat: \(errnoText())") }
         guard [0, geteuid(), local.uid].contains(st.st_uid), st.st_mode & 0o022 == 0 else {
-            throw ServerFailure(.serveFailed, "SLOT_DIR=\(dir) is owned by uid \(st.st_uid) with mode \(String(st.st_mode & 0o7777, radix: 8)); only root or \(local.name) may own it and group and other must not write it (fix: chown \(local.name) \(dir) && chmod 0700 \(dir))")
+            throw ServerFailure(
+                .serveFailed,
+                "SLOT_DIR=\(dir) is owned by uid \(st.st_uid) with mode \(String(st.st_mode & 0o7777, radix: 8)); only root or \(local.name) may own it and group and other must not write it (fix: chown \(local.name) \(dir) && chmod 0700 \(dir))"
+            )
         }
     }
 }

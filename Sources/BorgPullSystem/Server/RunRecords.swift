@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 /// What the server keeps of every run of a client: its `RunRecord` appended to
 /// `STATE_DIR/history.jsonl`, then the metrics textfile derived from that history
@@ -22,14 +22,17 @@ public enum RunRecords {
             let dir = try openStateDirectory(c, local)
             defer { close(dir) }
             let owner: UInt32? = geteuid() == 0 ? local.uid : nil
-            try Files.appendLine(in: dir, dirPath: c.stateDir, name: RunHistory.fileName, line: record.json(), mode: 0o600,
-                                 uid: owner, gid: owner.map { _ in local.gid }, rotateTo: RunHistory.previousFileName,
-                                 rotateAt: RunHistory.rotateBytes)
+            try Files.appendLine(
+                in: dir, dirPath: c.stateDir, name: RunHistory.fileName, line: record.json(), mode: 0o600,
+                uid: owner, gid: owner.map { _ in local.gid }, rotateTo: RunHistory.previousFileName,
+                rotateAt: RunHistory.rotateBytes)
             history = try read(dir, c)
         } catch let e as ServerFailure {
             log("borgpull-server: warning: the run is not in the history: \(e.message)", .warning)
         } catch {
-            log("borgpull-server: warning: the run is not in the history \(c.stateDir)/\(RunHistory.fileName): \(error) (fix: install -d -o \(local.name) -g \(local.name) -m 0750 \(c.stateDir))", .warning)
+            log(
+                "borgpull-server: warning: the run is not in the history \(c.stateDir)/\(RunHistory.fileName): \(error) (fix: install -d -o \(local.name) -g \(local.name) -m 0750 \(c.stateDir))",
+                .warning)
         }
         writeMetrics(c, local, history: history, log: log)
     }
@@ -78,13 +81,17 @@ public enum RunRecords {
     /// then renameat(2), so node-exporter never reads half a file (node_exporter README,
     /// "Textfile Collector"). The directory is not ours: it is opened without following any
     /// symlink, and a missing or closed one is one notice, never a failed run.
-    static func writeMetrics(_ c: ServerConfig, _ local: Account, history: RunHistory,
-                             log: (String, JournalLine.Priority) -> Void) {
+    static func writeMetrics(
+        _ c: ServerConfig, _ local: Account, history: RunHistory,
+        log: (String, JournalLine.Priority) -> Void
+    ) {
         guard let dirPath = c.prometheusTextfileDir else { return }
         let name = RunMetrics.fileName(client: c.repoName)
         let dir: Int32
         do { dir = try Files.openDirectoryNoFollow(dirPath) } catch {
-            log("borgpull-server: notice: no metrics written: PROMETHEUS_TEXTFILE_DIR=\(dirPath): \(error) (fix: apt-get install prometheus-node-exporter, or set PROMETHEUS_TEXTFILE_DIR= (empty) in \(c.file) to turn metrics off)", .notice)
+            log(
+                "borgpull-server: notice: no metrics written: PROMETHEUS_TEXTFILE_DIR=\(dirPath): \(error) (fix: apt-get install prometheus-node-exporter, or set PROMETHEUS_TEXTFILE_DIR= (empty) in \(c.file) to turn metrics off)",
+                .notice)
             return
         }
         defer { close(dir) }
@@ -93,10 +100,13 @@ public enum RunRecords {
         // be able to replace it in a sticky directory.
         let owner: UInt32? = geteuid() == 0 ? local.uid : nil
         do {
-            try Files.writeAtomically(in: dir, dirPath: dirPath, name: name, contents: text, mode: 0o644,
-                                      uid: owner, gid: owner.map { _ in local.gid })
+            try Files.writeAtomically(
+                in: dir, dirPath: dirPath, name: name, contents: text, mode: 0o644,
+                uid: owner, gid: owner.map { _ in local.gid })
         } catch {
-            log("borgpull-server: notice: no metrics written: \(error) (fix: let \(local.name) create files there: setfacl -m u:\(local.name):rwx \(dirPath) && chmod +t \(dirPath); README, \"Running a fleet\")", .notice)
+            log(
+                "borgpull-server: notice: no metrics written: \(error) (fix: let \(local.name) create files there: setfacl -m u:\(local.name):rwx \(dirPath) && chmod +t \(dirPath); README, \"Running a fleet\")",
+                .notice)
         }
     }
 }

@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 /// Reading a server config file from disk.
 public enum ServerConfigFile {
@@ -16,7 +16,9 @@ public enum ServerConfigFile {
     ///     means the built-in defaults. A file given explicitly must exist.
     public static func load(_ path: String, defaults: String? = nil) throws(ServerFailure) -> ServerConfig {
         let d = try loadDefaults(defaults)
-        let text = try readTrusted(path, what: "the server config", fix: "pass the right file with -c FILE or BORGPULL_CONFIG=FILE; a sample is /etc/borgpull-server/borgpull.conf.example, keys in borgpull.conf(5)")
+        let text = try readTrusted(
+            path, what: "the server config",
+            fix: "pass the right file with -c FILE or BORGPULL_CONFIG=FILE; a sample is /etc/borgpull-server/borgpull.conf.example, keys in borgpull.conf(5)")
         do {
             return try ServerConfig.parse(text, file: path, defaults: d)
         } catch {
@@ -29,7 +31,9 @@ public enum ServerConfigFile {
     public static func loadDefaults(_ path: String?) throws(ServerFailure) -> ServerDefaults {
         let defaultsPath = path ?? ServerDefaults.path
         guard path != nil || access(defaultsPath, F_OK) == 0 || errno != ENOENT else { return ServerDefaults() }
-        let text = try readTrusted(defaultsPath, what: "the server-wide defaults file", fix: "create it (root:root 0644, keys in borgpull.conf(5)) or pass the right file with --defaults FILE")
+        let text = try readTrusted(
+            defaultsPath, what: "the server-wide defaults file",
+            fix: "create it (root:root 0644, keys in borgpull.conf(5)) or pass the right file with --defaults FILE")
         do { return try ServerDefaults.parse(text, file: defaultsPath) } catch {
             throw ServerFailure(.configError, error.description)
         }
@@ -50,7 +54,9 @@ public enum ServerConfigFile {
             if error.problem == "not a regular file" {
                 throw ServerFailure(.configError, "\(path) is not a regular file (fix: pass the file itself, not a directory or link)")
             }
-            throw ServerFailure(.configError, "\(path): \(what) is not safe to read as root: \(error.path == path ? "" : "\(error.path): ")\(error.problem) (fix: \(error.fix))")
+            throw ServerFailure(
+                .configError, "\(path): \(what) is not safe to read as root: \(error.path == path ? "" : "\(error.path): ")\(error.problem) (fix: \(error.fix))"
+            )
         }
     }
 

@@ -1,6 +1,6 @@
-import Glibc
-import CCap
 import BorgPullCore
+import CCap
+import Glibc
 
 /// COMPACT and CHECK of one client's repository, on the server, locally, as LOCAL_USER.
 ///
@@ -35,18 +35,26 @@ public enum ServerMaintenance {
 
     static func runChecked(config c: ServerConfig, mode: ServerMode, log: (String) -> Void) throws(ServerFailure) -> Result {
         guard let local = Account.user(c.localUser) else {
-            throw ServerFailure(.configError, "\(c.file): LOCAL_USER=\(c.localUser) does not exist on this server (fix: useradd --system --create-home --home-dir /var/lib/\(c.localUser) --shell /usr/sbin/nologin \(c.localUser), or set LOCAL_USER)")
+            throw ServerFailure(
+                .configError,
+                "\(c.file): LOCAL_USER=\(c.localUser) does not exist on this server (fix: useradd --system --create-home --home-dir /var/lib/\(c.localUser) --shell /usr/sbin/nologin \(c.localUser), or set LOCAL_USER)"
+            )
         }
         // Why never root: borg compact rewrites segments; as root it would leave root-owned
         // files that LOCAL_USER's borg serve then cannot write, and a bug in borg would be root's.
         guard local.uid != 0 else {
-            throw ServerFailure(.configError, "\(c.file): LOCAL_USER=\(c.localUser) is root; \(mode.rawValue) runs borg as the repository's owner, never as root (fix: set LOCAL_USER to the account that owns REPO_DIR, e.g. borg)")
+            throw ServerFailure(
+                .configError,
+                "\(c.file): LOCAL_USER=\(c.localUser) is root; \(mode.rawValue) runs borg as the repository's owner, never as root (fix: set LOCAL_USER to the account that owns REPO_DIR, e.g. borg)"
+            )
         }
         if geteuid() != 0 && geteuid() != local.uid {
-            throw ServerFailure(.configError, "\(c.file): borgpull-server runs as uid \(geteuid()) but LOCAL_USER=\(c.localUser) (fix: run it as root, or as \(c.localUser))")
+            throw ServerFailure(
+                .configError, "\(c.file): borgpull-server runs as uid \(geteuid()) but LOCAL_USER=\(c.localUser) (fix: run it as root, or as \(c.localUser))")
         }
         guard access(c.borgBinary, X_OK) == 0 else {
-            throw ServerFailure(.configError, "\(c.file): \(c.borgBinary) is not an executable file: \(errnoText()) (fix: apt-get install -y borgbackup, or set BORG_BINARY)")
+            throw ServerFailure(
+                .configError, "\(c.file): \(c.borgBinary) is not an executable file: \(errnoText()) (fix: apt-get install -y borgbackup, or set BORG_BINARY)")
         }
         // The run directory holds the lock (shared with BACKUP and SERVE); created as BACKUP does.
         try ServerRun(config: c, mode: mode).prepareRunDirectory(local)
@@ -62,7 +70,10 @@ public enum ServerMaintenance {
 
         let repoConfig = try checkRepository(c, local)
         if mode == .compact && repoConfig.appendOnly {
-            throw ServerFailure(.configError, "\(c.repoDir)/config says append_only = 1: borg compact frees nothing in such a repository (borg docs, \"append_only mode\"). borgpull makes the tunnel append-only itself (APPEND_ONLY=yes: borg serve --append-only), so the repository's own flag can be 0 (fix, as \(c.localUser): borg config \(c.repoDir) append_only 0)")
+            throw ServerFailure(
+                .configError,
+                "\(c.repoDir)/config says append_only = 1: borg compact frees nothing in such a repository (borg docs, \"append_only mode\"). borgpull makes the tunnel append-only itself (APPEND_ONLY=yes: borg serve --append-only), so the repository's own flag can be 0 (fix, as \(c.localUser): borg config \(c.repoDir) append_only 0)"
+            )
         }
 
         let started = Double(time(nil))
@@ -74,8 +85,9 @@ public enum ServerMaintenance {
             throw ServerFailure(.maintenanceFailed, "cannot set up signal handling: \(error)")
         }
         var lines: [String] = []
-        let spec = SpawnSpec(argv: argv, environment: ServerChildren.environment(for: local),
-                             stdout: .lines(prefix: ""), stderr: .lines(prefix: ""), workingDirectory: "/")
+        let spec = SpawnSpec(
+            argv: argv, environment: ServerChildren.environment(for: local),
+            stdout: .lines(prefix: ""), stderr: .lines(prefix: ""), workingDirectory: "/")
         let r: ProcessResult
         do {
             r = try supervisor.run(spec) { line in
@@ -94,7 +106,8 @@ public enum ServerMaintenance {
         }
         let interrupted = r.interruptedBy != nil
         let partial = mode == .check && c.checkMaxDuration > 0
-        let verdict = mode == .compact
+        let verdict =
+            mode == .compact
             ? MaintenanceVerdict.compact(rc: rc, signal: signal, interrupted: interrupted, freed: (before ?? 0) - (after ?? 0), repoDir: c.repoDir)
             : MaintenanceVerdict.check(rc: rc, signal: signal, interrupted: interrupted, lines: lines, partial: partial, repoDir: c.repoDir)
         let finished = Double(time(nil))
@@ -136,12 +149,16 @@ public enum ServerMaintenance {
             }
             try Files.makeDirectory(c.stateDir, mode: 0o750)
             guard let f = try Files.facts(c.stateDir), f.kind == .directory, f.uid == local.uid else {
-                throw ServerFailure(.configError, "\(c.file): STATE_DIR=\(c.stateDir) is not a directory of \(local.name) (fix: install -d -o \(local.name) -g \(local.name) -m 0750 \(c.stateDir))")
+                throw ServerFailure(
+                    .configError,
+                    "\(c.file): STATE_DIR=\(c.stateDir) is not a directory of \(local.name) (fix: install -d -o \(local.name) -g \(local.name) -m 0750 \(c.stateDir))"
+                )
             }
         } catch let e as ServerFailure {
             throw e
         } catch {
-            throw ServerFailure(.configError, "\(c.file): STATE_DIR=\(c.stateDir): \(error) (fix: install -d -o \(local.name) -g \(local.name) -m 0750 \(c.stateDir))")
+            throw ServerFailure(
+                .configError, "\(c.file): STATE_DIR=\(c.stateDir): \(error) (fix: install -d -o \(local.name) -g \(local.name) -m 0750 \(c.stateDir))")
         }
     }
 
@@ -152,16 +169,27 @@ public enum ServerMaintenance {
             throw ServerFailure(.configError, "\(c.file): REPO_DIR=\(c.repoDir): \(error)")
         }
         guard let f = facts else {
-            throw ServerFailure(.configError, "\(c.file): REPO_DIR=\(c.repoDir) does not exist (fix: correct REPO_DIR, or create the repository: SERVE, then borg init on the client, see README)")
+            throw ServerFailure(
+                .configError,
+                "\(c.file): REPO_DIR=\(c.repoDir) does not exist (fix: correct REPO_DIR, or create the repository: SERVE, then borg init on the client, see README)"
+            )
         }
         guard f.kind == .directory else {
-            throw ServerFailure(.configError, "\(c.file): REPO_DIR=\(c.repoDir) is a \(f.kind.rawValue), not a directory (a symlink is never followed; fix: set REPO_DIR to the repository directory itself)")
+            throw ServerFailure(
+                .configError,
+                "\(c.file): REPO_DIR=\(c.repoDir) is a \(f.kind.rawValue), not a directory (a symlink is never followed; fix: set REPO_DIR to the repository directory itself)"
+            )
         }
         guard f.uid == local.uid else {
-            throw ServerFailure(.configError, "\(c.file): REPO_DIR=\(c.repoDir) is owned by uid \(f.uid), not by LOCAL_USER=\(local.name) (fix: chown -R \(local.name): \(c.repoDir), or set LOCAL_USER to its owner)")
+            throw ServerFailure(
+                .configError,
+                "\(c.file): REPO_DIR=\(c.repoDir) is owned by uid \(f.uid), not by LOCAL_USER=\(local.name) (fix: chown -R \(local.name): \(c.repoDir), or set LOCAL_USER to its owner)"
+            )
         }
         guard let text = try? Files.read("\(c.repoDir)/config", limit: 1 << 20), let config = RepositoryConfig.parse(text) else {
-            throw ServerFailure(.configError, "\(c.file): REPO_DIR=\(c.repoDir) is not a borg repository (no readable [repository] section in \(c.repoDir)/config) (fix: correct REPO_DIR)")
+            throw ServerFailure(
+                .configError,
+                "\(c.file): REPO_DIR=\(c.repoDir) is not a borg repository (no readable [repository] section in \(c.repoDir)/config) (fix: correct REPO_DIR)")
         }
         return config
     }
@@ -173,11 +201,13 @@ public enum ServerMaintenance {
     /// can change. setresuid(2), initgroups(3), prctl(2).
     static func dropTo(_ a: Account) throws(ServerFailure) {
         guard initgroups(a.name, a.gid) == 0, borgpull_setresgid(a.gid, a.gid, a.gid) == 0,
-              borgpull_setresuid(a.uid, a.uid, a.uid) == 0 else {
+            borgpull_setresuid(a.uid, a.uid, a.uid) == 0
+        else {
             throw ServerFailure(.maintenanceFailed, "cannot become LOCAL_USER=\(a.name): \(errnoText())")
         }
         guard getuid() == a.uid, geteuid() == a.uid, getgid() == a.gid, getegid() == a.gid,
-              borgpull_setresuid(0, 0, 0) != 0, borgpull_set_no_new_privs() == 0 else {
+            borgpull_setresuid(0, 0, 0) != 0, borgpull_set_no_new_privs() == 0
+        else {
             throw ServerFailure(.maintenanceFailed, "the change to LOCAL_USER=\(a.name) did not hold; nothing ran")
         }
     }

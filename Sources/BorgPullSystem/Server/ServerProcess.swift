@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 /// A server run could not go on: the exit status and a message that names the problem and the fix.
 public struct ServerFailure: Error, CustomStringConvertible, Sendable {
@@ -38,21 +38,27 @@ enum ServerChildren {
             return Environment.get("INVOCATION_ID") == nil ? [setpriv, "--pdeathsig=TERM", "--"] + argv : argv
         }
         guard let a = account, a.uid != 0 else { return argv }
-        return [setpriv, "--reuid=\(a.uid)", "--regid=\(a.gid)", "--init-groups", "--no-new-privs",
-                "--pdeathsig=TERM", "--"] + argv
+        return [
+            setpriv, "--reuid=\(a.uid)", "--regid=\(a.gid)", "--init-groups", "--no-new-privs",
+            "--pdeathsig=TERM", "--"
+        ] + argv
     }
 
     /// A minimal environment for a child running as `account`.
     static func environment(for account: Account) -> [String: String] {
-        ["PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": account.home, "USER": account.name,
-         "LOGNAME": account.name, "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8"]
+        [
+            "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "HOME": account.home, "USER": account.name,
+            "LOGNAME": account.name, "LANG": "C.UTF-8", "LC_CTYPE": "C.UTF-8"
+        ]
     }
 
     /// Starts `argv` with `supervisor` (`Supervisor.start`: its own process group, empty signal
     /// mask, default dispositions, stdin /dev/null, nothing but 0/1/2 inherited).
     /// - Throws: `.serveFailed` naming the package to install when posix_spawn(3) fails.
-    static func start(_ supervisor: Supervisor, _ argv: [String], environment: [String: String],
-                      stdout: SpawnSpec.Output, stderr: SpawnSpec.Output) throws(ServerFailure) -> Child {
+    static func start(
+        _ supervisor: Supervisor, _ argv: [String], environment: [String: String],
+        stdout: SpawnSpec.Output, stderr: SpawnSpec.Output
+    ) throws(ServerFailure) -> Child {
         do {
             return try supervisor.start(SpawnSpec(argv: argv, environment: environment, stdout: stdout, stderr: stderr))
         } catch {

@@ -1,5 +1,5 @@
-import Glibc
 import BorgPullCore
+import Glibc
 
 extension RunLock {
     /// The per-client lock (LOCK_FILE, in RUN_DIR, which belongs to LOCAL_USER), refused at
@@ -9,14 +9,22 @@ extension RunLock {
         do { return try RunLock(path: path, owner: (owner.uid, owner.gid)) } catch {
             switch error {
             case .busy(_, let holder):
-                let fix = holder == nil ? "wait for it to finish; `fuser -v \(path)` shows the holder" : "wait for it to finish, or stop it with kill -TERM \(holder!)"
-                throw ServerFailure(.locked, "\(path): another borgpull-server run for this client holds the lock\(holder.map { " (pid \($0))" } ?? ""); nothing was started (fix: \(fix))")
+                let fix =
+                    holder == nil
+                    ? "wait for it to finish; `fuser -v \(path)` shows the holder" : "wait for it to finish, or stop it with kill -TERM \(holder!)"
+                throw ServerFailure(
+                    .locked,
+                    "\(path): another borgpull-server run for this client holds the lock\(holder.map { " (pid \($0))" } ?? ""); nothing was started (fix: \(fix))"
+                )
             case _ where error.isNotRegularFile:
                 throw ServerFailure(.serveFailed, "\(path) is not a regular file with one link (fix: remove it; borgpull-server recreates it)")
             case .system(let e) where e.operation == "flock":
                 throw ServerFailure(.serveFailed, "\(path): flock: \(errnoText(e.errno))")
             case .system(let e):
-                throw ServerFailure(.serveFailed, "\(path): cannot open the lock file: \(errnoText(e.errno)) (fix: make sure the directory exists and is not a link; remove \(path) if it is not a regular file)")
+                throw ServerFailure(
+                    .serveFailed,
+                    "\(path): cannot open the lock file: \(errnoText(e.errno)) (fix: make sure the directory exists and is not a link; remove \(path) if it is not a regular file)"
+                )
             }
         }
     }
@@ -35,11 +43,17 @@ public enum ServerSocket {
             throw ServerFailure(.serveFailed, "\(path): lstat: \(errnoText()) (fix: check the permissions of its directory)")
         }
         guard (st.st_mode & S_IFMT) == S_IFSOCK else {
-            throw ServerFailure(.serveFailed, "\(path) exists and is not a socket; borgpull-server does not remove it (fix: look at it and remove it by hand if it is not needed: rm -i \(path))")
+            throw ServerFailure(
+                .serveFailed,
+                "\(path) exists and is not a socket; borgpull-server does not remove it (fix: look at it and remove it by hand if it is not needed: rm -i \(path))"
+            )
         }
         switch connectResult(path) {
         case 0:
-            throw ServerFailure(.locked, "\(path) is a live socket: another process (a SERVE or BACKUP of this client, or a manual socat) serves it (fix: stop that process first; `ss -xlp | grep \(path)` shows it)")
+            throw ServerFailure(
+                .locked,
+                "\(path) is a live socket: another process (a SERVE or BACKUP of this client, or a manual socat) serves it (fix: stop that process first; `ss -xlp | grep \(path)` shows it)"
+            )
         case ECONNREFUSED:
             guard unlink(path) == 0 || errno == ENOENT else {
                 throw ServerFailure(.serveFailed, "\(path): cannot remove the dead socket: \(errnoText()) (fix: rm \(path))")
@@ -106,32 +120,43 @@ public final class ServerRun {
     public func checkEnvironment() throws(ServerFailure) -> Account {
         let c = config
         guard let local = Account.user(c.localUser) else {
-            throw ServerFailure(.configError, "\(c.file): LOCAL_USER=\(c.localUser) does not exist on this server (fix: useradd --system --create-home --home-dir /var/lib/\(c.localUser) --shell /usr/sbin/nologin \(c.localUser), or set LOCAL_USER)")
+            throw ServerFailure(
+                .configError,
+                "\(c.file): LOCAL_USER=\(c.localUser) does not exist on this server (fix: useradd --system --create-home --home-dir /var/lib/\(c.localUser) --shell /usr/sbin/nologin \(c.localUser), or set LOCAL_USER)"
+            )
         }
         if geteuid() != 0 && geteuid() != local.uid {
-            throw ServerFailure(.configError, "\(c.file): borgpull-server runs as uid \(geteuid()) but LOCAL_USER=\(c.localUser) (fix: run it as root, or as \(c.localUser))")
+            throw ServerFailure(
+                .configError, "\(c.file): borgpull-server runs as uid \(geteuid()) but LOCAL_USER=\(c.localUser) (fix: run it as root, or as \(c.localUser))")
         }
         var binaries = [c.socatBinary, c.sshBinary, c.borgBinary]
         if geteuid() == 0 && local.uid != 0 { binaries.append(ServerChildren.setpriv) }
         for b in binaries where access(b, X_OK) != 0 {
             let pkg = b.hasSuffix("socat") ? "socat" : b.hasSuffix("ssh") ? "openssh-client" : b.hasSuffix("borg") ? "borgbackup" : "util-linux"
-            throw ServerFailure(.configError, "\(c.file): \(b) is not an executable file: \(errnoText()) (fix: apt-get install -y \(pkg), or set the *_BINARY key)")
+            throw ServerFailure(
+                .configError, "\(c.file): \(b) is not an executable file: \(errnoText()) (fix: apt-get install -y \(pkg), or set the *_BINARY key)")
         }
         for (key, p) in [("SSH_IDENTITY", c.sshIdentity), ("SSH_KNOWN_HOSTS", c.sshKnownHosts)] {
             guard let p else { continue }
             if access(p, R_OK) != 0 {
-                throw ServerFailure(.configError, "\(c.file): \(key)=\(p) cannot be read: \(errnoText()) (fix: create it; it must be readable by \(c.localUser), who runs ssh)")
+                throw ServerFailure(
+                    .configError, "\(c.file): \(key)=\(p) cannot be read: \(errnoText()) (fix: create it; it must be readable by \(c.localUser), who runs ssh)")
             }
         }
         var st = stat()
         if mode == .backup {
             if stat(c.repoDir + "/config", &st) != 0 {
-                throw ServerFailure(.configError, "\(c.file): REPO_DIR=\(c.repoDir) is not a borg repository yet (no \(c.repoDir)/config) (fix: start `borgpull-server -c \(c.file) SERVE` and run `borg init --encryption=repokey-blake2` on the client, see README)")
+                throw ServerFailure(
+                    .configError,
+                    "\(c.file): REPO_DIR=\(c.repoDir) is not a borg repository yet (no \(c.repoDir)/config) (fix: start `borgpull-server -c \(c.file) SERVE` and run `borg init --encryption=repokey-blake2` on the client, see README)"
+                )
             }
         } else {
             let parent = FileRulesPath.parent(c.repoDir)
             if stat(c.repoDir, &st) != 0 && stat(parent, &st) != 0 {
-                throw ServerFailure(.configError, "\(c.file): neither REPO_DIR=\(c.repoDir) nor its parent \(parent) exists (fix: install -d -o \(c.localUser) -m 0700 \(parent))")
+                throw ServerFailure(
+                    .configError,
+                    "\(c.file): neither REPO_DIR=\(c.repoDir) nor its parent \(parent) exists (fix: install -d -o \(c.localUser) -m 0700 \(parent))")
             }
         }
         return local
@@ -153,10 +178,13 @@ public final class ServerRun {
                 continue
             }
             guard (st.st_mode & S_IFMT) == S_IFDIR else {
-                throw ServerFailure(.serveFailed, "\(dir) is not a directory (or is a symbolic link) (fix: remove it; borgpull-server creates it as a directory of \(local.name))")
+                throw ServerFailure(
+                    .serveFailed,
+                    "\(dir) is not a directory (or is a symbolic link) (fix: remove it; borgpull-server creates it as a directory of \(local.name))")
             }
             if st.st_uid != local.uid && st.st_mode & 0o002 == 0 && !(st.st_gid == local.gid && st.st_mode & 0o020 != 0) {
-                throw ServerFailure(.serveFailed, "\(dir) is not writable by LOCAL_USER=\(local.name), who runs socat (fix: chown \(local.name) \(dir) && chmod 0750 \(dir))")
+                throw ServerFailure(
+                    .serveFailed, "\(dir) is not writable by LOCAL_USER=\(local.name), who runs socat (fix: chown \(local.name) \(dir) && chmod 0750 \(dir))")
             }
         }
     }
@@ -195,8 +223,9 @@ public final class ServerRun {
     func supervise(_ supervisor: Supervisor, local: Account, notices: [String]) throws(ServerFailure) -> ServerRunResult {
         let c = config
         let env = ServerChildren.environment(for: local)
-        var result = ServerRunResult(sshExit: nil, sshSignal: nil, stdout: "", stdoutOverflowed: false, stderrTail: "",
-                                     interrupted: false, timedOut: false, socatDied: false, notices: notices)
+        var result = ServerRunResult(
+            sshExit: nil, sshSignal: nil, stdout: "", stdoutOverflowed: false, stderrTail: "",
+            interrupted: false, timedOut: false, socatDied: false, notices: notices)
         // 1. socat + borg serve, as LOCAL_USER.
         let socatArgv = ServerChildren.asUser(local, [c.socatBinary] + ServerPlan.socatArguments(c))
         let socat = try ServerChildren.start(supervisor, socatArgv, environment: env, stdout: .null, stderr: .inherit)
@@ -205,14 +234,18 @@ public final class ServerRun {
         while !ServerSocket.isListening(c.socketPath) {
             supervisor.reapChildren()
             if socat.termination != nil {
-                throw ServerFailure(.serveFailed, "socat ended before listening on \(c.socketPath) (its message is above) (fix: check that \(local.name) can write \(FileRulesPath.parent(c.socketPath)) and that nothing else uses the path)")
+                throw ServerFailure(
+                    .serveFailed,
+                    "socat ended before listening on \(c.socketPath) (its message is above) (fix: check that \(local.name) can write \(FileRulesPath.parent(c.socketPath)) and that nothing else uses the path)"
+                )
             }
             if !supervisor.takeSignals().isEmpty {
                 result.interrupted = true
                 return result
             }
             if monotonicSeconds() > readyBy {
-                throw ServerFailure(.serveFailed, "socat did not listen on \(c.socketPath) within 10 s (fix: run `\(socatArgv.joined(separator: " "))` by hand to see why)")
+                throw ServerFailure(
+                    .serveFailed, "socat did not listen on \(c.socketPath) within 10 s (fix: run `\(socatArgv.joined(separator: " "))` by hand to see why)")
             }
             // Listening has no descriptor to wait on: look again every 20 ms (or when socat ends).
             supervisor.wait(children: [socat], timeout: 0.02)
@@ -222,11 +255,15 @@ public final class ServerRun {
         // bytes, `.capture`), stderr = ssh's and the client's messages (lines, and the last 64 KiB).
         // Both bounded: the client (or anyone on its side of the tunnel) decides what comes through.
         let sshArgv = ServerChildren.asUser(local, [c.sshBinary] + ServerPlan.sshArguments(c, mode: mode))
-        log("borgpull-server: \(mode.rawValue) \(c.repoName): \(c.remoteUser)@\(c.remoteHost):\(c.sshPort), client socket \(c.remoteSocketPath) -> \(c.socketPath) -> borg serve \(c.repoDir)\(c.appendOnly ? " (append-only)" : "")", .info)
+        log(
+            "borgpull-server: \(mode.rawValue) \(c.repoName): \(c.remoteUser)@\(c.remoteHost):\(c.sshPort), client socket \(c.remoteSocketPath) -> \(c.socketPath) -> borg serve \(c.repoDir)\(c.appendOnly ? " (append-only)" : "")",
+            .info)
         let ssh = try ServerChildren.start(supervisor, sshArgv, environment: env, stdout: .capture, stderr: .lines(prefix: ""))
         self.ssh = ssh
         if mode == .serve {
-            log("borgpull-server: serving; on the client, as root: borgpull-client borg list | borg init, borgpull-client restore, borgpull-client key-export FILE, borgpull-client BACKUP (see README). Ctrl-C ends SERVE.", .info)
+            log(
+                "borgpull-server: serving; on the client, as root: borgpull-client borg list | borg init, borgpull-client restore, borgpull-client key-export FILE, borgpull-client BACKUP (see README). Ctrl-C ends SERVE.",
+                .info)
         }
 
         // 3. Wait for ssh; forward SIGINT/SIGTERM/SIGHUP; enforce BACKUP_TIMEOUT.
@@ -256,7 +293,9 @@ public final class ServerRun {
             ssh.drain(show)
             if ssh.stdoutOverflowed && !result.stdoutOverflowed {
                 // A record is one line of a few KiB; whatever this is, it is not one.
-                log("borgpull-server: the client sent more than \(ServerOutcome.stdoutLimit >> 20) MiB on stdout, where only its result record belongs; stopping ssh", .error)
+                log(
+                    "borgpull-server: the client sent more than \(ServerOutcome.stdoutLimit >> 20) MiB on stdout, where only its result record belongs; stopping ssh",
+                    .error)
                 result.stdoutOverflowed = true
                 if stopSentAt == nil { stop() }
             }
