@@ -12,9 +12,8 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-PASS=0 FAIL=0
-ok()  { PASS=$((PASS + 1)); echo "ok   - $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL - $1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | head -n 30 | sed 's/^/       /'; return 0; }
+CHECKS_NAME=package-test
+source "$REPO/Tests/lib/checks.sh"
 
 X=$(mktemp -d /tmp/borgpull-deb.XXXXXX)
 trap 'rm -rf "$X"' EXIT
@@ -74,5 +73,4 @@ walk(json.load(sys.stdin)["command"])' | sort -u)
   if out=$(fish --no-execute "$R/usr/share/fish/vendor_completions.d/$b.fish" 2>&1); then ok "fish --no-execute $b.fish"; else bad "fish --no-execute $b.fish" "$out"; fi
 done
 
-echo "package-test: $PASS passed, $FAIL failed"
-(( FAIL == 0 ))
+summary

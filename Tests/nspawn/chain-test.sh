@@ -33,12 +33,13 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+CHECKS_NAME=chain-test
+source "$REPO/Tests/lib/checks.sh"
 C="$HERE/container.sh"
 NAME=bp-chain-$$
 NAME2=bp-chain-dr-$$
 WORK=$(mktemp -d /var/tmp/borgpull-chain.XXXXXX)
 BIN=$REPO/.build/release
-PASS=0 FAIL=0
 
 # Host (server) side. Root-owned 0755 parents: the server's config audit wants them.
 SRV=bpc-srv
@@ -78,16 +79,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-ok()   { PASS=$((PASS + 1)); echo "ok   - $1"; }
-bad()  { FAIL=$((FAIL + 1)); echo "FAIL - $1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | head -n 40 | sed 's/^/       /'; return 0; }
-die()  { bad "$1" "${2:-}"; echo "chain-test: $PASS passed, $FAIL failed (aborted)"; exit 1; }
 inside() { timeout 300 "$C" exec "$NAME" "$@" </dev/null; }
-expect_eq() { if [[ $3 == "$2" ]]; then ok "$1"; else bad "$1" "want '$2', got '$3'"; fi; }
-wait_for() {  # wait_for SECONDS CMD...
-  local t=$1 i; shift
-  for ((i = 0; i < t * 5; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  return 1
-}
 as_srv() { setpriv --reuid="$SRV" --regid="$SRV" --init-groups -- env -i HOME="$SRV_HOME" PATH=/usr/bin:/bin LANG=C.UTF-8 "$@"; }
 srv_borg() { as_srv BORG_PASSPHRASE="$PASSPHRASE" BORG_RELOCATED_REPO_ACCESS_IS_OK=yes /usr/bin/borg "$@"; }
 leftovers() { pgrep -a -f "[U]NIX-LISTEN:$SRV_RUN" || true; pgrep -a -f "[r]estrict-to-repository $SRV_REPO" || true; }
@@ -627,5 +619,4 @@ wait "$SERVE_PID" || true
 SERVE_PID=
 echo "# disaster recovery (second container, install, restore) took $((SECONDS - T0)) s"
 
-echo "chain-test: $PASS passed, $FAIL failed"
-(( FAIL == 0 ))
+summary

@@ -22,11 +22,12 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+CHECKS_NAME=trigger-test
+source "$REPO/Tests/lib/checks.sh"
 C="$HERE/container.sh"
 NAME=bp-trigger-$$
 WORK=$(mktemp -d /var/tmp/borgpull-trigger.XXXXXX)
 CLIENT_BIN=$HERE/borgpull-client-standin.sh
-PASS=0 FAIL=0
 
 cleanup() {
   local rc=$?
@@ -41,8 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok()   { PASS=$((PASS + 1)); echo "ok   - $1"; }
-bad()  { FAIL=$((FAIL + 1)); echo "FAIL - $1"; [[ -n ${2:-} ]] && printf '       %s\n' "$2" | head -n 20; return 0; }
 # inside CMD...: run inside the container as root, bounded in time.
 inside() { timeout 120 "$C" exec "$NAME" "$@" </dev/null; }
 # as USER CMD...: run inside as USER without PAM or sudo, as sshd's ForceCommand would.
@@ -63,15 +62,7 @@ expect_denied() {  # expect_denied DESC CMD...: must fail with a polkit/bus deni
     bad "$desc" "rc=$rc $out"
   fi
 }
-expect_eq() {  # expect_eq DESC WANT GOT
-  if [[ $3 == "$2" ]]; then ok "$1"; else bad "$1" "want '$2', got '$3'"; fi
-}
 result() { inside sh -c "grep -m1 '^$1=' /var/lib/borgpull/standin.out | cut -d= -f2-" 2>/dev/null || true; }
-wait_for() {  # wait_for SECONDS CMD...: poll until CMD succeeds
-  local t=$1 i; shift
-  for ((i = 0; i < t * 5; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
-  return 1
-}
 set_standin() { inside sh -c "printf '%s\n' $* > /etc/borgpull/standin.env"; }
 
 # --- Prepare the rootfs (before boot: the SETUP unit runs at boot).
@@ -197,5 +188,4 @@ else
   bad "rule restored: borgpull allowed again"
 fi
 
-echo "trigger-test: $PASS passed, $FAIL failed"
-(( FAIL == 0 ))
+summary

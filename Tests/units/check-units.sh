@@ -13,10 +13,9 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+CHECKS_NAME=check-units
+source "$REPO/Tests/lib/checks.sh"
 MAX=${BORGPULL_MAX_EXPOSURE:-1.5}
-PASS=0 FAIL=0
-ok()  { PASS=$((PASS + 1)); echo "ok   - $1"; }
-bad() { FAIL=$((FAIL + 1)); echo "FAIL - $1"; [[ -n ${2:-} ]] && printf '       %s\n' "$2"; return 0; }
 
 command -v systemd-analyze >/dev/null || { echo "systemd-analyze missing (apt-get install systemd)" >&2; exit 2; }
 
@@ -75,5 +74,4 @@ else
   bad "polkit rule names the action, unit, verb and user, one YES"
 fi
 
-echo "check-units: $PASS passed, $FAIL failed"
-(( FAIL == 0 ))
+summary
