@@ -24,6 +24,15 @@ public protocol AuditMachine: Sendable {
 extension AuditMachine {
     /// `read(path, limit: 4 MiB)`.
     func read(_ path: String) -> String? { read(path, limit: 4 << 20) }
+
+    /// Whether the known_hosts `file` holds a key for `host` (`name` or `[name]:port`, hashed
+    /// entries too): the file's text as this machine reads it, looked up by
+    /// `ssh-keygen -F host -f /dev/stdin` (ssh-keygen(1)); false on any error.
+    public func knowsHost(_ host: String, in file: String, sshKeygen: String) -> Bool {
+        guard let text = read(file, limit: 16 << 20) else { return false }
+        let out = AuditOS.run([sshKeygen, "-F", host, "-f", "/dev/stdin"], input: Array(text.utf8))
+        return out.status == 0 && !out.stdout.isEmpty
+    }
 }
 
 /// Thin OS calls used by the audits (lstat, files, accounts, processes, socket peers).
@@ -103,13 +112,17 @@ enum AuditOS {
         let child: Child?
         let timeout: Double
 
-        init(_ argv: [String], timeout: Double) {
+        /// `input`: the command's stdin (an anonymous file), else /dev/null.
+        init(_ argv: [String], timeout: Double, input: [UInt8]? = nil) {
             self.timeout = timeout
+            let stdin = input.flatMap { try? Files.memoryFile($0) }
+            defer { if let stdin { close(stdin) } }
             // Its own working directory: a relative path the caller gave (--sshd-config) means the same.
             let spec = SpawnSpec(
                 argv: argv, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "SYSTEMD_COLORS": "0"],
-                stdout: .capture, stderr: .capture, workingDirectory: nil)
-            child = try? supervisor.start(spec)
+                stdout: .capture, stderr: .capture, descriptors: stdin.map { fd -> [(child: Int32, parent: Int32)] in [(child: 0, parent: fd)] } ?? [],
+                workingDirectory: nil)
+            child = input != nil && stdin == nil ? nil : try? supervisor.start(spec)
         }
 
         /// - Returns: the exit status (the signal number if it was killed), its outputs (each at
@@ -128,7 +141,9 @@ enum AuditOS {
         }
     }
 
-    static func run(_ argv: [String], timeout: Double = 10) -> Output { Running(argv, timeout: timeout).wait() }
+    static func run(_ argv: [String], timeout: Double = 10, input: [UInt8]? = nil) -> Output {
+        Running(argv, timeout: timeout, input: input).wait()
+    }
 
     /// Connects to a Unix socket and returns the listener's credentials (SO_PEERCRED).
     static func peer(of path: String) -> (uid: UInt32, pid: Int32)? {
@@ -140,14 +155,4 @@ enum AuditOS {
 extension Account {
     /// The account as the audit's rules see it.
     var facts: AccountFacts { AccountFacts(name: name, uid: uid) }
-}
-
-extension String {
-    /// Without surrounding spaces, tabs, CR and LF.
-    func auditTrimmed() -> String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" || f == "\r" || f == "\n" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s = s.dropLast() }
-        return String(s)
-    }
 }

@@ -9,7 +9,7 @@ extension Auditor {
         let ssh = machine.user(sshUserName)
         add(AccountRules.sshUser(ssh?.facts, name: sshUserName))
         if let u = ssh {
-            let shells = (machine.read(options.shellsFile) ?? "").split(separator: "\n").map { String($0).auditTrimmed() }
+            let shells = (machine.read(options.shellsFile) ?? "").split(separator: "\n").map { String($0).trimmingWhitespace() }
                 .filter { !$0.isEmpty && !$0.hasPrefix("#") }
             add(SshdRules.checkShell(user: u.name, shell: u.shell, validShells: shells))
         }

@@ -9,7 +9,7 @@ extension Auditor {
         let source = "sshd -T" + (options.sshdConfig.map { " -f \($0)" } ?? "")
         let out = AuditOS.run(argv)
         guard out.launched, out.status == 0 else {
-            let err = out.stderr.auditTrimmed()
+            let err = out.stderr.trimmingWhitespace()
             var fix = "sshd -t\(options.sshdConfig.map { " -f \($0)" } ?? "")   (and fix what it reports)"
             if err.contains("privilege separation directory") { fix = "mkdir -p -m 0755 /run/sshd" }
             if !out.launched { fix = "apt-get install openssh-server" }

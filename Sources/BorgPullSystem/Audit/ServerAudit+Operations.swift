@@ -6,9 +6,9 @@ extension ServerAudit {
     /// NOTIFY_COMMAND resolved against it, as BACKUP would (a higher MAX_CONCURRENT, a bad URL).
     static func operationsFindings(_ a: inout Auditor, env: EnvFile, configFile: String, defaultsFile: String) {
         var defaults = ServerDefaults()
-        if AuditOS.facts(defaultsFile) != nil {
+        if a.machine.facts(defaultsFile) != nil {
             a.checkFile(defaultsFile, role: "server-wide defaults file", required: true)
-            guard let text = AuditOS.read(defaultsFile) else { return }
+            guard let text = a.machine.read(defaultsFile) else { return }
             do { defaults = try ServerDefaults.parse(text, file: defaultsFile) } catch {
                 a.add(
                     Finding(

@@ -22,13 +22,19 @@ public enum ServerAudit {
         public var globalKnownHosts = ["/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2"]
         /// The server-wide defaults file (`ServerDefaults.path`).
         public var defaultsFile = ServerDefaults.path
+        /// Where the files, accounts and known host keys come from (the OS by default; a staged
+        /// machine in the tests).
+        public var machine: any AuditMachine = AuditOS.machine
         public init() {}
     }
 
     public static func run(configFile: String, options: Options = Options()) -> [Finding] {
-        var a = Auditor(options: .backup)
+        var fileOptions = ClientAuditOptions.backup
+        fileOptions.machine = options.machine
+        var a = Auditor(options: fileOptions)
+        let m = options.machine
         a.checkFile(configFile, role: "server config file", required: true)
-        guard let facts = AuditOS.facts(configFile), facts.kind == .regular, let text = AuditOS.read(configFile) else {
+        guard let facts = m.facts(configFile), facts.kind == .regular, let text = m.read(configFile) else {
             return a.findings
         }
         // The audit judges what the server would run with: the parsed config, its defaults included.
@@ -54,7 +60,7 @@ public enum ServerAudit {
         // borg --version takes ~0.4 s: started here, collected at the end (as in the client audit).
         let borgBinary = c.borgBinary
         var borgProbe: BorgVersionProbe? = nil
-        if AuditOS.facts(borgBinary) == nil {
+        if m.facts(borgBinary) == nil {
             a.add(
                 Finding(
                     .fail, check: "borg.binary", what: "borg is not installed", location: "\(configFile): BORG_BINARY=\(borgBinary)",
@@ -71,19 +77,19 @@ public enum ServerAudit {
         }
 
         let localName = c.localUser
-        let localAccount = AuditOS.user(localName)
+        let localAccount = m.user(localName)
         a.add(AccountRules.serverUser(localAccount?.facts, name: localName, configFile: configFile))
         guard let local = localAccount else { return done() }
 
         // REPO_DIR.
         let repo = c.repoDir
-        let repoFacts = AuditOS.facts(repo)
+        let repoFacts = m.facts(repo)
         a.add(DirectoryRules.repository(repoFacts, path: repo, localName: localName, localUID: local.uid, configFile: configFile))
         if repoFacts != nil { a.checkOwnedParents(of: repo, owners: [0, local.uid]) }
 
         // RUN_DIR: socat listens there as LOCAL_USER.
         let runDir = c.runDir
-        let runDirFacts = AuditOS.facts(runDir)
+        let runDirFacts = m.facts(runDir)
         a.add(DirectoryRules.runDirectory(runDirFacts, path: runDir, localName: localName, localUID: local.uid))
         if runDirFacts != nil { a.checkParents(of: runDir) }
 
@@ -92,7 +98,7 @@ public enum ServerAudit {
         let identities = c.sshIdentity.map { [$0] } ?? ["id_ed25519", "id_ecdsa", "id_rsa"].map { "\(home)/.ssh/\($0)" }
         var foundIdentity = false
         for id in identities {
-            guard let f = AuditOS.facts(id) else { continue }
+            guard let f = m.facts(id) else { continue }
             foundIdentity = true
             if f.kind == .regular && f.uid == local.uid && f.mode & 0o077 == 0 {
                 a.add(
@@ -124,7 +130,7 @@ public enum ServerAudit {
         var present: [String] = []
         var holder: String?
         for file in userFiles + options.globalKnownHosts {
-            guard let f = AuditOS.facts(file) else { continue }
+            guard let f = m.facts(file) else { continue }
             present.append(file)
             if f.mode & 0o022 != 0 || (f.uid != 0 && f.uid != local.uid) {
                 a.add(
@@ -133,8 +139,7 @@ public enum ServerAudit {
                         expected: "owned by root or \(localName), no group/other write",
                         actual: "uid \(f.uid), \(FileRules.octal(f.mode))", fix: "chown \(localName) \(file) && chmod 0644 \(file)"))
             }
-            let out = AuditOS.run([options.sshKeygen, "-F", name, "-f", file])
-            if holder == nil && out.status == 0 && !out.stdout.isEmpty { holder = file }
+            if holder == nil && m.knowsHost(name, in: file, sshKeygen: options.sshKeygen) { holder = file }
         }
         if let holder {
             a.add(
@@ -180,9 +185,9 @@ public enum ServerAudit {
             var paths: [ServerMode: String] = [:]
             for mode in [ServerMode.compact, .check] {
                 let link = "\(options.systemdRoot)/etc/systemd/system/timers.target.wants/borgpull-\(mode.rawValue.lowercased())@\(instance).timer"
-                enabled[mode] = AuditOS.facts(link) != nil
+                enabled[mode] = m.facts(link) != nil
                 paths[mode] = ServerMaintenance.recordPath(config, mode)
-                records[mode] = ServerMaintenance.lastRecord(config, mode)
+                records[mode] = m.read(ServerMaintenance.recordPath(config, mode), limit: 1 << 20).flatMap(RunRecord.decode)
             }
             a.add(
                 MaintenanceAudit.findings(
@@ -191,7 +196,7 @@ public enum ServerAudit {
             a.add(
                 MetricsAudit.finding(
                     configFile: configFile, dir: config.prometheusTextfileDir,
-                    facts: config.prometheusTextfileDir.flatMap { AuditOS.facts($0) }))
+                    facts: config.prometheusTextfileDir.flatMap { m.facts($0) }))
         }
         return done()
     }
@@ -201,7 +206,7 @@ extension Auditor {
     /// Parents of `path` must be owned by one of `owners` and not group/other-writable.
     mutating func checkOwnedParents(of path: String, owners: Set<UInt32>) {
         for p in FileRules.parents(of: path) {
-            guard let f = AuditOS.facts(p) else { continue }
+            guard let f = machine.facts(p) else { continue }
             var fs = FileRules.checkParent(f, of: path)
             if owners.contains(f.uid) { fs.removeAll { $0.check == "dir.owner" } }
             add(fs)

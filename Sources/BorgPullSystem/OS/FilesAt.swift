@@ -1,4 +1,5 @@
 import BorgPullCore
+import CLinux
 import Glibc
 
 /// Files in a directory held open by descriptor (from `Files.openDirectoryNoFollow`): every
@@ -126,5 +127,30 @@ extension Files {
         }
         if st.st_mode & 0o7777 != mode && fchmod(fd, mode) != 0 { return SystemError("fchmod", path: path) }
         return nil
+    }
+}
+
+extension Files {
+    /// A new anonymous file (memfd_create(2), close-on-exec) holding `bytes`, positioned at its
+    /// start: a child's stdin that cannot block the writer whether or not the child reads it.
+    /// The caller closes it. Throws `SystemError` naming memfd_create, write or lseek.
+    public static func memoryFile(_ bytes: [UInt8], name: String = "borgpull-stdin") throws(SystemError) -> Int32 {
+        let fd = bp_memfd(name)
+        guard fd >= 0 else { throw SystemError("memfd_create") }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                close(fd)
+                throw SystemError("write (memfd)")
+            }
+            done += n
+        }
+        guard lseek(fd, 0, SEEK_SET) == 0 else {
+            close(fd)
+            throw SystemError("lseek (memfd)")
+        }
+        return fd
     }
 }

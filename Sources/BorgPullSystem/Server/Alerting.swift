@@ -1,5 +1,4 @@
 import BorgPullCore
-import CLinux
 import Glibc
 
 /// Healthcheck pings (curl) and NOTIFY_COMMAND. Both run as LOCAL_USER (setpriv when the server
@@ -102,18 +101,8 @@ public enum Alerting {
         if geteuid() == 0 && account.uid == 0 {
             throw SystemError("run as LOCAL_USER (refused: LOCAL_USER is root)", path: nil, errno: EPERM)
         }
-        let fd = bp_memfd("borgpull-stdin")
-        guard fd >= 0 else { throw SystemError("memfd_create") }
+        let fd = try Files.memoryFile(Array(stdin.utf8))
         defer { close(fd) }
-        let bytes = Array(stdin.utf8)
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw SystemError("write (memfd)") }
-            done += n
-        }
-        guard lseek(fd, 0, SEEK_SET) == 0 else { throw SystemError("lseek (memfd)") }
         var env = ServerChildren.environment(for: account)
         for (k, v) in extraEnvironment { env[k] = v }
         let supervisor = try Supervisor()
