@@ -117,7 +117,7 @@ public enum Files {
         var fd = retrying { open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         guard fd >= 0 else { throw SystemError("open", path: "/") }
         for part in path.split(separator: "/") where part != "." {
-            let next = retrying { openat(fd, String(part), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let next = openRealDirectory(String(part), in: fd)
             let e = errno
             close(fd)
             guard next >= 0 else { throw SystemError("openat (a real directory, no symlink)", path: path, errno: e) }
@@ -236,7 +236,7 @@ public enum Files {
             if errno == EEXIST { return false }
             throw SystemError("mkdir", path: path)
         }
-        let fd = retrying { openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        let fd = openRealDirectory(name, in: parent)
         guard fd >= 0 else { throw SystemError("openat", path: path) }
         defer { close(fd) }
         if let owner, fchown(fd, owner.uid, owner.gid) != 0 { throw SystemError("fchown", path: path) }
@@ -307,7 +307,7 @@ public enum Files {
     /// tree deeper than 64 levels. Sources: openat(2), fchownat(2), OpenSSH `safe_path`.
     /// - Throws: `SystemError` naming the entry and what was wrong (ELOOP, EXDEV, EMLINK, ...).
     public static func chownTree(_ path: String, uid: UInt32, gid: UInt32) throws(SystemError) {
-        let fd = retrying { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        let fd = openRealDirectory(path)
         guard fd >= 0 else { throw SystemError("open (a real directory, no symlink)", path: path) }
         defer { close(fd) }
         var st = stat()
@@ -332,7 +332,7 @@ public enum Files {
             guard st.st_dev == device else { throw SystemError("refusing \(child): another file system", errno: EXDEV) }
             switch st.st_mode & S_IFMT {
             case S_IFDIR:
-                let sub = retrying { openat(dirfd, name.bytes, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                let sub = openRealDirectory(name.bytes, in: dirfd)
                 guard sub >= 0 else { throw SystemError("openat (a real directory, no symlink)", path: child) }
                 defer { close(sub) }
                 var now = stat()
@@ -394,7 +394,7 @@ public enum Files {
     /// Bytes of the regular files below the directory `path` (st_size, hard links counted once
     /// per name), never following a symlink; nil when `path` is not a readable real directory.
     public static func treeBytes(_ path: String) -> Int64? {
-        let fd = retrying { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        let fd = openRealDirectory(path)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
         return treeBytes(fd, path: path, depth: 0)
@@ -409,7 +409,7 @@ public enum Files {
             switch st.st_mode & S_IFMT {
             case S_IFREG: total += Int64(st.st_size)
             case S_IFDIR:
-                let sub = retrying { openat(dirfd, name.bytes, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+                let sub = openRealDirectory(name.bytes, in: dirfd)
                 guard sub >= 0 else { continue }
                 total += treeBytes(sub, path: "\(path)/\(name)", depth: depth + 1) ?? 0
                 close(sub)
@@ -424,7 +424,7 @@ public enum Files {
     /// there is none. A tree of more than `limit` directories counts as one (its path ends in
     /// "..."): it is too large to vouch for.
     public static func openDirectory(atOrBelow path: String, limit: Int = 10_000) -> String? {
-        let fd = retrying { open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        let fd = openRealDirectory(path)
         guard fd >= 0 else { return path }
         defer { close(fd) }
         var seen = 0
@@ -441,12 +441,20 @@ public enum Files {
         for name in names {
             var child = stat()
             guard fstatat(dirfd, name.bytes, &child, AT_SYMLINK_NOFOLLOW) == 0, child.st_mode & S_IFMT == S_IFDIR else { continue }
-            let sub = retrying { openat(dirfd, name.bytes, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            let sub = openRealDirectory(name.bytes, in: dirfd)
             guard sub >= 0 else { return "\(path)/\(name)" }
             defer { close(sub) }
             if let found = openDirectory(sub, path: "\(path)/\(name)", seen: &seen, limit: limit) { return found }
         }
         return nil
+    }
+
+    /// Opens `name` (relative to the directory `dirfd`, or absolute) as a real directory for
+    /// reading: O_DIRECTORY|O_NOFOLLOW|O_CLOEXEC, so a symlink in its last component fails with
+    /// ELOOP or ENOTDIR instead of being followed (openat(2)); retried on EINTR.
+    /// - Returns: the descriptor, or -1 with errno set.
+    static func openRealDirectory(_ name: UnsafePointer<CChar>, in dirfd: Int32 = AT_FDCWD) -> Int32 {
+        retrying { openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
     }
 
     /// Whether `path` exists (lstat: a dangling symlink exists).
