@@ -1,6 +1,28 @@
+import ArgumentParser
 import BorgPullCore
 import BorgPullSystem
 import Foundation
+
+/// `borgpull-server backup [-c FILE] [--defaults FILE] [--json]`.
+struct BackupCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Pull one backup: trigger the client's BACKUP through the reverse forward and report its outcome.",
+        discussion: """
+            Lock the client, start borg serve behind socat on SOCKET_PATH, ssh -R REMOTE_SOCKET_PATH:SOCKET_PATH to the client, whose ForceCommand runs its BACKUP and sends back the result record; print a summary; stop everything.
+            Run by borgpull-server@NAME.service (borgpull-server -c /etc/borgpull-server/NAME.conf BACKUP).
+            """)
+
+    @OptionGroup var options: ConfigOptions
+    @OptionGroup var record: RecordOption
+
+    func validate() throws { _ = try options.file.path(.backup) }
+
+    func run() throws {
+        let path = try options.file.path(.backup)
+        throw ExitCode(BackupMode.run(configPath: path, defaultsPath: options.defaults, json: record.json).rawValue)
+    }
+}
 
 /// BACKUP: trigger the client's backup through the forward and report its outcome; `--json`
 /// prints its `RunRecord`.

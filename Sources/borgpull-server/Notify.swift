@@ -1,3 +1,4 @@
+import ArgumentParser
 import BorgPullCore
 import BorgPullSystem
 import Glibc
@@ -35,6 +36,25 @@ enum BackupAlerts {
                 c.operations, localUser: c.localUser, repoName: c.repoName,
                 exit: (outcome.exit.rawValue, outcome.exit.name), json: json(), log: report)
         }
+    }
+}
+
+/// `borgpull-server notify [-c FILE] [--defaults FILE]`.
+struct NotifyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "notify",
+        abstract: "Report a failed server unit (run by borgpull-notify@NAME.service, the OnFailure= unit of the server's units).",
+        discussion: """
+            Reports a failure the failed unit did not report itself (a crash, systemd's timeout, COMPACT or CHECK, the last connect failure after systemd's retries) to the healthcheck and NOTIFY_COMMAND.
+            Needs systemd's MONITOR_UNIT, MONITOR_SERVICE_RESULT, MONITOR_EXIT_CODE and MONITOR_EXIT_STATUS.
+            """)
+
+    @OptionGroup var options: ConfigOptions
+
+    func validate() throws { _ = try options.file.path(.notify) }
+
+    func run() throws {
+        throw ExitCode(NotifyMode.run(configPath: try options.file.path(.notify), defaultsPath: options.defaults).rawValue)
     }
 }
 

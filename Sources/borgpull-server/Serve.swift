@@ -1,5 +1,24 @@
+import ArgumentParser
 import BorgPullCore
 import BorgPullSystem
+
+/// `borgpull-server serve [-c FILE]`.
+struct ServeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Keep the forward and borg serve up (no backup) until Ctrl-C or SIGTERM.",
+        discussion: """
+            The same forward as BACKUP with ssh -N, for borg init, borg list, restores and manual BACKUPs on the client.
+            """)
+
+    @OptionGroup var options: ConfigFileOption
+
+    func validate() throws { _ = try options.path(.serve) }
+
+    func run() throws {
+        throw ExitCode(ServeMode.run(configPath: try options.path(.serve)).rawValue)
+    }
+}
 
 /// SERVE: keep the forward (ssh -N) and `borg serve` up until Ctrl-C/SIGTERM.
 enum ServeMode {

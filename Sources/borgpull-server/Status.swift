@@ -1,6 +1,43 @@
+import ArgumentParser
 import BorgPullCore
 import BorgPullSystem
 import Glibc
+
+/// `borgpull-server status [-c FILE]... [--config-dir DIR] [--max-age DURATION] [--json]`.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "One row per client from its run history (no lock, no borg).",
+        discussion: """
+            Each row: last successful backup (time and age), last outcome, archive, sizes, duration, repository size, last COMPACT and CHECK.
+            Exit status: 0 when every client's last BACKUP succeeded within the maximum age, 1 when one is stale, failed or never ran, 2 on a configuration error.
+            """)
+
+    @Option(name: [.short, .long], help: ArgumentHelp("Server config file of one client; may be given several times.", valueName: "FILE"))
+    var config: [String] = []
+
+    @Option(name: .customLong("config-dir"), help: ArgumentHelp("Without -c: every *.conf in this directory.", valueName: "DIR"))
+    var configDir = "/etc/borgpull-server"
+
+    @Option(
+        name: .customLong("max-age"),
+        help: ArgumentHelp(
+            "A client whose last successful BACKUP is older is stale (26h, 3d, 90m; default: each config's MAX_BACKUP_AGE, 26h).", valueName: "DURATION"))
+    var maxAge: String?
+
+    @Flag(name: .long, help: "Print the status document (schema borgpull-status) instead of the table.")
+    var json = false
+
+    func validate() throws {
+        if let maxAge, DurationText.seconds(maxAge) == nil {
+            throw ValidationError("--max-age \(maxAge) is not a duration: a number with s, m, h, d or w, e.g. 26h, 3d, 90m")
+        }
+    }
+
+    func run() throws {
+        throw ExitCode(StatusMode.run(configs: config, configDir: configDir, json: json, maxAge: maxAge.flatMap(DurationText.seconds)))
+    }
+}
 
 /// STATUS: one row per client from its run history (README, "Running a fleet").
 enum StatusMode {

@@ -80,11 +80,6 @@ final class MaintenancePlanTests: XCTestCase {
         XCTAssertEqual(MaintenanceVerdict.compact(rc: 1, signal: nil, interrupted: false, freed: 0, repoDir: "/r").exit, .warning)
     }
 
-    func testModesAreCaseInsensitive() {
-        XCTAssertEqual(ServerMode(argument: "compact"), .compact)
-        XCTAssertEqual(ServerMode(argument: "Check"), .check)
-    }
-
     func testMaintenanceAuditJudgesTimersAndRecords() {
         func record(_ status: ServerExit, finished: String) -> RunRecord {
             RunRecord(

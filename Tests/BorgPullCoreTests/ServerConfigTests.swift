@@ -111,10 +111,4 @@ final class ServerConfigTests: XCTestCase {
         let c = try ServerConfig.parse("REMOTE_HOST=h\nREPO_NAME=n\nREPO_DIR=/srv/n\nFOO=1\n", file: "f")
         XCTAssertEqual(c.notices, ["f:4: FOO is not a borgpull-server setting and is ignored"])
     }
-
-    func testModesAreCaseInsensitive() {
-        XCTAssertEqual(ServerMode(argument: "backup"), .backup)
-        XCTAssertEqual(ServerMode(argument: "Serve"), .serve)
-        XCTAssertNil(ServerMode(argument: "init"))
-    }
 }

@@ -12,12 +12,6 @@ public enum ServerMode: String, Sendable, CaseIterable {
     case notify = "NOTIFY"
     /// One row per client from the run histories (no lock, no borg).
     case status = "STATUS"
-
-    /// Modes are case-insensitive, as in the original (`backup`, `Backup`, `BACKUP`).
-    public init?(argument: String) {
-        guard let m = ServerMode(rawValue: argument.uppercased()) else { return nil }
-        self = m
-    }
 }
 
 /// The argv of the processes a server run starts. Pure values, built and tested here.
