@@ -1,8 +1,13 @@
 import ArgumentParser
 import BorgPullCore
 import BorgPullSystem
-import Foundation
 import Logging
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 struct BorgPassthrough: ParsableCommand {
     static let configuration = CommandConfiguration(
