@@ -146,7 +146,7 @@ struct Trigger: ParsableCommand {
     }
 
     func say(_ text: String) {
-        FileHandle.standardError.write(Data("borgpull-client trigger: \(text)\n".utf8))
+        StderrLog.plain("borgpull-client trigger: \(text)")
     }
 
     func userName() -> String {
