@@ -1,7 +1,13 @@
 import ArgumentParser
 import BorgPullCore
 import BorgPullSystem
-import Foundation
+import Glibc
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `borgpull-check`: the preflight audit of a backup client and/or a server config.
 struct BorgPullCheck: ParsableCommand {
@@ -59,11 +65,9 @@ struct BorgPullCheck: ParsableCommand {
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let data = try enc.encode(report)
-            FileHandle.standardOutput.write(data)
-            FileHandle.standardOutput.write(Data("\n".utf8))
+            _ = Files.writeAll(STDOUT_FILENO, Array(try enc.encode(report)) + Array("\n".utf8))
         } else {
-            FileHandle.standardOutput.write(Data(report.humanText(quietOK: quiet).utf8))
+            _ = Files.writeAll(STDOUT_FILENO, Array(report.humanText(quietOK: quiet).utf8))
         }
         if report.exitStatus != 0 { throw ExitCode(report.exitStatus) }
     }

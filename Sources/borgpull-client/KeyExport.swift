@@ -28,6 +28,6 @@ struct KeyExportCommand: ParsableCommand {
     func run() throws {
         let log = Logger(label: "borgpull-client")
         let runner = try options.runner(log: log)
-        throw ExitCode(KeyExporter(runner: runner, log: log).export(file: file, paper: paper).rawValue)
+        throw ExitCode(runner.exportKey(file: file, paper: paper).rawValue)
     }
 }

@@ -54,7 +54,7 @@ struct Restore: ParsableCommand {
         let request = RestoreRequest(
             archive: archive, latest: latest, anyHost: anyHost, to: to, inPlace: inPlace,
             dryRun: dryRun, force: force, paths: paths)
-        let (status, record) = RestoreRunner(runner: try options.runner(log: log), log: log).restore(request)
+        let (status, record) = try options.runner(log: log).restore(request)
         if json, let record { print(record.json(), terminator: "") }
         throw ExitCode(status.rawValue)
     }

@@ -129,7 +129,7 @@ struct Trigger: ParsableCommand {
             say("\(argv.joined(separator: " ")) exited \(code); no new result record in \(result)")
             throw ExitCode(code)
         }
-        writeAll(STDOUT_FILENO, record.line + "\n")
+        _ = Files.writeAll(STDOUT_FILENO, Array((record.line + "\n").utf8))
         throw ExitCode(record.code ?? code)
     }
 
@@ -152,7 +152,7 @@ struct Trigger: ParsableCommand {
     }
 
     func say(_ text: String) {
-        writeAll(STDERR_FILENO, "borgpull-client trigger: \(text)\n")
+        StderrLog.plain("borgpull-client trigger: \(text)")
     }
 
     /// One line, keys sorted (as JSONSerialization's `.sortedKeys` did before).
@@ -162,21 +162,7 @@ struct Trigger: ParsableCommand {
         return encoder
     }
 
-    func writeAll(_ fd: Int32, _ text: String) {
-        let bytes = Array(text.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes[off...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            off += n
-        }
-    }
-
-    func userName() -> String {
-        guard let pw = getpwuid(geteuid()) else { return "uid \(geteuid())" }
-        return String(cString: pw.pointee.pw_name)
-    }
+    func userName() -> String { Account.userName(geteuid()) ?? "uid \(geteuid())" }
 }
 
 enum TriggerClock {
@@ -188,71 +174,5 @@ enum TriggerClock {
 
     static func firstExecutable(_ candidates: [String]) -> String {
         candidates.first { access($0, X_OK) == 0 } ?? candidates[0]
-    }
-}
-
-/// Any JSON value, so that the trigger can pass on a record of any (newer) schema unchanged
-/// but compacted to one line, with FoundationEssentials' JSON coders (no JSONSerialization,
-/// whose Foundation module would bring ICU into the binary).
-enum JSONValue: Codable, Equatable {
-    case null, bool(Bool), integer(Int64), number(Double), string(String)
-    case array([JSONValue]), object([String: JSONValue])
-
-    struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
-    init(from decoder: Decoder) throws {
-        if let keyed = try? decoder.container(keyedBy: Key.self) {
-            var object: [String: JSONValue] = [:]
-            for key in keyed.allKeys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
-            self = .object(object)
-        } else if var list = try? decoder.unkeyedContainer() {
-            var array: [JSONValue] = []
-            while !list.isAtEnd { array.append(try list.decode(JSONValue.self)) }
-            self = .array(array)
-        } else {
-            let single = try decoder.singleValueContainer()
-            if single.decodeNil() {
-                self = .null
-            } else if let b = try? single.decode(Bool.self) {
-                self = .bool(b)
-            } else if let i = try? single.decode(Int64.self) {
-                self = .integer(i)
-            } else if let d = try? single.decode(Double.self) {
-                self = .number(d)
-            } else {
-                self = .string(try single.decode(String.self))
-            }
-        }
-    }
-
-    func encode(to encoder: Encoder) throws {
-        switch self {
-        case .object(let object):
-            var keyed = encoder.container(keyedBy: Key.self)
-            for (k, v) in object { try keyed.encode(v, forKey: Key(stringValue: k)) }
-        case .array(let array):
-            var list = encoder.unkeyedContainer()
-            for v in array { try list.encode(v) }
-        case .null:
-            var single = encoder.singleValueContainer()
-            try single.encodeNil()
-        case .bool(let b):
-            var single = encoder.singleValueContainer()
-            try single.encode(b)
-        case .integer(let i):
-            var single = encoder.singleValueContainer()
-            try single.encode(i)
-        case .number(let d):
-            var single = encoder.singleValueContainer()
-            try single.encode(d)
-        case .string(let s):
-            var single = encoder.singleValueContainer()
-            try single.encode(s)
-        }
     }
 }

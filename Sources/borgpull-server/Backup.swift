@@ -1,7 +1,12 @@
 import ArgumentParser
 import BorgPullCore
 import BorgPullSystem
-import Foundation
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// `borgpull-server backup [-c FILE] [--defaults FILE] [--json]`.
 struct BackupCommand: ParsableCommand {

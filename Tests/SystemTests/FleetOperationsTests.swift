@@ -203,21 +203,12 @@ final class FleetOperationsTests: XCTestCase {
         }
         for (n, p) in inits.enumerated() { XCTAssertEqual(p.wait(), 0, read("\(Self.dir)/init\(n + 1).log")) }
 
-        let policy = try String(contentsOfFile: H.packageRoot + "/policy/sshd/borgpull.conf", encoding: .utf8)
-        var lines: [String] = []
-        for l in policy.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            let t = l.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("Match User ") { lines.append("Match User bpt-fo?"); continue }
-            if t.hasPrefix("AuthorizedKeysFile ") { lines.append("    AuthorizedKeysFile \(Self.dir)/keys"); continue }
-            if t.hasPrefix("ForceCommand ") {
-                // sshd runs the ForceCommand through the user's shell, which expands $USER.
-                lines.append(
-                    "    ForceCommand \(H.bin)/borgpull-client trigger --via sudo-client --client \(H.bin)/borgpull-client --configs \(Self.dir)/$USER --result \(Self.dir)/$USER.state/last-backup.json"
-                )
-                continue
-            }
-            lines.append(l)
-        }
+        // sshd runs the ForceCommand through the user's shell, which expands $USER.
+        let lines = try H.sshdPolicyLines(
+            matchUser: "bpt-fo?", authorizedKeysFile: "\(Self.dir)/keys",
+            forceCommand:
+                "\(H.bin)/borgpull-client trigger --via sudo-client --client \(H.bin)/borgpull-client --configs \(Self.dir)/$USER --result \(Self.dir)/$USER.state/last-backup.json"
+        )
         try """
         Port \(port)
         ListenAddress 127.0.0.1

@@ -253,23 +253,26 @@ final class ServerHarness {
         }
     }
 
+    /// The lines of policy/sshd/borgpull.conf with its `Match User`, `AuthorizedKeysFile` and
+    /// `ForceCommand` lines replaced by the test's (the other lines as they are).
+    static func sshdPolicyLines(matchUser: String, authorizedKeysFile: String, forceCommand: String) throws -> [String] {
+        let policy = try String(contentsOfFile: packageRoot + "/policy/sshd/borgpull.conf", encoding: .utf8)
+        return policy.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+            let t = line.trimmingCharacters(in: .whitespaces)
+            if t.hasPrefix("Match User ") { return "Match User \(matchUser)" }
+            if t.hasPrefix("AuthorizedKeysFile ") { return "    AuthorizedKeysFile \(authorizedKeysFile)" }
+            if t.hasPrefix("ForceCommand ") { return "    ForceCommand \(forceCommand)" }
+            return String(line)
+        }
+    }
+
     /// policy/sshd/borgpull.conf with the test's user, key file and ForceCommand.
     func writeSshdConfig() throws {
         let h = ServerHarness.self
-        let policy = try String(contentsOfFile: h.packageRoot + "/policy/sshd/borgpull.conf", encoding: .utf8)
-        var lines: [String] = []
-        for l in policy.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
-            let t = l.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("Match User ") { lines.append("Match User \(h.sshUser)"); continue }
-            if t.hasPrefix("AuthorizedKeysFile ") { lines.append("    AuthorizedKeysFile \(h.sshdDir)/authorized_keys/keys"); continue }
-            if t.hasPrefix("ForceCommand ") {
-                lines.append(
-                    "    ForceCommand \(h.bin)/borgpull-client trigger --via sudo-client --client \(h.bin)/borgpull-client --configs \(h.clientDir) --result \(h.resultFile)"
-                )
-                continue
-            }
-            lines.append(l)
-        }
+        let lines = try h.sshdPolicyLines(
+            matchUser: h.sshUser, authorizedKeysFile: "\(h.sshdDir)/authorized_keys/keys",
+            forceCommand:
+                "\(h.bin)/borgpull-client trigger --via sudo-client --client \(h.bin)/borgpull-client --configs \(h.clientDir) --result \(h.resultFile)")
         let config = """
             Port \(port)
             ListenAddress 127.0.0.1

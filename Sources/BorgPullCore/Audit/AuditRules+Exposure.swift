@@ -240,6 +240,14 @@ public enum ExposureRules {
         var out: [Finding] = []
         let what =
             "the server's key can bind a Unix socket at any name here (ssh -R) and, with StreamLocalBindUnlink yes, first remove what is there: the ssh user can create entries in this directory"
+        // A write grant through group `g`: its name goes into `actual` and `fix`; leaving the
+        // group is the other way out, except for the primary group.
+        func throughGroup(
+            _ g: UInt32, actual: (String) -> String, fix: (String) -> String, orLeave: (String) -> String
+        ) -> (actual: String, fix: String) {
+            let name = groupName(g) ?? String(g)
+            return (actual(name), g == primaryGID ? fix(name) : "\(fix(name))   (or \(orLeave(name)))")
+        }
         for w in scan.writable.prefix(listed) {
             let f = w.facts
             let dir = f.path
@@ -251,9 +259,9 @@ public enum ExposureRules {
                 actual = "owned by \(user), mode \(mode)"
                 fix = "chown root:root \(dir) && chmod go-w \(dir)"
             case .group(let g):
-                let name = groupName(g) ?? String(g)
-                actual = "group \(name) with write, mode \(mode)"
-                fix = g == primaryGID ? "chmod g-w \(dir)" : "chmod g-w \(dir)   (or take \(user) out of the group: gpasswd -d \(user) \(name))"
+                (actual, fix) = throughGroup(
+                    g, actual: { "group \($0) with write, mode \(mode)" }, fix: { _ in "chmod g-w \(dir)" },
+                    orLeave: { "take \(user) out of the group: gpasswd -d \(user) \($0)" })
             case .other:
                 actual = "writable by everyone without the sticky bit, mode \(mode)"
                 fix = "chmod o-w \(dir)   (or chmod +t \(dir) if it is a shared directory like /tmp)"
@@ -261,9 +269,9 @@ public enum ExposureRules {
                 actual = "an ACL entry for \(user) grants write"
                 fix = "setfacl -x u:\(user) \(dir)"
             case .aclGroup(let g):
-                let name = groupName(g) ?? String(g)
-                actual = "an ACL entry for group \(name) grants write"
-                fix = g == primaryGID ? "setfacl -x g:\(name) \(dir)" : "setfacl -x g:\(name) \(dir)   (or gpasswd -d \(user) \(name))"
+                (actual, fix) = throughGroup(
+                    g, actual: { "an ACL entry for group \($0) grants write" }, fix: { "setfacl -x g:\($0) \(dir)" },
+                    orLeave: { "gpasswd -d \(user) \($0)" })
             }
             out.append(
                 Finding(

@@ -125,47 +125,35 @@ public enum SshdRules {
                 fix: "set `DisableForwarding no` in \(matchBlock)")
         }
 
-        // AllowStreamLocalForwarding: remote only.
-        let aslf = config["allowstreamlocalforwarding"]?.lowercased()
-        switch aslf {
-        case "remote":
-            add(
-                .ok, "streamlocalforwarding", "the server may bind the borg socket here (-R)",
-                key: "AllowStreamLocalForwarding", expected: "remote", actual: aslf, fix: "")
-        case "yes", "all":
-            add(
-                .fail, "streamlocalforwarding",
-                "local Unix-socket forwarding (-L) lets the server's key reach every socket the ssh user can open",
-                key: "AllowStreamLocalForwarding", expected: "remote", actual: aslf,
-                fix: "set `AllowStreamLocalForwarding remote` in \(matchBlock)")
-        default:
-            add(
-                .fail, "streamlocalforwarding", "the server cannot bind the borg socket (-R) here",
-                key: "AllowStreamLocalForwarding", expected: "remote", actual: aslf,
-                fix: "set `AllowStreamLocalForwarding remote` in \(matchBlock)")
+        // Allow…Forwarding: remote only. OK for `remote`, a FAIL naming what local forwarding
+        // (`yes`, `all`) would grant, a FAIL from `other` (given the value) for anything else.
+        func remoteOnly(
+            _ id: String, key: String, granted: String, local: String, other: (String?) -> String,
+            failExpected: String, fix: String
+        ) {
+            let value = config[key.lowercased()]?.lowercased()
+            switch value {
+            case "remote": add(.ok, id, granted, key: key, expected: "remote", actual: value, fix: "")
+            case "yes", "all": add(.fail, id, local, key: key, expected: failExpected, actual: value, fix: fix)
+            default: add(.fail, id, other(value), key: key, expected: failExpected, actual: value, fix: fix)
+            }
         }
+        remoteOnly(
+            "streamlocalforwarding", key: "AllowStreamLocalForwarding",
+            granted: "the server may bind the borg socket here (-R)",
+            local: "local Unix-socket forwarding (-L) lets the server's key reach every socket the ssh user can open",
+            other: { _ in "the server cannot bind the borg socket (-R) here" }, failExpected: "remote",
+            fix: "set `AllowStreamLocalForwarding remote` in \(matchBlock)")
 
         // AllowTcpForwarding remote (no and local block stream-local -R too, measured on 9.2p1),
         // with PermitListen none so no TCP port can be bound.
-        let atf = config["allowtcpforwarding"]?.lowercased()
-        switch atf {
-        case "remote":
-            add(
-                .ok, "tcpforwarding", "TCP forwarding is limited to remote (needed for stream-local -R)",
-                key: "AllowTcpForwarding", expected: "remote", actual: atf, fix: "")
-        case "yes", "all":
-            add(
-                .fail, "tcpforwarding",
-                "local TCP forwarding (-L) lets the server's key open connections from this host",
-                key: "AllowTcpForwarding", expected: "remote (with PermitListen none)", actual: atf,
-                fix: "set `AllowTcpForwarding remote` and `PermitListen none` in \(matchBlock)")
-        default:
-            add(
-                .fail, "tcpforwarding",
-                "AllowTcpForwarding \(atf ?? "?") also blocks the stream-local -R the backup needs",
-                key: "AllowTcpForwarding", expected: "remote (with PermitListen none)", actual: atf,
-                fix: "set `AllowTcpForwarding remote` and `PermitListen none` in \(matchBlock)")
-        }
+        remoteOnly(
+            "tcpforwarding", key: "AllowTcpForwarding",
+            granted: "TCP forwarding is limited to remote (needed for stream-local -R)",
+            local: "local TCP forwarding (-L) lets the server's key open connections from this host",
+            other: { "AllowTcpForwarding \($0 ?? "?") also blocks the stream-local -R the backup needs" },
+            failExpected: "remote (with PermitListen none)",
+            fix: "set `AllowTcpForwarding remote` and `PermitListen none` in \(matchBlock)")
         let pl = norm(config["permitlisten"])?.lowercased()
         add(
             pl == "none" ? .ok : .fail, "permitlisten", "no TCP port may be bound by the server's -R",

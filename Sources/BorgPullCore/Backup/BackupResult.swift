@@ -2,7 +2,7 @@
 ///
 /// BACKUP exits with the worst of its steps: interrupted > borg failed > pre hook failed >
 /// post hook failed > warning > ok. Statuses 10-13 end the run before any step ran.
-public enum ClientExit: Int32, Sendable, Codable, CaseIterable {
+public enum ClientExit: Int32, Sendable, Codable, ExitTable {
     case ok = 0
     /// The backup finished but borg (or a path check) warned; see the summary and result record.
     case warning = 1
@@ -47,11 +47,6 @@ public enum ClientExit: Int32, Sendable, Codable, CaseIterable {
         case .usage: return "usage"
         case .internalError: return "internal-error"
         }
-    }
-
-    /// One line per status, for `--help` and README.
-    public static var table: String {
-        allCases.map { "  \(String($0.rawValue).padding(3)) \($0.name)" }.joined(separator: "\n")
     }
 }
 

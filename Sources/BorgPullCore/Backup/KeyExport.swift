@@ -1,6 +1,6 @@
 // `borgpull-client key-export FILE [--paper]` as pure decisions: borg's argv, a sanity check of
 // what borg printed, the record of the last export (STATE_DIR/key-export.json) and the audit's
-// `key.export` finding. BorgPullSystem's `KeyExporter` performs it.
+// `key.export` finding. BorgPullSystem's `BackupRunner.exportKey` performs it.
 // Sources: borg 1.2/1.4 usage `borg key export` (without PATH the key goes to stdout; repokey
 // keys live in the repository, so the server must be in SERVE), README "Key escrow".
 

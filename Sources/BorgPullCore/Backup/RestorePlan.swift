@@ -1,7 +1,7 @@
 // `borgpull-client restore`, as pure decisions: which archive, which paths (in borg's form),
 // where to (a target below STATE_DIR/restore, --to DIR, or the original places), what the
 // restore sandbox may write, borg extract's argv, and how borg's --log-json lines become a
-// count of restored and failed items. BorgPullSystem's `RestoreRunner` performs it.
+// count of restored and failed items. BorgPullSystem's `BackupRunner.restore` performs it.
 // Sources: borg 1.2 usage `borg extract`, "Logging" (--log-json), `borg list --short`.
 
 #if canImport(FoundationEssentials)

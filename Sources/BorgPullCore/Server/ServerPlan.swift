@@ -104,7 +104,7 @@ extension ServerExit {
 }
 
 /// Exit statuses of `borgpull-server` (documented in README.md and `--help`).
-public enum ServerExit: Int32, Sendable, CaseIterable, Codable {
+public enum ServerExit: Int32, Sendable, Codable, ExitTable {
     /// The client's BACKUP succeeded (SERVE: ended by Ctrl-C/SIGTERM or ssh ended normally).
     case ok = 0
     /// The client's BACKUP succeeded with warnings (listed in the summary).
@@ -148,14 +148,6 @@ public enum ServerExit: Int32, Sendable, CaseIterable, Codable {
         case .maintenanceFailed: return "maintenance-failed"
         case .repositoryDamaged: return "repository-damaged"
         }
-    }
-
-    /// One line per status, for `--help` and README.
-    public static var table: String {
-        allCases.map { s in
-            let code = String(s.rawValue)
-            return "  " + code + String(repeating: " ", count: max(1, 4 - code.count)) + s.name
-        }.joined(separator: "\n")
     }
 }
 

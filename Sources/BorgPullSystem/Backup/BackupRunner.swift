@@ -1,5 +1,4 @@
 import BorgPullCore
-import CLinux
 import Glibc
 import Logging
 
@@ -176,23 +175,20 @@ public final class BackupRunner {
         var parentEnds: [Int32] = []
         defer { for fd in parentEnds { close(fd) } }
         if let pass = p.passphrase {
-            var fds: [Int32] = [0, 0]
-            guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
+            let pipe = try cloexecPipe()
             let bytes = Array(pass.utf8)
-            let n = bytes.withUnsafeBytes { write(fds[1], $0.baseAddress, $0.count) }
-            close(fds[1])
-            parentEnds.append(fds[0])
+            let n = bytes.withUnsafeBytes { write(pipe.write, $0.baseAddress, $0.count) }
+            close(pipe.write)
+            parentEnds.append(pipe.read)
             guard n == bytes.count else {
                 throw SystemError("write passphrase pipe (passphrase longer than a pipe buffer?)", errno: EMSGSIZE)
             }
-            descriptors.append((3, fds[0]))
+            descriptors.append((3, pipe.read))
         }
         // Status pipe: sandbox-exec writes the failed step's number, or nothing (close-on-exec).
-        var fds: [Int32] = [0, 0]
-        guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
-        let statusRead = fds[0]
-        parentEnds.append(fds[0])
-        descriptors.append((4, fds[1]))
+        let statusPipe = try cloexecPipe()
+        parentEnds.append(statusPipe.read)
+        descriptors.append((4, statusPipe.write))
         let command =
             [selfPath]
             + sandbox.sandboxExecArguments(
@@ -204,13 +200,13 @@ public final class BackupRunner {
             workingDirectory: workingDirectory)
         let child: ProcessResult
         do { child = try supervisor.run(spec, lineSink: sink) } catch {
-            close(fds[1])
+            close(statusPipe.write)
             throw error
         }
         // The child is gone: with our write end closed, the pipe holds the byte or EOF.
-        close(fds[1])
+        close(statusPipe.write)
         var byte: UInt8 = 0
-        let n = read(statusRead, &byte, 1)
+        let n = read(statusPipe.read, &byte, 1)
         return BorgRun(process: child, sandboxFailure: n == 1 ? SandboxStep(rawValue: Int32(byte)) : nil)
     }
 

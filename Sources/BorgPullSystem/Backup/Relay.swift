@@ -36,10 +36,7 @@ public enum Relay {
         return copy(sock: sock) ? 0 : connectionFailed
     }
 
-    static func warn(_ s: String) {
-        let line = Array("borgpull relay: \(s)\n".utf8)
-        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-    }
+    static func warn(_ s: String) { StderrLog.plain("borgpull relay: \(s)") }
 
     /// A byte queue for one direction.
     struct Pipe {

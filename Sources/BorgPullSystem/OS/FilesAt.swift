@@ -106,7 +106,9 @@ extension Files {
         return (String(decoding: bytes[0..<got], as: UTF8.self), start > 0)
     }
 
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+    /// Writes all of `bytes` to `fd` (write(2), retried on EINTR and short writes).
+    /// - Returns: false when a write fails (errno set) or writes nothing.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var off = 0
         while off < bytes.count {
             let n = bytes[off...].withUnsafeBytes { buf in retrying { Glibc.write(fd, buf.baseAddress, buf.count) } }
@@ -137,15 +139,10 @@ extension Files {
     public static func memoryFile(_ bytes: [UInt8], name: String = "borgpull-stdin") throws(SystemError) -> Int32 {
         let fd = bp_memfd(name)
         guard fd >= 0 else { throw SystemError("memfd_create") }
-        var done = 0
-        while done < bytes.count {
-            let n = bytes[done...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                close(fd)
-                throw SystemError("write (memfd)")
-            }
-            done += n
+        guard writeAll(fd, bytes) else {
+            let e = SystemError("write (memfd)")
+            close(fd)
+            throw e
         }
         guard lseek(fd, 0, SEEK_SET) == 0 else {
             close(fd)

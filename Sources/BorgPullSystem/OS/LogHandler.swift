@@ -14,8 +14,20 @@ public enum StderrLog {
 
     /// Writes `text` (one or more lines) at `priority` in one write(2).
     public static func write(_ text: String, priority: JournalLine.Priority) {
-        let bytes = Array(JournalLine.format(text, priority: priority, journal: toJournal).utf8)
-        _ = bytes.withUnsafeBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+        raw(JournalLine.format(text, priority: priority, journal: toJournal))
+    }
+
+    /// Writes `line` and a newline as they are, in one write(2): no priority prefix, and
+    /// nothing decided for the process (`toJournal` is not read). For stderr that a program
+    /// reads rather than the journal: the sandbox-exec child's step lines (single-threaded,
+    /// before exec, with no logging set up), the relay's (borg shows them) and the trigger's
+    /// (the ssh session to the server).
+    public static func plain(_ line: String) { raw(line + "\n") }
+
+    /// One write(2) of `text`'s UTF-8 bytes to descriptor 2; a short or failed write is dropped.
+    private static func raw(_ text: String) {
+        var text = text
+        text.withUTF8 { _ = Glibc.write(2, $0.baseAddress, $0.count) }
     }
 
     /// The syslog priority of a swift-log level.

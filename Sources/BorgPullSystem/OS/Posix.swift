@@ -1,4 +1,5 @@
 import BorgPullCore
+import CLinux
 import Glibc
 
 /// A failed system call: which operation, on what, and errno's text.
@@ -27,6 +28,16 @@ func retrying<T: BinaryInteger>(_ body: () -> T) -> T {
         if r == -1 && errno == EINTR { continue }
         return r
     }
+}
+
+/// A pipe whose two ends are close-on-exec (pipe2(2) with O_CLOEXEC): a spawned child gets an
+/// end only where it is handed over explicitly.
+/// - Returns: the read end and the write end; the caller closes both.
+/// - Throws: `SystemError` (`pipe2`, errno EMFILE or ENFILE).
+func cloexecPipe() throws(SystemError) -> (read: Int32, write: Int32) {
+    var fds: [Int32] = [0, 0]
+    guard pipe2(&fds, O_CLOEXEC) == 0 else { throw SystemError("pipe2") }
+    return (fds[0], fds[1])
 }
 
 /// Users and groups from NSS (getpwnam_r(3), getpwuid_r(3), getgrnam_r(3), getgrgid_r(3), through `nssLookup`).

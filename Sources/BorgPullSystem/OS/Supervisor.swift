@@ -222,14 +222,14 @@ public final class Supervisor: @unchecked Sendable {
         var childEnds: [Int32: Int32] = [:]
         defer { for fd in childEnds.values { close(fd) } }
         for (target, output) in [(Int32(2), spec.stderr), (Int32(1), spec.stdout)] where output.isRead {
-            var fds: [Int32] = [0, 0]
-            guard pipe2(&fds, O_CLOEXEC) == 0 else {
+            let pipe: (read: Int32, write: Int32)
+            do { pipe = try cloexecPipe() } catch {
                 for r in readers { close(r.fd) }
-                throw SystemError("pipe2")
+                throw error
             }
-            _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
-            readers.append(OutputReader(fd: fds[0], output: output, target: target))
-            childEnds[target] = fds[1]
+            _ = fcntl(pipe.read, F_SETFL, O_NONBLOCK)
+            readers.append(OutputReader(fd: pipe.read, output: output, target: target))
+            childEnds[target] = pipe.write
         }
         let pid: pid_t
         do {

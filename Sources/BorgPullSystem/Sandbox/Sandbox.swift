@@ -172,9 +172,9 @@ public enum Sandbox {
         switch plan.landlock.decide(abi: abi, writableDirectories: plan.writableDirectories) {
         case .apply(let ruleset):
             do { try Landlock.enforce(ruleset) } catch { step.fail(errno: error.errno, detail: "\(error)") }
-            Step.printLine("borgpull: \(ruleset.summary)")
+            StderrLog.plain("borgpull: \(ruleset.summary)")
         case .runWithout(let warning):
-            Step.printLine("borgpull: warning: \(warning)")
+            StderrLog.plain("borgpull: warning: \(warning)")
         case .refuse(let text):
             step.fail(detail: text)
         }
@@ -237,7 +237,9 @@ public enum Sandbox {
         return count
     }
 
-    /// Reports a failed step and exits; holds the current step.
+    /// Reports a failed step and exits; holds the current step. Its lines go out through
+    /// `StderrLog.plain`, a bare write(2): this child is single-threaded, has no logging set up
+    /// and may be past the privilege drop, so nothing else may run here.
     struct Step {
         let statusFD: Int32?
         var current = SandboxStep.arguments
@@ -245,17 +247,12 @@ public enum Sandbox {
         /// Writes `borgpull: sandbox step NAME failed: TEXT` and `_exit(100 + step)`.
         func fail(errno e: Int32 = errno, detail: String? = nil) -> Never {
             let text = detail ?? errnoText(e)
-            Self.printLine("borgpull: sandbox step \(current) failed: \(text)")
+            StderrLog.plain("borgpull: sandbox step \(current) failed: \(text)")
             if let fd = statusFD {
                 var byte = UInt8(truncatingIfNeeded: current.rawValue)
                 _ = write(fd, &byte, 1)
             }
             _exit(current.exitStatus)
-        }
-
-        /// Writes `line` and a newline to stderr with one write(2) (no stdio buffer to flush).
-        static func printLine(_ line: String) {
-            _ = (line + "\n").utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
         }
     }
 }

@@ -34,23 +34,12 @@ public enum ServerMaintenance {
     }
 
     static func runChecked(config c: ServerConfig, mode: ServerMode, log: (String) -> Void) throws(ServerFailure) -> Result {
-        guard let local = Account.user(c.localUser) else {
-            throw ServerFailure(
-                .configError,
-                "\(c.file): LOCAL_USER=\(c.localUser) does not exist on this server (fix: useradd --system --create-home --home-dir /var/lib/\(c.localUser) --shell /usr/sbin/nologin \(c.localUser), or set LOCAL_USER)"
-            )
-        }
         // Why never root: borg compact rewrites segments; as root it would leave root-owned
         // files that LOCAL_USER's borg serve then cannot write, and a bug in borg would be root's.
-        guard local.uid != 0 else {
-            throw ServerFailure(
-                .configError,
-                "\(c.file): LOCAL_USER=\(c.localUser) is root; \(mode.rawValue) runs borg as the repository's owner, never as root (fix: set LOCAL_USER to the account that owns REPO_DIR, e.g. borg)"
-            )
-        }
-        if geteuid() != 0 && geteuid() != local.uid {
-            throw ServerFailure(
-                .configError, "\(c.file): borgpull-server runs as uid \(geteuid()) but LOCAL_USER=\(c.localUser) (fix: run it as root, or as \(c.localUser))")
+        let local = try ServerRun.localAccount(c) { account in
+            account.uid != 0
+                ? nil
+                : "\(c.file): LOCAL_USER=\(c.localUser) is root; \(mode.rawValue) runs borg as the repository's owner, never as root (fix: set LOCAL_USER to the account that owns REPO_DIR, e.g. borg)"
         }
         guard access(c.borgBinary, X_OK) == 0 else {
             throw ServerFailure(

@@ -116,19 +116,30 @@ public final class ServerRun {
         self.mode = mode
     }
 
-    /// Checks the accounts, binaries and directories a run needs. Runs as part of `run`.
-    public func checkEnvironment() throws(ServerFailure) -> Account {
-        let c = config
+    /// LOCAL_USER's account, the one borg serve (and COMPACT's and CHECK's borg) runs as.
+    /// - Parameter refuse: a problem with the account itself (a sentence with its fix), checked
+    ///   after the lookup and before the process's own uid; nil when there is none.
+    /// - Throws: `ServerFailure` (config-error) when LOCAL_USER does not exist, when `refuse`
+    ///   names a problem, or when this process runs neither as root nor as LOCAL_USER.
+    static func localAccount(_ c: ServerConfig, refuse: (Account) -> String? = { _ in nil }) throws(ServerFailure) -> Account {
         guard let local = Account.user(c.localUser) else {
             throw ServerFailure(
                 .configError,
                 "\(c.file): LOCAL_USER=\(c.localUser) does not exist on this server (fix: useradd --system --create-home --home-dir /var/lib/\(c.localUser) --shell /usr/sbin/nologin \(c.localUser), or set LOCAL_USER)"
             )
         }
+        if let problem = refuse(local) { throw ServerFailure(.configError, problem) }
         if geteuid() != 0 && geteuid() != local.uid {
             throw ServerFailure(
                 .configError, "\(c.file): borgpull-server runs as uid \(geteuid()) but LOCAL_USER=\(c.localUser) (fix: run it as root, or as \(c.localUser))")
         }
+        return local
+    }
+
+    /// Checks the accounts, binaries and directories a run needs. Runs as part of `run`.
+    public func checkEnvironment() throws(ServerFailure) -> Account {
+        let c = config
+        let local = try Self.localAccount(c)
         var binaries = [c.socatBinary, c.sshBinary, c.borgBinary]
         if geteuid() == 0 && local.uid != 0 { binaries.append(ServerChildren.setpriv) }
         for b in binaries where access(b, X_OK) != 0 {

@@ -2,19 +2,11 @@ import BorgPullCore
 import Glibc
 import Logging
 
-/// Runs one `borgpull-client restore`: config and socket (as for BACKUP) → archive list (in the
-/// backup sandbox) → plan (`RestorePlan`) → target checks → borg extract in the restore sandbox
-/// (`SandboxPlan.restore`) → summary and record. Every decision comes from the core.
-public final class RestoreRunner {
-    let runner: BackupRunner
-    let log: Logger
-
-    public init(runner: BackupRunner, log: Logger) {
-        self.runner = runner
-        self.log = log
-    }
-
-    /// The whole restore. Returns the exit status and the record (nil when it ended before a plan).
+extension BackupRunner {
+    /// Runs one `borgpull-client restore`: config and socket (as for BACKUP) → archive list (in the
+    /// backup sandbox) → plan (`RestorePlan`) → target checks → borg extract in the restore sandbox
+    /// (`SandboxPlan.restore`) → summary and record. Every decision comes from the core.
+    /// Returns the exit status and the record (nil when it ended before a plan).
     public func restore(_ request: RestoreRequest) -> (ClientExit, RestoreRecord?) {
         let startedAt = Double(time(nil))
         var plan: RestorePlan?
@@ -34,7 +26,7 @@ public final class RestoreRunner {
         // Socket, config audit, passphrase, state directory: refused exactly as for BACKUP
         // (a missing or stale forward is the socket-problem status, and nothing is written).
         let p: BackupRunner.Prepared
-        do { p = try runner.prepare() } catch {
+        do { p = try prepare() } catch {
             log.error("\(error.message)")
             return finish(error.status, error.message)
         }
@@ -56,7 +48,7 @@ public final class RestoreRunner {
         let archives: [String]
         do {
             let argv = [config.borgBinary, "list", "--short", "--lock-wait", String(config.lockWait)]
-            let run = try runner.runBorg(p, argv: argv, stdout: .capture, stderr: .lines(prefix: "[borg list] "))
+            let run = try runBorg(p, argv: argv, stdout: .capture, stderr: .lines(prefix: "[borg list] "))
             if let step = run.sandboxFailure {
                 return finish(.sandboxFailed, "sandbox step \(step) failed, so borg list did not run")
             }
@@ -120,7 +112,7 @@ public final class RestoreRunner {
         )
         let run: BackupRunner.BorgRun
         do {
-            run = try runner.runBorg(
+            run = try runBorg(
                 prepared, argv: decided.extractArguments(borgBinary: config.borgBinary, lockWait: config.lockWait),
                 stdout: .lines(prefix: "[borg extract] "), stderr: .lines(prefix: ""),
                 workingDirectory: workingDirectory, plan: (sandbox, config.restorePolicy)

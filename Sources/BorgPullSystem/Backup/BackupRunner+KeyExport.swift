@@ -2,21 +2,17 @@ import BorgPullCore
 import Glibc
 import Logging
 
-/// Runs one `borgpull-client key-export FILE [--paper]`: config and socket (as for BACKUP; the
-/// repokey lives in the repository, so the server must be in SERVE) → `borg key export` in the
-/// backup sandbox, its stdout captured → FILE written by root as a new file (0600, O_EXCL,
-/// no symlink followed) → the record STATE_DIR/key-export.json (root 0600) that
-/// `borgpull-check`'s `key.export` reads.
-public final class KeyExporter {
-    let runner: BackupRunner
-    let log: Logger
-
-    public init(runner: BackupRunner, log: Logger) {
-        self.runner = runner
-        self.log = log
-    }
-
-    public func export(file: String, paper: Bool) -> ClientExit {
+extension BackupRunner {
+    /// Runs one `borgpull-client key-export FILE [--paper]`: config and socket (as for BACKUP; the
+    /// repokey lives in the repository, so the server must be in SERVE) → `borg key export` in the
+    /// backup sandbox, its stdout captured → FILE written by root as a new file (0600, O_EXCL,
+    /// no symlink followed) → the record STATE_DIR/key-export.json (root 0600) that
+    /// `borgpull-check`'s `key.export` reads.
+    /// - Parameters:
+    ///   - file: the absolute path of the new file (never an existing one).
+    ///   - paper: borg's `--paper` form instead of the plain key file.
+    /// - Returns: the exit status; each refusal is logged with its fix.
+    public func exportKey(file: String, paper: Bool) -> ClientExit {
         func refuse(_ status: ClientExit, _ problem: String, fix: String) -> ClientExit {
             log.error("key-export refused: \(problem) (fix: \(fix))")
             return status
@@ -29,13 +25,13 @@ public final class KeyExporter {
             return refuse(.configError, "\(file) exists; an export never overwrites a file", fix: "choose a new name, or move \(file) away first")
         }
         let p: BackupRunner.Prepared
-        do { p = try runner.prepare() } catch {
+        do { p = try prepare() } catch {
             log.error("\(error.message)")
             return error.status
         }
         let run: BackupRunner.BorgRun
         do {
-            run = try runner.runBorg(
+            run = try runBorg(
                 p, argv: KeyExport.arguments(borgBinary: p.config.borgBinary, paper: paper),
                 stdout: .capture, stderr: .lines(prefix: "[borg key export] "))
         } catch {
