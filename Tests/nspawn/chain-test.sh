@@ -358,7 +358,7 @@ expect_eq "server exits 2 after a failing pre hook" 2 "$rc"
 grep -q 'pre-hook' "$WORK/hook.err" && ok "server summary names pre-hook" || bad "server summary names pre-hook" "$(cat "$WORK/hook.err")"
 grep -q '"name":"client-backup-failed"' "$WORK/hook.out" && ok "server --json: client-backup-failed" || bad "server --json: client-backup-failed" "$(cat "$WORK/hook.out")"
 expect_eq "run-borg-backup.service is failed" failed "$(inside systemctl is-failed run-borg-backup.service || true)"
-inside journalctl --no-pager -o cat -u run-borg-backup.service | grep -q 'database dump failed' \
+grep -q 'database dump failed' <<<"$(inside journalctl --no-pager -o cat -u run-borg-backup.service)" \
   && ok "the hook's output is in the unit's journal" || bad "the hook's output is in the unit's journal"
 expect_eq "no new archive after the failed pre hook" "$LAST" "$(srv_borg list --short "$SRV_REPO" 2>/dev/null | grep '^chain-' | tail -n 1 || true)"
 # journald priorities: the helper's stderr is the journal, so its lines carry <N> prefixes.
@@ -429,7 +429,10 @@ done_ok() { [[ $(srv_inside systemctl show -p ActiveState --value borgpull-serve
 wait_for 60 done_ok && ok "retry: the BACKUP succeeds once the client is reachable" \
   || bad "retry: the BACKUP succeeds once the client is reachable" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | tail -n 30)"
 srv_inside journalctl --sync
-srv_inside journalctl --no-pager -o cat | grep -q "connect-failed: systemd retries this run" \
+# Read whole, then searched: `journalctl | grep -q` under pipefail fails when grep's early exit
+# gives journalctl SIGPIPE, though the line is there.
+srv_journal=$(srv_inside journalctl --no-pager -o cat)
+grep -q "connect-failed: systemd retries this run" <<<"$srv_journal" \
   && ok "retry: the connect failure says systemd retries it" \
   || bad "retry: the connect failure says systemd retries it" "$(srv_inside journalctl --no-pager -o cat -u borgpull-server@retry.service | grep -v "^ " | head -n 12)"
 expect_eq "retry: the config error is not restarted (exit 4, no restart)" "failed exit-code 4 0" \
