@@ -25,12 +25,12 @@ final class ServerPlanTests: XCTestCase {
             ServerPlan.socatArguments(try config()),
             [
                 "UNIX-LISTEN:/run/borg/clienta.socket,fork,mode=0600,max-children=4",
-                "EXEC:/usr/bin/borg serve --append-only --restrict-to-repository /srv/borg/clienta"
+                "EXEC:/usr/bin/borg serve --append-only --restrict-to-repository /srv/borg/clienta,nofork"
             ])
         let c = try config("APPEND_ONLY=no\nBORG_SERVE_OPTIONS='--umask=077 --storage-quota=5G'")
         XCTAssertEqual(
             ServerPlan.socatArguments(c)[1],
-            "EXEC:/usr/bin/borg serve --restrict-to-repository /srv/borg/clienta --umask=077 --storage-quota=5G")
+            "EXEC:/usr/bin/borg serve --restrict-to-repository /srv/borg/clienta --umask=077 --storage-quota=5G,nofork")
     }
 
     func testSshArgvPutsClientPathFirst() throws {
@@ -142,7 +142,7 @@ extension ServerPlanTests {
         let t = self
         XCTAssertEqual(
             ServerPlan.socatArguments(try t.config(), profile: .borg2Beta)[1],
-            "EXEC:/usr/bin/borg serve --rest --backend FILE\\:/srv/borg/clienta --permissions no-delete --restrict-to-repository /srv/borg/clienta")
+            "EXEC:/usr/bin/borg serve --rest --backend FILE\\:/srv/borg/clienta --permissions no-delete --restrict-to-repository /srv/borg/clienta,nofork")
         XCTAssertEqual(ServerPlan.serveCommand(try t.config("APPEND_ONLY=no"), profile: .borg2Beta)[5...6], ["--permissions", "all"])
         XCTAssertFalse(ServerPlan.serveCommand(try t.config(), profile: .borg2Beta).contains("--append-only"))
     }
