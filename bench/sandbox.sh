@@ -82,6 +82,8 @@ one() { # one VARIANT REP -> seconds
   fi
   BORG_BASE_DIR=$base "${wrap[@]}" /usr/bin/borg init -e "$encryption" "$repo" >"$work/init.log" 2>&1 \
     || { echo "sandbox.sh: borg init ($variant) failed:" >&2; cat "$work/init.log" >&2; return 1; }
+  # The corpus in the page cache before the timing (proactive reclaim drops idle pages; see README).
+  find "$corpus" -type f -exec cat {} + >/dev/null
   sync
   # wall seconds and CPU seconds (user + sys of borg and its children): CPU time is the steadier
   # number on a shared machine, wall time is what a backup window sees.

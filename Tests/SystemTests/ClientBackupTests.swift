@@ -194,6 +194,62 @@ final class ClientBackupTests: XCTestCase {
         XCTAssertFalse(f.ran("pre"))
     }
 
+    /// The relay is spawned by borg with pipes (as borg's `subprocess.Popen` does). A lone
+    /// message reaches the server and its answer comes back while stdin stays open (the hold
+    /// ends by itself); 40 small messages written 0.3 ms apart reach the server in far fewer
+    /// reads than 40 (the relay coalesced them), and every byte arrives.
+    func testRelayCoalescesSmallWritesTowardsTheServerButHoldsNothingForever() throws {
+        let f = try ClientFixture()
+        let counts = "\(f.socketDir)/server-reads"
+        let serverScript = """
+            import os, socket, sys
+            s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o660); s.listen(1)
+            c, _ = s.accept(); reads = total = 0
+            while True:
+                d = c.recv(1 << 20)
+                if not d: break
+                if d == b"ping": c.sendall(b"pong"); continue
+                reads += 1; total += len(d)
+            open(sys.argv[2], "w").write(f"{reads} {total}")
+            """
+        let driver = """
+            import select, subprocess, sys, time
+            p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
+            p.stdin.write(b"ping")
+            if not select.select([p.stdout], [], [], 30)[0] or p.stdout.read(4) != b"pong": sys.exit("no answer to a lone message")
+            for _ in range(40):
+                p.stdin.write(b"x" * 100); time.sleep(0.0003)
+            p.stdin.close(); sys.exit(p.wait(30))
+            """
+        // The socket directory belongs to the ssh user, who runs the stand-in for sshd's socket.
+        for (name, text) in [("server.py", serverScript), ("driver.py", driver)] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: "\(f.socketDir)/\(name)", contents: Data(text.utf8)))
+            chmod("\(f.socketDir)/\(name)", 0o644)
+        }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        server.arguments = [
+            "--reuid", ClientFixture.sshUser, "--regid", ClientFixture.sshUser, "--init-groups",
+            "/usr/bin/python3", "\(f.socketDir)/server.py", f.socket, counts
+        ]
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: f.socket) { usleep(50_000) }
+        let r = Shell.run([
+            "/usr/bin/python3", "\(f.socketDir)/driver.py", Shell.product("borgpull-client"), "relay", "--socket", f.socket,
+            "--peer-uid", String(Shell.uid(ClientFixture.sshUser)), "host", "borg", "serve"
+        ])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // The server ends at the relay's EOF; after a failed relay it is stopped instead.
+        if r.status != 0 { server.terminate() }
+        server.waitUntilExit()
+        let words = ((try? String(contentsOfFile: counts, encoding: .utf8)) ?? "").split(separator: " ").compactMap { Int($0) }
+        XCTAssertEqual(words.count, 2, "the test server wrote no counts")
+        guard words.count == 2 else { return }
+        XCTAssertEqual(words[1], 4000, "every byte reaches the server")
+        XCTAssertLessThan(words[0], 20, "40 messages 0.3 ms apart took \(words[0]) reads: the relay did not coalesce them")
+    }
+
     func testBadInputGivesAClearErrorAndRunsNothing() throws {
         let f = try ClientFixture()
         try f.startServer()

@@ -7,6 +7,9 @@ import Glibc
 /// Half-close follows unix(7)/shutdown(2): EOF on stdin becomes `shutdown(SHUT_WR)` on the
 /// socket, and EOF from the socket closes stdout, while the other direction keeps flowing.
 /// All descriptors are non-blocking, so a full pipe in one direction never stalls the other.
+///
+/// Towards the server, bytes are held briefly so that several of borg's RPC messages travel as
+/// one write (see `holdSeconds`); towards borg, every byte is passed on at once.
 public enum Relay {
     /// Exit status for a refused or failed connection (the value ssh uses for its own errors).
     public static let connectionFailed: Int32 = 255
@@ -38,6 +41,16 @@ public enum Relay {
 
     static func warn(_ s: String) { StderrLog.plain("borgpull relay: \(s)") }
 
+    /// At most this long (seconds, CLOCK_MONOTONIC) bytes from borg wait before they are written
+    /// to the socket, unless `flushBytes` are pending or borg closed its end. borg's RPC writes
+    /// one message per call (about 2 KiB each for small files): passed on one by one, sshd seals
+    /// one SSH packet per message and the server's ssh and borg serve wake per message, about
+    /// 100,000 times for a first backup of 50,000 small files. Held for 2 ms, the messages borg
+    /// writes meanwhile go as one. A request borg waits on is late by at most this long.
+    static let holdSeconds = 0.002
+    /// Pending bytes towards the server that are written at once (a large chunk is not held).
+    static let flushBytes = 1 << 16
+
     /// A byte queue for one direction.
     struct Pipe {
         var bytes: [UInt8] = []
@@ -56,22 +69,37 @@ public enum Relay {
         var up = Pipe(), down = Pipe()  // up: stdin -> socket, down: socket -> stdout
         var stdinEOF = false, sockEOF = false, shutDown = false, stdoutClosed = false
         var ok = true
+        // When the oldest byte now held towards the server must be written (nil: none held).
+        var upDue: Double? = nil
+        // Held bytes wait only while more may come soon; otherwise they are written now.
+        func holding(_ now: @autoclosure () -> Double) -> Bool {
+            guard let due = upDue, up.pending > 0, up.pending < flushBytes, !stdinEOF else { return false }
+            return now() < due
+        }
 
         while !(shutDown && stdoutClosed) {
+            let hold = holding(monotonicSeconds())
             var fds: [pollfd] = []
             var idx = (stdin: -1, sockIn: -1, sockOut: -1, stdout: -1)
             func add(_ fd: Int32, _ ev: Int32) -> Int { fds.append(pollfd(fd: fd, events: Int16(ev), revents: 0)); return fds.count - 1 }
             if !stdinEOF && up.pending < cap { idx.stdin = add(0, POLLIN) }
             if !sockEOF && down.pending < cap && !stdoutClosed { idx.sockIn = add(sock, POLLIN) }
-            if up.pending > 0 && !shutDown { idx.sockOut = add(sock, POLLOUT) }
+            if up.pending > 0 && !shutDown && !hold { idx.sockOut = add(sock, POLLOUT) }
             if down.pending > 0 && !stdoutClosed { idx.stdout = add(1, POLLOUT) }
             if fds.isEmpty { break }
-            if retrying({ poll(&fds, nfds_t(fds.count), -1) }) < 0 { ok = false; break }
+            // While holding, wake when the oldest held byte is due (poll(2) counts milliseconds).
+            let timeout = hold ? max(1, Int32((((upDue ?? 0) - monotonicSeconds()) * 1000).rounded(.up))) : -1
+            if retrying({ poll(&fds, nfds_t(fds.count), timeout) }) < 0 { ok = false; break }
             func ready(_ i: Int) -> Bool { i >= 0 && fds[i].revents != 0 }
 
             if ready(idx.stdin) {
                 let n = retrying { read(0, &buf, cap - up.pending) }
-                if n > 0 { up.bytes += buf[0..<n] } else if n == 0 || errno != EAGAIN { stdinEOF = true }
+                if n > 0 {
+                    if up.pending == 0 { upDue = monotonicSeconds() + holdSeconds }
+                    up.bytes += buf[0..<n]
+                } else if n == 0 || errno != EAGAIN {
+                    stdinEOF = true
+                }
             }
             if ready(idx.sockIn) {
                 // read/write, not recv/send: the seccomp policy then needs no recvfrom/sendto
@@ -79,10 +107,11 @@ public enum Relay {
                 let n = retrying { read(sock, &buf, cap - down.pending) }
                 if n > 0 { down.bytes += buf[0..<n] } else if n == 0 || errno != EAGAIN { sockEOF = true }
             }
-            if ready(idx.sockOut) || (up.pending > 0 && !shutDown) {
+            if ready(idx.sockOut) || (up.pending > 0 && !shutDown && !holding(monotonicSeconds())) {
                 let n = up.bytes[up.start...].withUnsafeBytes { b in retrying { write(sock, b.baseAddress, b.count) } }
                 if n > 0 {
                     up.consume(n)
+                    if up.pending == 0 { upDue = nil }
                 } else if n < 0 && errno != EAGAIN {
                     // The server side is gone: nothing more can be sent.
                     up = Pipe(); stdinEOF = true
