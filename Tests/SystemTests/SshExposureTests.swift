@@ -190,14 +190,17 @@ final class SshExposureTests: XCTestCase {
 
     /// The walk of the cached Debian 12 rootfs of the nspawn tests (debootstrap minbase plus
     /// systemd, openssh, polkitd), as an account that can search everything root may without
-    /// capabilities (uid 0 by mode bits: the upper bound of what a walk visits). Skipped when
-    /// the cache does not exist.
+    /// capabilities (uid 0 by mode bits: the upper bound of what a walk visits). On a machine
+    /// without that cache, `Tests/nspawn/rootfs.sh cache` builds it (debootstrap, once; the
+    /// nspawn tests reuse it), so a new CI machine runs this test instead of skipping it.
     func testWalkCostOnDebianTree() throws {
-        let cache = "/var/cache/borgpull-nspawn"
-        guard let key = Files.entries(cache).first(where: { Files.exists("\(cache)/\($0)/root/etc/debian_version") }) else {
-            throw XCTSkip("no cached rootfs under \(cache)")
-        }
-        let tree = "\(cache)/\(key)/root"
+        try requireRoot()
+        try requireExecutable("/usr/sbin/debootstrap")
+        let rootfs = SystemdUnitsTests.repoRoot.appendingPathComponent("Tests/nspawn/rootfs.sh").path
+        let built = Shell.run(["/bin/bash", rootfs, "cache"])
+        XCTAssertEqual(built.status, 0, "rootfs.sh cache failed: \(built.stderr)")
+        let tree = built.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try requirePrerequisite(built.status == 0 && Files.exists("\(tree)/etc/debian_version"), "no Debian rootfs at \(tree)")
         let count = try CheckFixture.sh("find \(tree) -xdev -type d | wc -l").trimmingCharacters(in: .whitespacesAndNewlines)
         let scan = WritableScan.run(roots: [tree], credentials: .init(uid: 0, gid: 0, groups: [0]), socketDirectory: nil)
         print("borgpull-check: walk of the Debian tree \(tree) (\(count) directories by find): \(scan.directories) directories in \(scan.milliseconds) ms")
