@@ -196,8 +196,9 @@ final class ClientBackupTests: XCTestCase {
 
     /// The relay is spawned by borg with pipes (as borg's `subprocess.Popen` does). A lone
     /// message reaches the server and its answer comes back while stdin stays open (the hold
-    /// ends by itself); 40 small messages written 0.3 ms apart reach the server in far fewer
-    /// reads than 40 (the relay coalesced them), and every byte arrives.
+    /// ends by itself); 40 small messages written 0.3 ms apart reach the server in fewer than 30
+    /// reads (39-40 without the hold; room for a loaded machine's late sleeps), and every byte
+    /// arrives.
     func testRelayCoalescesSmallWritesTowardsTheServerButHoldsNothingForever() throws {
         let f = try ClientFixture()
         let counts = "\(f.socketDir)/server-reads"
@@ -247,7 +248,58 @@ final class ClientBackupTests: XCTestCase {
         XCTAssertEqual(words.count, 2, "the test server wrote no counts")
         guard words.count == 2 else { return }
         XCTAssertEqual(words[1], 4000, "every byte reaches the server")
-        XCTAssertLessThan(words[0], 20, "40 messages 0.3 ms apart took \(words[0]) reads: the relay did not coalesce them")
+        XCTAssertLessThan(words[0], 30, "40 messages 0.3 ms apart took \(words[0]) reads: the relay did not coalesce them")
+    }
+
+    /// A server that reads slower than borg writes keeps the relay's queue from running empty.
+    /// 96 MiB through it must not make the relay hold them all: its peak RSS (ru_maxrss of the
+    /// driver's only child) stays below 48 MB. Without dropping written bytes from the queue's
+    /// front it was 76-236 MB for 120-300 MiB.
+    func testRelayMemoryStaysBoundedBehindASlowServer() throws {
+        let f = try ClientFixture()
+        let serverScript = """
+            import os, socket, sys, time
+            s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); os.chmod(sys.argv[1], 0o660); s.listen(1)
+            c, _ = s.accept(); total = 0
+            while True:
+                d = c.recv(1 << 16)
+                if not d: break
+                total += len(d); time.sleep(0.0005)
+            open(sys.argv[2], "w").write(str(total))
+            """
+        let driver = """
+            import resource, subprocess, sys
+            p = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, bufsize=0)
+            block = b"y" * (1 << 20)
+            for _ in range(96): p.stdin.write(block)
+            p.stdin.close(); rc = p.wait(300)
+            print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)
+            """
+        let total = "\(f.socketDir)/server-total"
+        for (name, text) in [("server.py", serverScript), ("driver.py", driver)] {
+            XCTAssertTrue(FileManager.default.createFile(atPath: "\(f.socketDir)/\(name)", contents: Data(text.utf8)))
+            chmod("\(f.socketDir)/\(name)", 0o644)
+        }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        server.arguments = [
+            "--reuid", ClientFixture.sshUser, "--regid", ClientFixture.sshUser, "--init-groups",
+            "/usr/bin/python3", "\(f.socketDir)/server.py", f.socket, total
+        ]
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: f.socket) { usleep(50_000) }
+        let r = Shell.run([
+            "/usr/bin/python3", "\(f.socketDir)/driver.py", Shell.product("borgpull-client"), "relay", "--socket", f.socket,
+            "--peer-uid", String(Shell.uid(ClientFixture.sshUser)), "host", "borg", "serve"
+        ])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        if r.status != 0 { server.terminate() }
+        server.waitUntilExit()
+        XCTAssertEqual((try? String(contentsOfFile: total, encoding: .utf8)) ?? "", String(96 << 20), "every byte reaches the server")
+        let peakKB = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .max
+        print("relay: peak RSS \(peakKB) kB for 96 MiB towards a slow server")
+        XCTAssertLessThan(peakKB, 48 * 1024, "the relay's peak RSS was \(peakKB) kB for 96 MiB relayed")
     }
 
     func testBadInputGivesAClearErrorAndRunsNothing() throws {

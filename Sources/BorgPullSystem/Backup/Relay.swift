@@ -51,14 +51,21 @@ public enum Relay {
     /// Pending bytes towards the server that are written at once (a large chunk is not held).
     static let flushBytes = 1 << 16
 
-    /// A byte queue for one direction.
+    /// A byte queue for one direction. Written bytes are dropped from the front once they are
+    /// at least 64 KiB and half the queue: a reader slower than the writer keeps the queue from
+    /// ever running empty, and without that the array kept every byte ever relayed (hundreds of
+    /// MB of memory for a large backup over a slow link).
     struct Pipe {
         var bytes: [UInt8] = []
         var start = 0
         var pending: Int { bytes.count - start }
         mutating func consume(_ n: Int) {
             start += n
-            if start == bytes.count { bytes.removeAll(keepingCapacity: true); start = 0 }
+            if start == bytes.count {
+                bytes.removeAll(keepingCapacity: true); start = 0
+            } else if start >= 1 << 16 && start >= bytes.count / 2 {
+                bytes.removeSubrange(0..<start); start = 0
+            }
         }
     }
 
