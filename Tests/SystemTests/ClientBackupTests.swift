@@ -222,28 +222,8 @@ final class ClientBackupTests: XCTestCase {
                 p.stdin.write(b"x" * 100); time.sleep(0.0003)
             p.stdin.close(); sys.exit(p.wait(30))
             """
-        // The socket directory belongs to the ssh user, who runs the stand-in for sshd's socket.
-        for (name, text) in [("server.py", serverScript), ("driver.py", driver)] {
-            XCTAssertTrue(FileManager.default.createFile(atPath: "\(f.socketDir)/\(name)", contents: Data(text.utf8)))
-            chmod("\(f.socketDir)/\(name)", 0o644)
-        }
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        server.arguments = [
-            "--reuid", ClientFixture.sshUser, "--regid", ClientFixture.sshUser, "--init-groups",
-            "/usr/bin/python3", "\(f.socketDir)/server.py", f.socket, counts
-        ]
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        for _ in 0..<100 where !FileManager.default.fileExists(atPath: f.socket) { usleep(50_000) }
-        let r = Shell.run([
-            "/usr/bin/python3", "\(f.socketDir)/driver.py", Shell.product("borgpull-client"), "relay", "--socket", f.socket,
-            "--peer-uid", String(Shell.uid(ClientFixture.sshUser)), "host", "borg", "serve"
-        ])
+        let r = try runRelay(f, server: serverScript, driver: driver, serverOutput: counts)
         XCTAssertEqual(r.status, 0, r.stderr)
-        // The server ends at the relay's EOF; after a failed relay it is stopped instead.
-        if r.status != 0 { server.terminate() }
-        server.waitUntilExit()
         let words = ((try? String(contentsOfFile: counts, encoding: .utf8)) ?? "").split(separator: " ").compactMap { Int($0) }
         XCTAssertEqual(words.count, 2, "the test server wrote no counts")
         guard words.count == 2 else { return }
@@ -276,6 +256,20 @@ final class ClientBackupTests: XCTestCase {
             print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)
             """
         let total = "\(f.socketDir)/server-total"
+        let r = try runRelay(f, server: serverScript, driver: driver, serverOutput: total)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual((try? String(contentsOfFile: total, encoding: .utf8)) ?? "", String(96 << 20), "every byte reaches the server")
+        let peakKB = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .max
+        print("relay: peak RSS \(peakKB) kB for 96 MiB towards a slow server")
+        XCTAssertLessThan(peakKB, 48 * 1024, "the relay's peak RSS was \(peakKB) kB for 96 MiB relayed")
+    }
+
+    /// Runs the relay as borg does, between two Python scripts: `server` (argv: the socket path,
+    /// `serverOutput`) listens on the fixture's socket as the ssh user, as sshd's forwarded socket
+    /// would; `driver` (argv: the relay's command line) spawns the relay with pipes. Returns the
+    /// driver's output once the server has ended (at the relay's EOF; stopped if the driver failed).
+    func runRelay(_ f: ClientFixture, server serverScript: String, driver: String, serverOutput: String) throws -> Shell.Output {
+        // The socket directory belongs to the ssh user, who runs the stand-in for sshd's socket.
         for (name, text) in [("server.py", serverScript), ("driver.py", driver)] {
             XCTAssertTrue(FileManager.default.createFile(atPath: "\(f.socketDir)/\(name)", contents: Data(text.utf8)))
             chmod("\(f.socketDir)/\(name)", 0o644)
@@ -284,7 +278,7 @@ final class ClientBackupTests: XCTestCase {
         server.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
         server.arguments = [
             "--reuid", ClientFixture.sshUser, "--regid", ClientFixture.sshUser, "--init-groups",
-            "/usr/bin/python3", "\(f.socketDir)/server.py", f.socket, total
+            "/usr/bin/python3", "\(f.socketDir)/server.py", f.socket, serverOutput
         ]
         server.standardError = FileHandle.nullDevice
         try server.run()
@@ -293,13 +287,9 @@ final class ClientBackupTests: XCTestCase {
             "/usr/bin/python3", "\(f.socketDir)/driver.py", Shell.product("borgpull-client"), "relay", "--socket", f.socket,
             "--peer-uid", String(Shell.uid(ClientFixture.sshUser)), "host", "borg", "serve"
         ])
-        XCTAssertEqual(r.status, 0, r.stderr)
         if r.status != 0 { server.terminate() }
         server.waitUntilExit()
-        XCTAssertEqual((try? String(contentsOfFile: total, encoding: .utf8)) ?? "", String(96 << 20), "every byte reaches the server")
-        let peakKB = Int(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? .max
-        print("relay: peak RSS \(peakKB) kB for 96 MiB towards a slow server")
-        XCTAssertLessThan(peakKB, 48 * 1024, "the relay's peak RSS was \(peakKB) kB for 96 MiB relayed")
+        return r
     }
 
     func testBadInputGivesAClearErrorAndRunsNothing() throws {
